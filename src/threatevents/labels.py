@@ -1,0 +1,87 @@
+"""The event schema: the five event types, ``O``, descriptions and display colours.
+
+Every other module takes its label names, order and colours from here. Models score
+the five event labels only; ``O`` is derived: a sentence is ``O`` exactly when no
+event label is predicted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+O = "O"
+
+
+@dataclass(frozen=True)
+class LabelInfo:
+    name: str
+    description: str
+    colour: str  # CSS colour used by the HTML outputs
+
+
+EVENT_INFO: tuple[LabelInfo, ...] = (
+    LabelInfo("AttackDatabreach", "Data was stolen, leaked or exposed by an attack or breach.", "#e4572e"),
+    LabelInfo("AttackPhishing", "Deceptive messages or sites that trick people into giving up data or access.", "#f3a712"),
+    LabelInfo("AttackRansom", "Ransomware or extortion: data or systems held for a payment.", "#a23b72"),
+    LabelInfo("DiscoverVulnerability", "A security flaw is found, disclosed or reported.", "#2e86ab"),
+    LabelInfo("PatchVulnerability", "A fix, update or mitigation for a vulnerability is released or applied.", "#3bb273"),
+)
+O_INFO = LabelInfo(O, "No cyber event is described.", "#d9d9d9")
+
+EVENT_LABELS: tuple[str, ...] = tuple(info.name for info in EVENT_INFO)
+ALL_LABELS: tuple[str, ...] = (*EVENT_LABELS, O)
+LABEL_INFO: dict[str, LabelInfo] = {info.name: info for info in (*EVENT_INFO, O_INFO)}
+
+
+class LabelError(ValueError):
+    """An unknown label, or ``O`` together with an event label."""
+
+
+def check_labels(labels: Iterable[str]) -> tuple[str, ...]:
+    """Validate and canonicalise a label set: schema order, no duplicates.
+
+    An empty set becomes ``("O",)``. Raises :class:`LabelError` for an unknown label or for
+    ``O`` mixed with an event label.
+    """
+    found = set(labels)
+    unknown = sorted(found - set(ALL_LABELS))
+    if unknown:
+        raise LabelError(f"unknown label(s) {', '.join(map(repr, unknown))}; expected one of {', '.join(ALL_LABELS)}")
+    if O in found and len(found) > 1:
+        raise LabelError(f"'O' cannot be combined with event labels ({', '.join(sorted(found - {O}))})")
+    events = tuple(name for name in EVENT_LABELS if name in found)
+    return events or (O,)
+
+
+def events_to_matrix(label_sets: Sequence[Sequence[str]]) -> np.ndarray:
+    """Binary indicator matrix of shape ``(n, 5)`` over :data:`EVENT_LABELS`."""
+    index = {name: i for i, name in enumerate(EVENT_LABELS)}
+    out = np.zeros((len(label_sets), len(EVENT_LABELS)), dtype=np.int8)
+    for row, labels in enumerate(label_sets):
+        for name in labels:
+            if name != O:
+                out[row, index[name]] = 1
+    return out
+
+
+def with_o_column(events: np.ndarray) -> np.ndarray:
+    """Append the derived ``O`` column (1 where no event is set) to an ``(n, 5)`` matrix."""
+    events = np.asarray(events)
+    o_col = (events.sum(axis=1) == 0).astype(events.dtype)
+    return np.concatenate([events, o_col[:, None]], axis=1)
+
+
+def matrix_to_labels(events: np.ndarray) -> list[tuple[str, ...]]:
+    """Turn an ``(n, 5)`` binary matrix back into canonical label tuples (``O`` when empty)."""
+    return [tuple(EVENT_LABELS[j] for j in np.flatnonzero(row)) or (O,) for row in np.asarray(events)]
+
+
+def o_score(event_probs: np.ndarray) -> np.ndarray:
+    """Score for ``O``: one minus the highest event probability of each row."""
+    event_probs = np.asarray(event_probs, dtype=float)
+    if event_probs.size == 0:
+        return np.zeros(event_probs.shape[0])
+    return 1.0 - event_probs.max(axis=1)

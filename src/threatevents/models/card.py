@@ -1,0 +1,45 @@
+"""Render the README.md model card saved with every model."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..labels import EVENT_LABELS
+
+if TYPE_CHECKING:
+    from .base import EventModel
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def render_card(model: EventModel) -> str:
+    m = model.metrics
+    lines = [f"# threatevents model: {model.kind}", "",
+             "Multi-label sentence classifier for cyber events in threat reports: "
+             + ", ".join(f"`{x}`" for x in EVENT_LABELS) + "; `O` when none passes its threshold.", "",
+             "## Data", "",
+             m.get("data", "Trained on the `train` split of the CASIE sentence corpus "
+                   "(Satyapanich, Finin, Ferraro, AAAI 2020; sentence relabelling by stwater20), "
+                   "thresholds tuned on `dev`, scores below on the untouched `test` split."), "",
+             "## Configuration", "", "```json", __import__("json").dumps(model.config.to_dict(), indent=2), "```", "",
+             "## Thresholds", "", "| label | threshold |", "|---|---|"]
+    lines += [f"| {name} | {t:.3f} |" for name, t in zip(EVENT_LABELS, model.thresholds, strict=True)]
+    test = m.get("test") or {}
+    if test:
+        lines += ["", f"## Scores on `{m.get('eval_split', 'test')}`", ""]
+        keys = ["weighted_f1", "micro_f1", "macro_f1", "events_macro_f1", "exact_match", "doc_micro_f1", "doc_macro_f1"]
+        lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {_fmt(test[k])} |" for k in keys if k in test]
+        per_label = test.get("per_label") or {}
+        if per_label:
+            lines += ["", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+            lines += [f"| {name} | {_fmt(v['precision'])} | {_fmt(v['recall'])} | {_fmt(v['f1'])} | {v['support']} |"
+                      for name, v in per_label.items()]
+    details = model.card_details()
+    if details:
+        lines += ["", details.rstrip()]
+    lines += ["", "## Limits", "",
+              "English security news of 2017-2019; five event types only. Scores on other sources "
+              "(vendor reports, other years) will differ: check a sample before relying on it.", ""]
+    return "\n".join(lines)
