@@ -1,0 +1,101 @@
+"""Shared fixtures: the real data folder (skip when absent) and a tiny corpus written for tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from threatevents.corpus import Corpus, Document, Sentence
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+CASIE_SENTENCES = SHARED_DATA / "casie-sentences"
+
+
+@pytest.fixture(scope="session")
+def casie_dir() -> Path:
+    """The real labelled corpus; tests that need it skip with a reason when ../shared is absent."""
+    if not (CASIE_SENTENCES / "splits.json").is_file():
+        pytest.skip(f"needs the CASIE sentence corpus at {CASIE_SENTENCES} (../shared/data is absent)")
+    return CASIE_SENTENCES
+
+
+# Sentences written for the tests (not taken from the corpus), a few per event type.
+_TEMPLATES: dict[tuple[str, ...], list[str]] = {
+    ("AttackDatabreach",): [
+        "Hackers stole the personal records of {n} customers from the {org} database.",
+        "The {org} breach exposed names, addresses and card numbers of {n} users.",
+        "Attackers exfiltrated {n} patient files after breaking into {org} servers.",
+    ],
+    ("AttackPhishing",): [
+        "Employees at {org} received phishing emails that imitated a payroll notice.",
+        "The phishing campaign used a fake {org} login page to harvest passwords.",
+        "Scammers sent spoofed invoices from {org} to trick staff into wiring money.",
+    ],
+    ("AttackRansom",): [
+        "Ransomware encrypted {n} computers at {org} and demanded bitcoin.",
+        "The {org} network was locked by ransomware and the gang asked for a ransom.",
+        "Criminals encrypted the {org} backups and threatened to leak them unless paid.",
+    ],
+    ("DiscoverVulnerability",): [
+        "Researchers discovered a remote code execution flaw in the {org} router firmware.",
+        "A critical vulnerability in {org} software lets attackers bypass authentication.",
+        "Security experts found a buffer overflow bug affecting {n} {org} devices.",
+    ],
+    ("PatchVulnerability",): [
+        "{org} released a security update that fixes the flaw in its browser.",
+        "The patch from {org} addresses {n} vulnerabilities in the mail server.",
+        "Users should install the {org} update, which patches the critical bug.",
+    ],
+    ("DiscoverVulnerability", "PatchVulnerability"): [
+        "{org} patched the newly discovered vulnerability in its VPN appliance.",
+    ],
+    ("O",): [
+        "The company said it would hold a press conference on {n} May.",
+        "{org} shares closed slightly higher on Tuesday.",
+        "The report was published by the {org} research team.",
+        "Officials declined to comment further on the matter.",
+    ],
+}
+_ORGS = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", "Wayne"]
+
+
+def make_documents(n_docs: int, seed: int = 0, prefix: str = "doc") -> list[Document]:
+    """Deterministic synthetic documents: a headline then a few event and filler sentences."""
+    import random
+
+    rng = random.Random(seed)
+    label_sets = list(_TEMPLATES)
+    docs = []
+    for d in range(n_docs):
+        main = label_sets[d % (len(label_sets) - 1)]
+        sentences = []
+        for i in range(rng.randint(4, 7)):
+            labels = main if i < 2 or rng.random() < 0.3 else rng.choice(label_sets)
+            template = rng.choice(_TEMPLATES[labels])
+            text = template.format(n=rng.randint(2, 90000), org=rng.choice(_ORGS))
+            sentences.append(Sentence(text, labels))
+        docs.append(Document(f"{prefix}{d:03d}", sentences))
+    return docs
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus() -> Corpus:
+    train, dev, test = make_documents(40, 1, "tr"), make_documents(12, 2, "dv"), make_documents(12, 3, "te")
+    docs = {d.id: d for d in [*train, *dev, *test]}
+    splits = {"train": [d.id for d in train], "dev": [d.id for d in dev], "test": [d.id for d in test]}
+    return Corpus(docs, splits)
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus_dir(tiny_corpus: Corpus, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from threatevents.corpus import write_corpus
+
+    path = tmp_path_factory.mktemp("corpus")
+    write_corpus(tiny_corpus, path)
+    return path
