@@ -1,0 +1,275 @@
+"""Score predicted sentence labels against the gold corpus labels, at sentence and document level.
+
+Public API (the CLI's ``threatevents evaluate`` calls exactly these)::
+
+    evaluate_model(model, docs, *, split=None) -> EvaluationResult
+    evaluate_predictions(docs, predicted, probs=None, *, model=None, split=None) -> EvaluationResult
+    render_table(result) -> rich.table.Table          # print with rich.console.Console().print(...)
+    write_json(result, path) -> Path                   # result.to_dict() as indented JSON
+    threatevents.report.write_report(result, out_dir, title=...) -> Path   # Markdown + PNG plots
+
+Sentence level. Every sentence is a row of six binary columns in :data:`~threatevents.labels.ALL_LABELS`
+order: the five event labels plus ``O``, which is set exactly when no event label is (gold and
+predicted alike, as :func:`~threatevents.labels.with_o_column` derives it). Precision, recall, F1
+and support are computed by scikit-learn's ``precision_recall_fscore_support`` with
+``zero_division=0``, per label and as micro, macro, weighted and samples averages over the six
+columns, and again as micro, macro and weighted averages over the five event columns only (the
+samples average is left out there: it is undefined for sentences with no event). The exact-match
+ratio is the share of sentences whose whole label set is right (subset accuracy).
+
+Document level. Each article's label set is the union of its sentences' event labels; an article
+with no event sentence gets ``{O}`` instead of the empty set, so that the ``O`` column counts
+articles that report no event and every article has at least one label. Scores are computed over
+the same six columns as for sentences, except that the macro, weighted and samples averages
+leave out columns that neither the gold nor the predictions use (scikit-learn's ``labels=``):
+articles without any event are rare (one of the 900 in the corpus), and an always-empty ``O``
+column scoring F1 0 would otherwise cap a perfect model's document macro-F1 at 5/6.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from rich.table import Table
+from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+from .corpus import Document
+from .labels import ALL_LABELS, EVENT_LABELS, check_labels, events_to_matrix, with_o_column
+
+if TYPE_CHECKING:
+    from .models.base import EventModel
+
+SENTENCE_AVERAGES = ("micro", "macro", "weighted", "samples")
+EVENT_AVERAGES = ("micro", "macro", "weighted")
+DOCUMENT_AVERAGES = ("micro", "macro", "weighted", "samples")
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Precision, recall and F1 of one label or one average, with its support (positive count)."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"precision": self.precision, "recall": self.recall, "f1": self.f1, "support": self.support}
+
+
+def label_scores(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> dict[str, Scores]:
+    """Per-column :class:`Scores` of two ``(n, len(labels))`` indicator matrices."""
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=0)
+    return {name: Scores(float(p[j]), float(r[j]), float(f[j]), int(s[j])) for j, name in enumerate(labels)}
+
+
+def average_scores(
+    y_true: np.ndarray, y_pred: np.ndarray, averages: Sequence[str], columns: Sequence[int] | None = None
+) -> dict[str, Scores]:
+    """Averaged :class:`Scores` by scikit-learn average name; support is the total positive count.
+
+    ``columns`` restricts the averages to those column indices (all columns when ``None``).
+    """
+    support = int(np.asarray(y_true).sum())
+    out = {}
+    for average in averages:
+        p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average=average, labels=columns, zero_division=0)
+        out[average] = Scores(float(p), float(r), float(f), support)
+    return out
+
+
+@dataclass
+class EvaluationResult:
+    """The scores of one evaluation plus the matrices the report plots are drawn from.
+
+    ``y_true``/``y_pred`` are ``(sentences, 6)`` and ``doc_true``/``doc_pred`` ``(documents, 6)``
+    indicator matrices in :data:`ALL_LABELS` order; ``probs`` holds the model's ``(sentences, 5)``
+    event probabilities when they are known.
+    """
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    probs: np.ndarray | None
+    doc_ids: list[str]
+    doc_true: np.ndarray
+    doc_pred: np.ndarray
+    per_label: dict[str, Scores]
+    averages: dict[str, Scores]
+    event_averages: dict[str, Scores]
+    exact_match: float
+    doc_per_label: dict[str, Scores]
+    doc_averages: dict[str, Scores]
+    model: str | None = None
+    split: str | None = None
+
+    @property
+    def n_sentences(self) -> int:
+        return int(self.y_true.shape[0])
+
+    @property
+    def n_documents(self) -> int:
+        return len(self.doc_ids)
+
+    def cooccurrence(self, normalise: bool = True) -> np.ndarray:
+        """``(6, 6)`` counts of sentences with true label *i* and predicted label *j*.
+
+        With ``normalise`` each row is divided by the true label's support (rows of labels that
+        never occur stay zero), so the diagonal is the recall and off-diagonal cells show where a
+        label's sentences were (also) put.
+        """
+        counts = self.y_true.T.astype(np.int64) @ self.y_pred.astype(np.int64)
+        if not normalise:
+            return counts
+        support = self.y_true.sum(axis=0)
+        return np.divide(counts, support[:, None], out=np.zeros(counts.shape), where=support[:, None] > 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON summary: headline F1 values first, then full breakdowns (floats are Python floats)."""
+        out: dict[str, Any] = {
+            "weighted_f1": self.averages["weighted"].f1,
+            "micro_f1": self.averages["micro"].f1,
+            "macro_f1": self.averages["macro"].f1,
+            "samples_f1": self.averages["samples"].f1,
+            "events_micro_f1": self.event_averages["micro"].f1,
+            "events_macro_f1": self.event_averages["macro"].f1,
+            "events_weighted_f1": self.event_averages["weighted"].f1,
+            "exact_match": self.exact_match,
+            "doc_micro_f1": self.doc_averages["micro"].f1,
+            "doc_macro_f1": self.doc_averages["macro"].f1,
+            "n_documents": self.n_documents,
+            "n_sentences": self.n_sentences,
+            "per_label": {name: s.to_dict() for name, s in self.per_label.items()},
+            "averages": {name: s.to_dict() for name, s in self.averages.items()},
+            "event_averages": {name: s.to_dict() for name, s in self.event_averages.items()},
+            "doc_per_label": {name: s.to_dict() for name, s in self.doc_per_label.items()},
+            "doc_averages": {name: s.to_dict() for name, s in self.doc_averages.items()},
+        }
+        if self.model is not None:
+            out["model"] = self.model
+        if self.split is not None:
+            out["split"] = self.split
+        return out
+
+
+def _label_matrix(label_sets: Sequence[Sequence[str]]) -> np.ndarray:
+    return with_o_column(events_to_matrix([check_labels(labels) for labels in label_sets]))
+
+
+def _document_matrix(sentence_matrix: np.ndarray, lengths: Sequence[int]) -> np.ndarray:
+    """Union of each document's sentence event columns, with ``O`` where the union is empty."""
+    n_events = len(EVENT_LABELS)
+    bounds = np.cumsum([0, *lengths])
+    events = np.zeros((len(lengths), n_events), dtype=np.int8)
+    for d in range(len(lengths)):
+        events[d] = sentence_matrix[bounds[d] : bounds[d + 1], :n_events].max(axis=0, initial=0)
+    return with_o_column(events)
+
+
+def _used_columns(y_true: np.ndarray, y_pred: np.ndarray) -> list[int] | None:
+    """Indices of the columns set somewhere in the gold or the predictions (``None``: all, if none is)."""
+    used = np.flatnonzero(y_true.any(axis=0) | y_pred.any(axis=0))
+    return [int(j) for j in used] if used.size else None
+
+
+def evaluate_predictions(
+    docs: Sequence[Document],
+    predicted: Sequence[Sequence[str]],
+    probs: np.ndarray | None = None,
+    *,
+    model: str | None = None,
+    split: str | None = None,
+) -> EvaluationResult:
+    """Score ``predicted`` label tuples (flat over all sentences of ``docs``, in order) against the gold.
+
+    ``probs`` (optional, ``(sentences, 5)`` event probabilities) is kept for the precision-recall
+    plots. ``model`` and ``split`` are names recorded in the result and the report. Raises
+    ``ValueError`` when the counts or shapes disagree and :class:`~threatevents.labels.LabelError`
+    for an unknown label.
+    """
+    lengths = [len(doc.sentences) for doc in docs]
+    n = sum(lengths)
+    if n == 0:
+        raise ValueError("nothing to evaluate: the documents have no sentences")
+    if len(predicted) != n:
+        raise ValueError(f"{len(predicted)} predictions for {n} sentences in {len(docs)} documents")
+    if probs is not None:
+        probs = np.asarray(probs, dtype=float)
+        if probs.shape != (n, len(EVENT_LABELS)):
+            raise ValueError(f"probs has shape {probs.shape}, expected ({n}, {len(EVENT_LABELS)})")
+    y_true = _label_matrix([labels for doc in docs for labels in doc.labels])
+    y_pred = _label_matrix(predicted)
+    doc_true, doc_pred = _document_matrix(y_true, lengths), _document_matrix(y_pred, lengths)
+    n_events = len(EVENT_LABELS)
+    return EvaluationResult(
+        y_true=y_true,
+        y_pred=y_pred,
+        probs=probs,
+        doc_ids=[doc.id for doc in docs],
+        doc_true=doc_true,
+        doc_pred=doc_pred,
+        per_label=label_scores(y_true, y_pred, ALL_LABELS),
+        averages=average_scores(y_true, y_pred, SENTENCE_AVERAGES),
+        event_averages=average_scores(y_true[:, :n_events], y_pred[:, :n_events], EVENT_AVERAGES),
+        exact_match=float(accuracy_score(y_true, y_pred)),
+        doc_per_label=label_scores(doc_true, doc_pred, ALL_LABELS),
+        doc_averages=average_scores(doc_true, doc_pred, DOCUMENT_AVERAGES, _used_columns(doc_true, doc_pred)),
+        model=model,
+        split=split,
+    )
+
+
+def model_name(model: EventModel) -> str:
+    """How a model is named in results: its directory name when saved or loaded, else its kind."""
+    return f"{model.kind} ({model.path.name})" if model.path is not None else model.kind
+
+
+def evaluate_model(model: EventModel, docs: Sequence[Document], *, split: str | None = None) -> EvaluationResult:
+    """Run ``model`` once over ``docs`` (one ``predict_proba`` call, then ``decide``) and score it."""
+    probs = np.asarray(model.predict_proba(docs), dtype=float)
+    return evaluate_predictions(docs, model.decide(probs), probs, model=model_name(model), split=split)
+
+
+def write_json(result: EvaluationResult, path: str | Path) -> Path:
+    """Write ``result.to_dict()`` as indented JSON (parent folders are created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _row(name: str, s: Scores, style: str | None = None) -> list[str]:
+    cells = [name, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support)]
+    return [f"[{style}]{c}[/]" for c in cells] if style else cells
+
+
+def render_table(result: EvaluationResult) -> Table:
+    """A terminal table: per-label rows, the averages, then the document-level scores."""
+    where = " on ".join(x for x in (result.model, result.split) if x)
+    counts = f"({result.n_sentences} sentences, {result.n_documents} documents)"
+    title = f"Evaluation: {where} {counts}" if where else f"Evaluation {counts}"
+    table = Table(
+        title=title,
+        caption=f"exact match (whole label set right): {result.exact_match:.3f}",
+        title_justify="left",
+        caption_justify="left",
+    )
+    table.add_column("Sentences", no_wrap=True)
+    for name in ("Precision", "Recall", "F1", "Support"):
+        table.add_column(name, justify="right")
+    for i, (name, s) in enumerate(result.per_label.items()):
+        table.add_row(*_row(name, s), end_section=i == len(result.per_label) - 1)
+    for name, s in result.averages.items():
+        table.add_row(*_row(f"{name} avg", s, "bold"))
+    for i, (name, s) in enumerate(result.event_averages.items()):
+        table.add_row(*_row(f"events {name} avg", s), end_section=i == len(result.event_averages) - 1)
+    table.add_row("[italic]Documents[/]", "", "", "", "")
+    for name, s in result.doc_per_label.items():
+        table.add_row(*_row(f"  {name}", s))
+    for name in ("micro", "macro"):
+        table.add_row(*_row(f"  {name} avg", result.doc_averages[name], "bold"))
+    return table

@@ -1,0 +1,245 @@
+"""Write an evaluation report folder: a Markdown summary with the score tables and PNG plots.
+
+``write_report(result, out_dir, title=None)`` creates::
+
+    README.md           the tables (sentence level, event labels only, document level) and the plots
+    metrics.json        ``result.to_dict()``
+    f1_by_label.png     per-label F1, sentence and document level, with the micro/macro averages
+    cooccurrence.png    true label x predicted label counts, normalised by the true label's support
+    pr_curves.png       per-label precision-recall curves (only when the result has probabilities)
+
+Plots are drawn on :class:`matplotlib.figure.Figure` objects saved straight to PNG, which uses the
+Agg renderer without pyplot, so no global matplotlib state (backend, rcParams) is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.metrics import average_precision_score, precision_recall_curve
+
+from .evaluate import EvaluationResult, Scores, write_json
+from .labels import ALL_LABELS, EVENT_LABELS, LABEL_INFO, O, o_score
+
+F1_PLOT, COOCCURRENCE_PLOT, PR_PLOT = "f1_by_label.png", "cooccurrence.png", "pr_curves.png"
+_DPI = 130
+_O_LINE_COLOUR = "#6e6e6e"  # the schema's light grey for O is too faint for lines and text
+
+
+def _colour(name: str) -> str:
+    return _O_LINE_COLOUR if name == O else LABEL_INFO[name].colour
+
+
+def _where(result: EvaluationResult) -> str:
+    return " · ".join(x for x in (result.model, result.split and f"{result.split} split") if x)
+
+
+def _suptitle(fig: Figure, title: str, result: EvaluationResult) -> None:
+    where = _where(result)
+    fig.suptitle(title + (f"\n{where}" if where else ""), fontsize=13, fontweight="bold")
+
+
+def plot_f1_by_label(result: EvaluationResult, path: Path) -> Path:
+    """Horizontal bars of sentence- and document-level F1 per label, average F1 as dashed lines."""
+    fig = Figure(figsize=(9, 5.2), layout="constrained")
+    ax = fig.add_subplot()
+    y = np.arange(len(ALL_LABELS))[::-1]
+    height = 0.38
+    for offset, scores, hatch, alpha, kind in (
+        (height / 2, result.per_label, None, 1.0, "sentences"),
+        (-height / 2, result.doc_per_label, "///", 0.45, "documents"),
+    ):
+        values = [scores[name].f1 for name in ALL_LABELS]
+        bars = ax.barh(
+            y + offset,
+            values,
+            height,
+            color=[_colour(n) for n in ALL_LABELS],
+            alpha=alpha,
+            hatch=hatch,
+            edgecolor="#333333",
+            linewidth=0.6,
+            label=f"F1 over {kind}",
+        )
+        texts = [
+            f"{v:.2f}" if scores[n].support else f"{v:.2f} (no {kind} with this label)"
+            for n, v in zip(ALL_LABELS, values, strict=True)
+        ]
+        for text in ax.bar_label(bars, labels=texts, padding=3, fontsize=9):
+            text.set_bbox({"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85})
+    for average, style in (("micro", "--"), ("macro", ":")):
+        f1 = result.averages[average].f1
+        label = f"sentence {average} F1 = {f1:.3f}"
+        ax.axvline(f1, color="#222222", linestyle=style, linewidth=1.2, zorder=0.5, label=label)
+    ticks = [f"{n}\n{result.per_label[n].support} sent. / {result.doc_per_label[n].support} docs" for n in ALL_LABELS]
+    ax.set_yticks(y, ticks, fontsize=10)
+    ax.set_xlim(0, 1.1)
+    ax.set_xlabel("F1", fontsize=11)
+    ax.grid(axis="x", alpha=0.3)
+    fig.legend(loc="outside lower center", ncols=2, fontsize=9, frameon=False)
+    _suptitle(fig, "F1 per label (under each label: how many sentences / documents have it)", result)
+    fig.savefig(path, dpi=_DPI)
+    return path
+
+
+def plot_cooccurrence(result: EvaluationResult, path: Path) -> Path:
+    """Heatmap of true vs predicted label co-occurrence, each row divided by the true label's support."""
+    share, counts = result.cooccurrence(normalise=True), result.cooccurrence(normalise=False)
+    fig = Figure(figsize=(8.6, 7), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(ALL_LABELS)):
+        for j in range(len(ALL_LABELS)):
+            colour = "white" if share[i, j] > 0.55 else "#222222"
+            weight = "bold" if i == j else "normal"
+            ax.text(
+                j,
+                i,
+                f"{share[i, j]:.2f}\n({counts[i, j]})",
+                ha="center",
+                va="center",
+                fontsize=9,
+                color=colour,
+                fontweight=weight,
+            )
+    supports = result.y_true.sum(axis=0)
+    ax.set_xticks(range(len(ALL_LABELS)), ALL_LABELS, rotation=30, ha="right", fontsize=10)
+    ax.set_yticks(
+        range(len(ALL_LABELS)), [f"{n} (n={s})" for n, s in zip(ALL_LABELS, supports, strict=True)], fontsize=10
+    )
+    ax.set_xlabel("Predicted label", fontsize=11)
+    ax.set_ylabel("True label", fontsize=11)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true label's sentences")
+    _suptitle(
+        fig, "Where each label's sentences were predicted\n(diagonal = recall; a sentence may have several)", result
+    )
+    fig.savefig(path, dpi=_DPI)
+    return path
+
+
+def plot_pr_curves(result: EvaluationResult, path: Path) -> Path:
+    """Precision-recall curve per label from the event probabilities (``O`` scored as 1 - max event)."""
+    if result.probs is None:
+        raise ValueError("precision-recall curves need the model's probabilities")
+    scores = np.column_stack([result.probs, o_score(result.probs)])
+    fig = Figure(figsize=(8.6, 7), layout="constrained")
+    ax = fig.add_subplot()
+    grid = np.linspace(0.01, 1, 200)
+    for level in (0.2, 0.4, 0.6, 0.8):
+        precision = level * grid / (2 * grid - level)
+        keep = (precision > 0) & (precision <= 1.05)
+        ax.plot(grid[keep], precision[keep], color="#bbbbbb", linewidth=0.8, linestyle="--", zorder=1)
+        ax.annotate(f"F1={level}", (0.98, level / (2 - level) + 0.015), fontsize=8, color="#888888", ha="right")
+    for j, name in enumerate(ALL_LABELS):
+        truth, chosen = result.y_true[:, j], result.per_label[name]
+        if truth.sum() == 0:
+            ax.plot([], [], color=_colour(name), label=f"{name}: no true sentences")
+            continue
+        precision, recall, _ = precision_recall_curve(truth, scores[:, j])
+        ap = average_precision_score(truth, scores[:, j])
+        ax.plot(
+            recall,
+            precision,
+            drawstyle="steps-post",
+            color=_colour(name),
+            linewidth=2,
+            zorder=2,
+            label=f"{name}: AP {ap:.2f}, F1 {chosen.f1:.2f}",
+        )
+        ax.plot(
+            chosen.recall, chosen.precision, "o", color=_colour(name), markersize=8, markeredgecolor="black", zorder=3
+        )
+    ax.plot([], [], "o", color="white", markeredgecolor="black", label="decision thresholds in use")
+    ax.set_xlim(0, 1.01)
+    ax.set_ylim(0, 1.03)
+    ax.set_xlabel("Recall", fontsize=11)
+    ax.set_ylabel("Precision", fontsize=11)
+    ax.grid(alpha=0.25)
+    ax.legend(loc="lower left", fontsize=9, framealpha=0.95)
+    _suptitle(fig, "Precision-recall per label (AP = average precision)", result)
+    fig.savefig(path, dpi=_DPI)
+    return path
+
+
+def _markdown_table(rows: Iterable[tuple[str, Scores]], first: str) -> list[str]:
+    lines = [f"| {first} | Precision | Recall | F1 | Support |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {name} | {s.precision:.3f} | {s.recall:.3f} | {s.f1:.3f} | {s.support} |" for name, s in rows]
+    return [*lines, ""]
+
+
+def render_markdown(result: EvaluationResult, title: str, plots: dict[str, str | None]) -> str:
+    """The README of a report folder. ``plots`` maps each PNG name to its file, or ``None`` when not drawn."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    facts = [
+        f"**Model:** {result.model or 'not named'}",
+        f"**Split:** {result.split or 'not named'}",
+        f"**Sentences:** {result.n_sentences}",
+        f"**Documents:** {result.n_documents}",
+        f"**Written:** {stamp}",
+    ]
+    lines = [f"# {title}", "", " · ".join(facts), "", "## Sentence level", ""]
+    lines += _markdown_table(
+        [*result.per_label.items(), *((f"**{k} avg**", s) for k, s in result.averages.items())], "Label"
+    )
+    lines += [
+        f"Exact match (the whole label set of a sentence right): **{result.exact_match:.3f}**",
+        "",
+        "### Event labels only (O left out)",
+        "",
+    ]
+    lines += _markdown_table(((f"{k} avg", s) for k, s in result.event_averages.items()), "Average")
+    lines += [
+        "## Document level",
+        "",
+        "An article's labels are the union of its sentences' event labels, or O when it has none. "
+        "The averages leave out labels that no article has in the gold or the predictions.",
+        "",
+    ]
+    lines += _markdown_table(
+        [*result.doc_per_label.items(), *((f"**{k} avg**", s) for k, s in result.doc_averages.items())], "Label"
+    )
+    lines += ["## Plots", ""]
+    captions = {
+        F1_PLOT: "F1 per label",
+        COOCCURRENCE_PLOT: "True vs predicted label co-occurrence",
+        PR_PLOT: "Precision-recall curves",
+    }
+    for name, caption in captions.items():
+        lines += [f"### {caption}", ""]
+        file = plots.get(name)
+        lines += [f"![{caption}]({file})" if file else "_Not drawn: the result has no model probabilities._", ""]
+    lines += [
+        "## How the numbers are computed",
+        "",
+        f"Each sentence is scored over six binary columns ({', '.join(ALL_LABELS)}); O is set exactly when no "
+        "event label is, for gold and predicted labels alike. Precision, recall and F1 come from scikit-learn's "
+        "`precision_recall_fscore_support` with `zero_division=0`, so a label that is never predicted (or never "
+        "occurs) scores 0, not an error. The averages' support is the total number of true labels. "
+        f"The event-only averages use the {len(EVENT_LABELS)} event columns. Document scores use the same six "
+        "columns over articles; their macro, weighted and samples averages skip columns that are empty in both "
+        "gold and predictions (articles with no event are rare, and an always-empty O column would cap macro-F1). "
+        "`metrics.json` holds every number here.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_report(result: EvaluationResult, out_dir: str | Path, title: str | None = None) -> Path:
+    """Write the report folder (see the module docstring); returns the path of its ``README.md``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(result, out / "metrics.json")
+    plots: dict[str, str | None] = {
+        F1_PLOT: plot_f1_by_label(result, out / F1_PLOT).name,
+        COOCCURRENCE_PLOT: plot_cooccurrence(result, out / COOCCURRENCE_PLOT).name,
+        PR_PLOT: plot_pr_curves(result, out / PR_PLOT).name if result.probs is not None else None,
+    }
+    if result.probs is None:
+        (out / PR_PLOT).unlink(missing_ok=True)  # a stale curve from an earlier run would be misleading
+    readme = out / "README.md"
+    readme.write_text(render_markdown(result, title or "Evaluation report", plots), encoding="utf-8")
+    return readme
