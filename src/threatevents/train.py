@@ -1,0 +1,69 @@
+"""Train a model of any kind: fit on ``train``, tune thresholds on ``dev``, score ``test``, save."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .corpus import Corpus, Document
+from .models import EventModel, model_class
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["epochs=3", "context=headline"]`` -> ``{"epochs": 3, "context": "headline"}`` (JSON values)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def train_model(corpus: Corpus, kind: str = "linear", overrides: dict[str, Any] | None = None, *,
+                feedback: Sequence[Document] = (), eval_split: str = "test") -> EventModel:
+    """Fit a model on the corpus's ``train`` split (plus reviewed ``feedback`` sentences).
+
+    Thresholds are tuned on ``dev``; metrics on ``dev`` and ``eval_split`` are stored in
+    ``model.metrics``. A corpus without a split file trains on everything and keeps 0.5 thresholds.
+    """
+    from .evaluate import evaluate_model
+
+    cls = model_class(kind)
+    config = cls.config_class.from_dict(overrides or {})
+    has_splits = corpus.has_split("train")
+    train = corpus.split("train") if has_splits else corpus.split("all")
+    dev = corpus.split("dev") if corpus.has_split("dev") else []
+    if feedback:
+        from .feedback import merge_feedback
+
+        train = merge_feedback(train, feedback)
+    started = time.perf_counter()
+    model = cls(config).fit(train, dev or None)
+    fit_seconds = time.perf_counter() - started
+    metrics: dict[str, Any] = {
+        "kind": kind, "fit_seconds": round(fit_seconds, 1),
+        "n_train_documents": len(train), "n_train_sentences": sum(len(d.sentences) for d in train),
+        "n_feedback_documents": len(feedback),
+    }
+    if dev:
+        model.tune_thresholds(dev)
+        metrics["dev"] = evaluate_model(model, dev).to_dict()
+    if corpus.has_split(eval_split):
+        metrics["eval_split"] = eval_split
+        metrics["test"] = evaluate_model(model, corpus.split(eval_split)).to_dict()
+    model.metrics = metrics
+    return model
+
+
+def train_and_save(corpus: Corpus, out: str | Path, kind: str = "linear", overrides: dict[str, Any] | None = None,
+                   *, feedback: Sequence[Document] = ()) -> EventModel:
+    model = train_model(corpus, kind, overrides, feedback=feedback)
+    model.save(out)
+    return model
