@@ -1,0 +1,121 @@
+"""Turn a report (plain text, HTML, PDF, DOCX) into a document of sentences with character offsets.
+
+The format is decided from the bytes (:func:`detect_format`), never the file name. Each format has
+its extractor (trafilatura for HTML, pypdf for PDF, python-docx for DOCX; imported only when needed);
+the extracted text is normalised (:func:`normalize_text`: single spaces, ``\\n`` line ends, at most one
+blank line), starts with the title as its own paragraph when the format has one, and is split into
+sentences (:func:`split_sentences`) whose offsets index that normalised text:
+``doc.text[s.start:s.end] == s.text``. Bad input raises an :class:`IngestError` subclass whose
+message names the file and the problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .document import (
+    DEFAULT_MAX_BYTES,
+    DecodeError,
+    EmptyDocumentError,
+    IngestedDocument,
+    IngestError,
+    Span,
+    TooLargeError,
+    UnsupportedFormatError,
+)
+from .sentences import normalize_text, split_sentences
+from .sniff import FORMATS, decode_text, detect_format
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "FORMATS",
+    "DecodeError",
+    "EmptyDocumentError",
+    "IngestError",
+    "IngestedDocument",
+    "Span",
+    "TooLargeError",
+    "UnsupportedFormatError",
+    "detect_format",
+    "ingest_bytes",
+    "ingest_path",
+    "ingest_text",
+    "normalize_text",
+    "split_sentences",
+]
+
+
+def _starts_with(text: str, title: str) -> bool:
+    """Does the text's first line already say the title (case and spacing aside)?"""
+    first = text.split("\n", 1)[0]
+    return " ".join(first.split()).casefold().startswith(" ".join(title.split()).casefold())
+
+
+def ingest_text(
+    text: str, *, name: str = "text", title: str | None = None, format: str = "text", meta: dict[str, str] | None = None
+) -> IngestedDocument:
+    """Normalise ``text``, put ``title`` first unless the text starts with it, and split it into sentences.
+
+    Raises :class:`EmptyDocumentError` when no sentence is left.
+    """
+    text = normalize_text(text)
+    title = normalize_text(title).replace("\n", " ") if title else None
+    if title and not _starts_with(text, title):
+        text = f"{title}\n\n{text}" if text else title
+    sentences = split_sentences(text)
+    if not sentences:
+        raise EmptyDocumentError(f"{name}: no text found in this {format} document")
+    return IngestedDocument(name, text, sentences, format, title or None, dict(meta or {}))
+
+
+def ingest_bytes(data: bytes, *, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> IngestedDocument:
+    """Detect the format of ``data``, extract its text and split it into sentences.
+
+    Raises :class:`TooLargeError` over ``max_bytes`` (or when a PDF/DOCX would expand past its
+    limits), :class:`UnsupportedFormatError`, :class:`DecodeError` or :class:`EmptyDocumentError`;
+    every message starts with ``name``.
+    """
+    if len(data) > max_bytes:
+        raise TooLargeError(f"{name}: {len(data):,} bytes is over the limit of {max_bytes:,} bytes")
+    if not data.strip():
+        raise EmptyDocumentError(f"{name}: the file is empty")
+    try:
+        fmt = detect_format(data)
+        if fmt == "pdf":
+            from .pdf import extract_pdf
+
+            pdf = extract_pdf(data)
+            return ingest_text(pdf.text, name=name, title=pdf.title, format=fmt, meta=pdf.meta)
+        if fmt == "docx":
+            from .docx import extract_docx
+
+            docx = extract_docx(data)
+            return ingest_text(docx.text, name=name, title=docx.title, format=fmt, meta=docx.meta)
+        html = fmt == "html"
+        text = decode_text(data, html=html)
+        if html:
+            from .html import extract_html
+
+            title, text = extract_html(text)
+            return ingest_text(text, name=name, title=title, format=fmt)
+        return ingest_text(text, name=name, format=fmt)
+    except IngestError as exc:
+        message = str(exc)
+        if message.startswith(f"{name}: "):
+            raise
+        raise type(exc)(f"{name}: {message}") from None
+
+
+def ingest_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> IngestedDocument:
+    """Read a file (refusing it before reading when it is over ``max_bytes``) and ingest it."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise TooLargeError(f"{path.name}: {size:,} bytes is over the limit of {max_bytes:,} bytes")
+        if not path.is_file():
+            raise IngestError(f"{path.name}: not a regular file")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"{path.name}: cannot read the file ({exc.strerror or exc})") from None
+    return ingest_bytes(data, name=path.name, max_bytes=max_bytes)

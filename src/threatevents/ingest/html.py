@@ -1,0 +1,97 @@
+"""Main-article text of an HTML page with trafilatura, and a safe fallback for pages it cannot read.
+
+trafilatura (Apache-2.0) drops menus, navigation, scripts, styles, sidebars, comments, cookie banners
+and footers, and returns one paragraph per line plus the page title (``og:title``, ``<title>`` or
+``<h1>``). libxml2 stops building the tree at 256 levels of nesting, so a deeply nested page (or any
+page where trafilatura finds nothing or fails) goes to :func:`fallback_text`, a streaming pass of the
+standard library's HTML tokenizer that never recurses and keeps the text outside boilerplate elements.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from html.parser import HTMLParser
+
+log = logging.getLogger(__name__)
+
+# fmt: off
+# Elements whose text is never article text.
+_SKIP = frozenset({
+    "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "nav", "header", "footer",
+    "aside", "form", "button", "select", "textarea", "menu", "dialog", "head",
+})
+# Elements that end a paragraph.
+_BLOCK = frozenset({
+    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "main", "tr",
+    "table", "blockquote", "pre", "dd", "dt", "hr", "title",
+})
+_VOID = frozenset({
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr",
+})
+# fmt: on
+_BOILERPLATE_ATTR = re.compile(r"cookie|consent|gdpr|banner|newsletter|menu|navbar|sidebar|footer|share|comment", re.I)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+
+
+class _TextCollector(HTMLParser):
+    """Text outside skipped elements, one paragraph per block element; a stack of skip flags, no tree."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._stack: list[tuple[str, bool]] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK:
+            self.parts.append("\n")
+        if tag in _VOID:
+            return
+        marker = " ".join(v for k, v in attrs if k in ("class", "id", "role") and v)
+        skip = tag in _SKIP or bool(_BOILERPLATE_ATTR.search(marker))
+        self._stack.append((tag, skip))
+        self._skipping += skip
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _BLOCK:
+            self.parts.append("\n")
+        if not any(open_tag == tag for open_tag, _ in self._stack[-50:]):
+            return  # stray end tag: ignore rather than unwind everything
+        while self._stack:
+            open_tag, skip = self._stack.pop()
+            self._skipping -= skip
+            if open_tag == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def fallback_text(html: str) -> tuple[str | None, str]:
+    """(title, text) by a flat scan of the page: no tree, so any nesting depth is fine."""
+    match = _TITLE.search(html[:100_000])
+    title = " ".join(match.group(1).split()) if match else None
+    collector = _TextCollector()
+    collector.feed(html)
+    collector.close()
+    lines = (" ".join(line.split()) for line in "".join(collector.parts).split("\n"))
+    return title or None, "\n".join(line for line in lines if line)
+
+
+def extract_html(html: str) -> tuple[str | None, str]:
+    """(title, main text) of a page: trafilatura first, :func:`fallback_text` when it yields nothing."""
+    import trafilatura
+
+    try:
+        result = trafilatura.bare_extraction(
+            html, with_metadata=True, include_comments=False, include_tables=True, include_images=False
+        )
+    except Exception as exc:  # any failure inside the extractor (lxml errors, RecursionError): fall back
+        log.warning("trafilatura failed (%s); using the plain-text fallback", type(exc).__name__)
+        result = None
+    text = getattr(result, "text", None) if result is not None else None
+    if text and text.strip():
+        return getattr(result, "title", None) or None, text
+    return fallback_text(html)
