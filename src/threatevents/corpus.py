@@ -72,9 +72,8 @@ class ReadReport:
 
 
 def _parse_labels(raw: str, source: str, line: int, strict: bool, report: ReadReport) -> tuple[str, ...]:
-    parts = raw.split(",")
-    stripped = [p.strip() for p in parts]
-    if any(p != s for p, s in zip(parts[1:], stripped[1:], strict=True)) or parts[0].rstrip() != parts[0]:
+    stripped = [p.strip() for p in raw.split(",")]
+    if raw.strip() != ", ".join(stripped) or raw.rstrip() != raw:  # canonical: "Label, Label"
         if strict:
             raise CorpusFormatError(source, line, f"spaces around label separator in {raw.strip()!r}")
         report.add("label_spacing", source, line)
