@@ -19,7 +19,9 @@ from threatevents.evaluate import (
     evaluate_model,
     evaluate_predictions,
     render_table,
+    result_from_dict,
     write_json,
+    write_report,
 )
 from threatevents.labels import ALL_LABELS, EVENT_LABELS, LabelError
 from threatevents.models.base import DocLike, EventModel, ModelConfig, flatten_labels
@@ -193,6 +195,28 @@ def test_render_table_shows_labels_averages_and_documents(result: EvaluationResu
     ):
         assert expected in text
     assert text.index("PatchVulnerability") < text.index("micro avg") < text.index("Documents")
+
+
+def test_render_table_title_overrides_model_and_split(result: EvaluationResult) -> None:
+    console = Console(record=True, width=140)
+    console.print(render_table(result, title="models/linear on corpus [dev]"))
+    text = console.export_text()
+    assert "models/linear on corpus [dev]" in text and "hand on toy" not in text
+
+
+def test_result_from_dict_round_trips_the_numbers(result: EvaluationResult, tmp_path: Path) -> None:
+    data = json.loads(json.dumps(result.to_dict()))
+    back = result_from_dict(data)
+    assert back.to_dict() == result.to_dict()
+    assert back.per_label == result.per_label and back.doc_averages == result.doc_averages
+    console = Console(record=True, width=140)
+    console.print(render_table(back))
+    assert f"{6 / 11:.3f}" in console.export_text()
+    with pytest.raises(ValueError, match="JSON"):
+        back.cooccurrence()
+    with pytest.raises(ValueError, match="JSON"):
+        write_report(back, tmp_path / "report")
+    assert not (tmp_path / "report").exists()
 
 
 class FakeModel(EventModel):

@@ -4,9 +4,10 @@ Public API (the CLI's ``threatevents evaluate`` calls exactly these)::
 
     evaluate_model(model, docs, *, split=None) -> EvaluationResult
     evaluate_predictions(docs, predicted, probs=None, *, model=None, split=None) -> EvaluationResult
-    render_table(result) -> rich.table.Table          # print with rich.console.Console().print(...)
-    write_json(result, path) -> Path                   # result.to_dict() as indented JSON
-    threatevents.report.write_report(result, out_dir, title=...) -> Path   # Markdown + PNG plots
+    render_table(result, title=None) -> rich.table.Table   # print with rich.console.Console().print(...)
+    write_json(result, path) -> Path                        # result.to_dict() as indented JSON
+    result_from_dict(data) -> EvaluationResult              # back from to_dict()/JSON: numbers only
+    write_report(result, out_dir, title=None) -> Path       # Markdown + PNG plots, see threatevents.report
 
 Sentence level. Every sentence is a row of six binary columns in :data:`~threatevents.labels.ALL_LABELS`
 order: the five event labels plus ``O``, which is set exactly when no event label is (gold and
@@ -30,11 +31,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from rich.markup import escape
 from rich.table import Table
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
@@ -89,31 +91,32 @@ class EvaluationResult:
 
     ``y_true``/``y_pred`` are ``(sentences, 6)`` and ``doc_true``/``doc_pred`` ``(documents, 6)``
     indicator matrices in :data:`ALL_LABELS` order; ``probs`` holds the model's ``(sentences, 5)``
-    event probabilities when they are known.
+    event probabilities when they are known. A result read back with :func:`result_from_dict` has
+    the numbers only (the matrices are ``None``).
     """
 
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    probs: np.ndarray | None
-    doc_ids: list[str]
-    doc_true: np.ndarray
-    doc_pred: np.ndarray
     per_label: dict[str, Scores]
     averages: dict[str, Scores]
     event_averages: dict[str, Scores]
     exact_match: float
     doc_per_label: dict[str, Scores]
     doc_averages: dict[str, Scores]
+    n_sentences: int
+    n_documents: int
     model: str | None = None
     split: str | None = None
+    y_true: np.ndarray | None = None
+    y_pred: np.ndarray | None = None
+    probs: np.ndarray | None = None
+    doc_ids: list[str] = field(default_factory=list)
+    doc_true: np.ndarray | None = None
+    doc_pred: np.ndarray | None = None
 
-    @property
-    def n_sentences(self) -> int:
-        return int(self.y_true.shape[0])
-
-    @property
-    def n_documents(self) -> int:
-        return len(self.doc_ids)
+    def matrices(self) -> tuple[np.ndarray, np.ndarray]:
+        """The sentence-level ``(y_true, y_pred)`` matrices; ``ValueError`` for a result read from JSON."""
+        if self.y_true is None or self.y_pred is None:
+            raise ValueError("this result holds only the numbers (read back from JSON); re-run the evaluation")
+        return self.y_true, self.y_pred
 
     def cooccurrence(self, normalise: bool = True) -> np.ndarray:
         """``(6, 6)`` counts of sentences with true label *i* and predicted label *j*.
@@ -122,10 +125,11 @@ class EvaluationResult:
         never occur stay zero), so the diagonal is the recall and off-diagonal cells show where a
         label's sentences were (also) put.
         """
-        counts = self.y_true.T.astype(np.int64) @ self.y_pred.astype(np.int64)
+        y_true, y_pred = self.matrices()
+        counts = y_true.T.astype(np.int64) @ y_pred.astype(np.int64)
         if not normalise:
             return counts
-        support = self.y_true.sum(axis=0)
+        support = y_true.sum(axis=0)
         return np.divide(counts, support[:, None], out=np.zeros(counts.shape), where=support[:, None] > 0)
 
     def to_dict(self) -> dict[str, Any]:
@@ -154,6 +158,33 @@ class EvaluationResult:
         if self.split is not None:
             out["split"] = self.split
         return out
+
+
+def _scores_from_dict(data: dict[str, dict[str, Any]]) -> dict[str, Scores]:
+    return {
+        name: Scores(float(s["precision"]), float(s["recall"]), float(s["f1"]), int(s["support"]))
+        for name, s in data.items()
+    }
+
+
+def result_from_dict(data: dict[str, Any]) -> EvaluationResult:
+    """Rebuild a result (numbers only, no matrices) from :meth:`EvaluationResult.to_dict` output.
+
+    Lets a saved ``metrics.json`` be shown again with :func:`render_table`. Raises ``KeyError``
+    when a key written by ``to_dict`` is missing.
+    """
+    return EvaluationResult(
+        per_label=_scores_from_dict(data["per_label"]),
+        averages=_scores_from_dict(data["averages"]),
+        event_averages=_scores_from_dict(data["event_averages"]),
+        exact_match=float(data["exact_match"]),
+        doc_per_label=_scores_from_dict(data["doc_per_label"]),
+        doc_averages=_scores_from_dict(data["doc_averages"]),
+        n_sentences=int(data["n_sentences"]),
+        n_documents=int(data["n_documents"]),
+        model=data.get("model"),
+        split=data.get("split"),
+    )
 
 
 def _label_matrix(label_sets: Sequence[Sequence[str]]) -> np.ndarray:
@@ -206,20 +237,22 @@ def evaluate_predictions(
     doc_true, doc_pred = _document_matrix(y_true, lengths), _document_matrix(y_pred, lengths)
     n_events = len(EVENT_LABELS)
     return EvaluationResult(
-        y_true=y_true,
-        y_pred=y_pred,
-        probs=probs,
-        doc_ids=[doc.id for doc in docs],
-        doc_true=doc_true,
-        doc_pred=doc_pred,
         per_label=label_scores(y_true, y_pred, ALL_LABELS),
         averages=average_scores(y_true, y_pred, SENTENCE_AVERAGES),
         event_averages=average_scores(y_true[:, :n_events], y_pred[:, :n_events], EVENT_AVERAGES),
         exact_match=float(accuracy_score(y_true, y_pred)),
         doc_per_label=label_scores(doc_true, doc_pred, ALL_LABELS),
         doc_averages=average_scores(doc_true, doc_pred, DOCUMENT_AVERAGES, _used_columns(doc_true, doc_pred)),
+        n_sentences=n,
+        n_documents=len(docs),
         model=model,
         split=split,
+        y_true=y_true,
+        y_pred=y_pred,
+        probs=probs,
+        doc_ids=[doc.id for doc in docs],
+        doc_true=doc_true,
+        doc_pred=doc_pred,
     )
 
 
@@ -247,13 +280,26 @@ def _row(name: str, s: Scores, style: str | None = None) -> list[str]:
     return [f"[{style}]{c}[/]" for c in cells] if style else cells
 
 
-def render_table(result: EvaluationResult) -> Table:
-    """A terminal table: per-label rows, the averages, then the document-level scores."""
-    where = " on ".join(x for x in (result.model, result.split) if x)
+def write_report(result: EvaluationResult, out_dir: str | Path, title: str | None = None) -> Path:
+    """Write a report folder (Markdown summary + PNG plots); see :func:`threatevents.report.write_report`.
+
+    Imported lazily so that scoring and the terminal table do not load matplotlib.
+    """
+    from .report import write_report as _write_report
+
+    return _write_report(result, out_dir, title)
+
+
+def render_table(result: EvaluationResult, title: str | None = None) -> Table:
+    """A terminal table: per-label rows, the averages, then the document-level scores.
+
+    ``title`` names what was evaluated (default: the result's model and split).
+    """
+    where = title or " on ".join(x for x in (result.model, result.split) if x)
     counts = f"({result.n_sentences} sentences, {result.n_documents} documents)"
-    title = f"Evaluation: {where} {counts}" if where else f"Evaluation {counts}"
+    heading = f"Evaluation: {where} {counts}" if where else f"Evaluation {counts}"
     table = Table(
-        title=title,
+        title=escape(heading),
         caption=f"exact match (whole label set right): {result.exact_match:.3f}",
         title_justify="left",
         caption_justify="left",

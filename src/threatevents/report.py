@@ -106,7 +106,7 @@ def plot_cooccurrence(result: EvaluationResult, path: Path) -> Path:
                 color=colour,
                 fontweight=weight,
             )
-    supports = result.y_true.sum(axis=0)
+    supports = [result.per_label[name].support for name in ALL_LABELS]
     ax.set_xticks(range(len(ALL_LABELS)), ALL_LABELS, rotation=30, ha="right", fontsize=10)
     ax.set_yticks(
         range(len(ALL_LABELS)), [f"{n} (n={s})" for n, s in zip(ALL_LABELS, supports, strict=True)], fontsize=10
@@ -125,6 +125,7 @@ def plot_pr_curves(result: EvaluationResult, path: Path) -> Path:
     """Precision-recall curve per label from the event probabilities (``O`` scored as 1 - max event)."""
     if result.probs is None:
         raise ValueError("precision-recall curves need the model's probabilities")
+    y_true, _ = result.matrices()
     scores = np.column_stack([result.probs, o_score(result.probs)])
     fig = Figure(figsize=(8.6, 7), layout="constrained")
     ax = fig.add_subplot()
@@ -135,7 +136,7 @@ def plot_pr_curves(result: EvaluationResult, path: Path) -> Path:
         ax.plot(grid[keep], precision[keep], color="#bbbbbb", linewidth=0.8, linestyle="--", zorder=1)
         ax.annotate(f"F1={level}", (0.98, level / (2 - level) + 0.015), fontsize=8, color="#888888", ha="right")
     for j, name in enumerate(ALL_LABELS):
-        truth, chosen = result.y_true[:, j], result.per_label[name]
+        truth, chosen = y_true[:, j], result.per_label[name]
         if truth.sum() == 0:
             ax.plot([], [], color=_colour(name), label=f"{name}: no true sentences")
             continue
@@ -229,7 +230,11 @@ def render_markdown(result: EvaluationResult, title: str, plots: dict[str, str |
 
 
 def write_report(result: EvaluationResult, out_dir: str | Path, title: str | None = None) -> Path:
-    """Write the report folder (see the module docstring); returns the path of its ``README.md``."""
+    """Write the report folder (see the module docstring); returns the path of its ``README.md``.
+
+    Raises ``ValueError`` for a result without its matrices (one read back from JSON).
+    """
+    result.matrices()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_json(result, out / "metrics.json")
