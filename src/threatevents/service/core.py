@@ -1,0 +1,440 @@
+"""The workbench service layer: tag, store, review and export documents. The REST API and the review
+page both call :class:`Workbench`; neither touches the model or the database directly.
+
+Errors are :class:`WorkbenchError` subclasses carrying the HTTP status a web layer should answer.
+Model work (ingesting, tagging) is bounded by a :class:`Gate`: ``max_concurrency`` calls at once,
+``max_queue`` more waiting, anything beyond refused at once with :class:`Busy`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import selectinload, sessionmaker
+
+from ..corpus import Document, Sentence, format_document
+from ..labels import EVENT_LABELS, LabelError, check_labels
+from ..tagging import TaggedSentence, tag_documents
+from .db import DocumentRow, ReviewRow, SentenceRow
+from .settings import Settings
+from .views import DocumentPage, DocumentSummary, DocumentView, ReviewView, SentenceView, TagRequest
+
+if TYPE_CHECKING:
+    from ..ingest import IngestedDocument
+    from ..models.base import EventModel
+
+EXPORT_FORMATS = ("jsonl", "csv", "corpus", "stix")
+_MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "corpus": "text/plain", "stix": "application/json"}
+_EXTENSIONS = {"jsonl": "jsonl", "csv": "csv", "corpus": "txt", "stix": "stix.json"}
+MAX_PAGE = 200
+
+
+class WorkbenchError(Exception):
+    """Base of the errors a caller shows to the user; ``status`` is the HTTP status to answer with."""
+
+    status: int = 400
+
+
+class NotFound(WorkbenchError):
+    status = 404
+
+
+class ValidationError(WorkbenchError):
+    status = 422
+
+
+class UnsupportedMedia(WorkbenchError):
+    status = 415
+
+
+class TooLarge(WorkbenchError):
+    status = 413
+
+
+class Busy(WorkbenchError):
+    """Too many model calls running or waiting; try again after ``retry_after`` seconds."""
+
+    status = 503
+    retry_after = 1
+
+
+class ModelNotReady(WorkbenchError):
+    status = 503
+    retry_after = 5
+
+
+@dataclass(frozen=True)
+class Export:
+    content: str
+    media_type: str
+    filename: str
+
+
+_ADMITTED: ContextVar[bool] = ContextVar("threatevents_admitted", default=False)
+
+
+class Gate:
+    """Bounds model work. ``admit()`` refuses at once when ``slots + queue`` calls are already inside;
+    ``slot()`` then waits (at most ``timeout`` seconds) for one of the ``slots`` running places.
+
+    An async caller should enter ``admit()`` *before* handing work to a thread, so that excess requests
+    are refused rather than queued by the thread pool; a nested ``admit()`` in the same context is a no-op.
+    """
+
+    def __init__(self, slots: int, queue: int, timeout: float) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+        self._capacity = slots + queue
+        self._timeout = timeout
+        self._inside = 0
+        self._lock = threading.Lock()
+
+    @property
+    def inside(self) -> int:
+        return self._inside
+
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        if _ADMITTED.get():
+            yield
+            return
+        with self._lock:
+            if self._inside >= self._capacity:
+                raise Busy(f"the server is busy ({self._inside} requests in progress); retry shortly")
+            self._inside += 1
+        token = _ADMITTED.set(True)
+        try:
+            yield
+        finally:
+            _ADMITTED.reset(token)
+            with self._lock:
+                self._inside -= 1
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        with self.admit():
+            if not self._slots.acquire(timeout=self._timeout):
+                raise Busy(f"no model slot became free within {self._timeout:g} s; retry shortly")
+            try:
+                yield
+            finally:
+                self._slots.release()
+
+
+def _indicators(texts: Sequence[str]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """Indicators of the whole document and of each sentence (empty when the extractor is not installed)."""
+    try:
+        from ..indicators import document_indicators, indicators_for_sentences
+    except ImportError:
+        return [], [[] for _ in texts]
+    per_sentence = indicators_for_sentences(texts)
+    return (
+        [i.to_dict() for i in document_indicators(per_sentence)],
+        [[i.to_dict() for i in found] for found in per_sentence],
+    )
+
+
+def _event_counts(label_sets: Sequence[Sequence[str]]) -> dict[str, int]:
+    counts = Counter(label for labels in label_sets for label in labels)
+    return {name: counts[name] for name in EVENT_LABELS if counts[name]}
+
+
+def _review_view(row: ReviewRow) -> ReviewView:
+    return ReviewView(labels=list(row.labels), accepted=row.accepted, reviewer=row.reviewer, created_at=row.created_at)
+
+
+def _sentence_view(row: SentenceRow) -> SentenceView:
+    history = [_review_view(r) for r in row.reviews]
+    return SentenceView(
+        index=row.index,
+        start=row.start,
+        end=row.end,
+        text=row.text,
+        predicted=list(row.predicted),
+        scores=dict(row.scores),
+        indicators=list(row.indicators),
+        review=history[-1] if history else None,
+        labels=list(row.labels),
+        history=history,
+    )
+
+
+def _document_view(row: DocumentRow) -> DocumentView:
+    sentences = [_sentence_view(s) for s in row.sentences]
+    return DocumentView(
+        id=row.id,
+        name=row.name,
+        title=row.title,
+        format=row.format,
+        created_at=row.created_at,
+        text=row.text,
+        event_counts=_event_counts([s.labels for s in sentences]),
+        indicators=list(row.indicators),
+        sentences=sentences,
+    )
+
+
+class Workbench:
+    """Tagging, storage, review and export over one model and one database.
+
+    ``model`` may be ``None`` while it is still loading: model calls then raise :class:`ModelNotReady`
+    and :meth:`is_ready` is false; assign ``workbench.model`` once loaded.
+    """
+
+    def __init__(self, model: EventModel | None, session_factory: sessionmaker[Any], settings: Settings) -> None:
+        self.model = model
+        self.settings = settings
+        self.gate = Gate(settings.max_concurrency, settings.max_queue, settings.queue_timeout)
+        self._sessions = session_factory
+
+    # -- model work ----------------------------------------------------------------------------
+    def _require_model(self) -> EventModel:
+        if self.model is None:
+            raise ModelNotReady("the model is still loading; retry shortly")
+        return self.model
+
+    def _ingest(
+        self, *, data: bytes | None, filename: str | None, text: str | None, title: str | None, name: str | None = None
+    ) -> IngestedDocument:
+        from ..ingest import (
+            EmptyDocumentError,
+            IngestError,
+            TooLargeError,
+            UnsupportedFormatError,
+            ingest_bytes,
+            ingest_text,
+        )
+
+        if (data is None) == (text is None):
+            raise ValidationError("give either file bytes or text")
+        try:
+            if data is not None:
+                return ingest_bytes(data, name=filename or "upload", max_bytes=self.settings.max_upload_bytes)
+            return ingest_text(text or "", name=name or title or "text", title=title)
+        except UnsupportedFormatError as exc:
+            raise UnsupportedMedia(f"{exc}; send plain text, HTML, PDF or DOCX") from None
+        except TooLargeError as exc:
+            raise TooLarge(str(exc)) from None
+        except (EmptyDocumentError, IngestError) as exc:
+            raise ValidationError(str(exc)) from None
+
+    def _tag(self, docs: Sequence[IngestedDocument]) -> list[list[TaggedSentence]]:
+        return tag_documents(self._require_model(), docs)
+
+    def tag_batch(self, items: Sequence[TagRequest]) -> list[list[dict[str, Any]]]:
+        """Tag several texts in one model call without storing them; one list of sentence records per item.
+
+        A record is the ``threatevents tag`` JSONL record plus ``indicators`` found in the sentence.
+        """
+        if len(items) > self.settings.max_batch:
+            raise ValidationError(f"at most {self.settings.max_batch} items per batch")
+        with self.gate.slot():
+            self._require_model()
+            docs = [self._ingest(data=None, filename=None, text=item.text, title=item.title) for item in items]
+            tagged = self._tag(docs)
+        out = []
+        for doc_tagged in tagged:
+            _, per_sentence = _indicators([s.text for s in doc_tagged])
+            out.append([{**s.to_record(), "indicators": ind} for s, ind in zip(doc_tagged, per_sentence, strict=True)])
+        return out
+
+    def tag_text(self, text: str, title: str | None = None) -> list[dict[str, Any]]:
+        """Tag one text without storing it (see :meth:`tag_batch` for the record shape)."""
+        return self.tag_batch([TagRequest(text=text, title=title)])[0]
+
+    def add_document(
+        self,
+        *,
+        data: bytes | None = None,
+        filename: str | None = None,
+        text: str | None = None,
+        title: str | None = None,
+        name: str | None = None,
+    ) -> DocumentView:
+        """Ingest (bytes of any supported format, or text), tag and store a document in one transaction."""
+        with self.gate.slot():
+            self._require_model()
+            doc = self._ingest(data=data, filename=filename, text=text, title=title, name=name)
+            tagged = self._tag([doc])[0]
+        doc_indicators, per_sentence = _indicators(doc.texts)
+        row = DocumentRow(
+            name=doc.name[:255],
+            title=doc.title[:1000] if doc.title else None,
+            format=doc.format,
+            text=doc.text,
+            indicators=doc_indicators,
+        )
+        row.sentences = [
+            SentenceRow(
+                index=s.index,
+                start=s.start,
+                end=s.end,
+                text=s.text,
+                predicted=list(s.labels),
+                scores=dict(s.scores),
+                indicators=ind,
+                labels=list(s.labels),
+                reviewed=False,
+                reviews=[],
+            )
+            for s, ind in zip(tagged, per_sentence, strict=True)
+        ]
+        with self._sessions.begin() as session:
+            session.add(row)
+            session.flush()
+            return _document_view(row)
+
+    # -- stored documents ----------------------------------------------------------------------
+    def list_documents(self, offset: int = 0, limit: int = 50) -> DocumentPage:
+        """Newest first, ``limit`` (1 to 200) documents from ``offset``, with review progress and event counts."""
+        if offset < 0 or not 1 <= limit <= MAX_PAGE:
+            raise ValidationError(f"offset must be >= 0 and limit between 1 and {MAX_PAGE}")
+        with self._sessions() as session:
+            total = session.scalar(select(func.count()).select_from(DocumentRow)) or 0
+            docs = session.execute(
+                select(DocumentRow.id, DocumentRow.name, DocumentRow.title, DocumentRow.format, DocumentRow.created_at)
+                .order_by(DocumentRow.id.desc())
+                .offset(offset)
+                .limit(limit)
+            ).all()
+            labels: dict[int, list[list[str]]] = {d.id: [] for d in docs}
+            reviewed: Counter[int] = Counter()
+            rows = session.execute(
+                select(SentenceRow.document_id, SentenceRow.labels, SentenceRow.reviewed).where(
+                    SentenceRow.document_id.in_(list(labels))
+                )
+            )
+            for doc_id, sentence_labels, is_reviewed in rows:
+                labels[doc_id].append(sentence_labels)
+                reviewed[doc_id] += bool(is_reviewed)
+        items = [
+            DocumentSummary(
+                id=d.id,
+                name=d.name,
+                title=d.title,
+                format=d.format,
+                created_at=d.created_at,
+                n_sentences=len(labels[d.id]),
+                n_reviewed=reviewed[d.id],
+                event_counts=_event_counts(labels[d.id]),
+            )
+            for d in docs
+        ]
+        return DocumentPage(items=items, total=total, offset=offset, limit=limit)
+
+    def _load(self, session: Any, doc_id: int) -> DocumentRow:
+        row = session.scalar(
+            select(DocumentRow)
+            .where(DocumentRow.id == doc_id)
+            .options(selectinload(DocumentRow.sentences).selectinload(SentenceRow.reviews))
+        )
+        if row is None:
+            raise NotFound(f"no document with id {doc_id}")
+        return row  # type: ignore[no-any-return]
+
+    def get_document(self, doc_id: int) -> DocumentView:
+        with self._sessions() as session:
+            return _document_view(self._load(session, doc_id))
+
+    def delete_document(self, doc_id: int) -> None:
+        """Delete a document with its sentences and reviews."""
+        with self._sessions.begin() as session:
+            row = session.get(DocumentRow, doc_id)
+            if row is None:
+                raise NotFound(f"no document with id {doc_id}")
+            session.delete(row)
+
+    def review_sentence(
+        self, doc_id: int, index: int, *, accept: bool, labels: Sequence[str] | None = None, reviewer: str
+    ) -> ReviewView:
+        """Record a review; it is committed (durable) when this returns. The newest review of a sentence wins.
+
+        ``accept=True`` confirms the prediction (``labels`` omitted, or equal to it); ``accept=False``
+        corrects it to ``labels``: any set of event labels, or ``["O"]`` / ``[]`` for no event.
+        """
+        reviewer = reviewer.strip()
+        if not reviewer or len(reviewer) > 200:
+            raise ValidationError("reviewer must be 1 to 200 characters")
+        try:
+            given = check_labels(labels) if labels is not None else None
+        except LabelError as exc:
+            raise ValidationError(str(exc)) from None
+        with self._sessions.begin() as session:
+            sentence = session.scalar(
+                select(SentenceRow).where(SentenceRow.document_id == doc_id, SentenceRow.index == index)
+            )
+            if sentence is None:
+                if session.get(DocumentRow, doc_id) is None:
+                    raise NotFound(f"no document with id {doc_id}")
+                raise NotFound(f"document {doc_id} has no sentence {index}")
+            predicted = tuple(sentence.predicted)
+            if accept and given is not None and given != predicted:
+                raise ValidationError("accept=true confirms the prediction; to change labels send accept=false")
+            if not accept and given is None:
+                raise ValidationError("accept=false needs the corrected labels")
+            final = predicted if accept else given
+            review = ReviewRow(sentence_id=sentence.id, labels=list(final or ()), accepted=accept, reviewer=reviewer)
+            session.add(review)
+            sentence.labels = list(final or ())
+            sentence.reviewed = True
+            session.flush()
+            return _review_view(review)
+
+    # -- exports -------------------------------------------------------------------------------
+    def export_document(self, doc_id: int, fmt: str) -> Export:
+        """The document with its effective labels as JSONL, CSV, corpus training text or a STIX 2.1 bundle."""
+        if fmt not in EXPORT_FORMATS:
+            raise ValidationError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
+        view = self.get_document(doc_id)
+        tagged = [
+            TaggedSentence(view.name, s.index, s.start, s.end, s.text, tuple(s.labels), s.scores)
+            for s in view.sentences
+        ]
+        if fmt == "stix":
+            content = _stix(view, tagged)
+        else:
+            from ..export import export_string
+
+            content = export_string([tagged], fmt)
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in view.name.rsplit(".", 1)[0])[:60] or "document"
+        return Export(content, _MEDIA_TYPES[fmt], f"{stem}-{view.id}.{_EXTENSIONS[fmt]}")
+
+    def export_reviewed_corpus(self) -> str:
+        """Every reviewed sentence in the corpus training format, one block per document, blank-line separated."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(SentenceRow.document_id, SentenceRow.text, SentenceRow.labels)
+                .where(SentenceRow.reviewed.is_(True))
+                .order_by(SentenceRow.document_id, SentenceRow.index)
+            ).all()
+        by_doc: dict[int, list[Sentence]] = {}
+        for doc_id, sentence_text, labels in rows:
+            by_doc.setdefault(doc_id, []).append(Sentence(" ".join(sentence_text.split()), tuple(labels)))
+        return "\n".join(format_document(Document(f"review-{i}", s)) for i, s in by_doc.items())
+
+    # -- health --------------------------------------------------------------------------------
+    def database_ok(self) -> bool:
+        try:
+            with self._sessions() as session:
+                session.execute(text("SELECT 1"))
+        except Exception:  # any driver error means "not reachable"
+            return False
+        return True
+
+    def is_ready(self) -> bool:
+        """Model loaded and database reachable."""
+        return self.model is not None and self.database_ok()
+
+
+def _stix(view: DocumentView, tagged: Sequence[TaggedSentence]) -> str:
+    try:
+        from .. import stix
+    except ImportError:
+        raise ValidationError("STIX export is not available in this installation") from None
+    return stix.to_stix_bundle(view, tagged)  # type: ignore[attr-defined,no-any-return]

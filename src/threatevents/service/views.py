@@ -1,0 +1,128 @@
+"""Pydantic shapes of what the service returns (and accepts); the API and the review page share them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_TEXT_CHARS = 2_000_000
+
+
+class TagRequest(BaseModel):
+    """Raw text to tag; ``title`` (optional) is prepended as its own paragraph when the text lacks it."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    title: str | None = Field(default=None, max_length=1000)
+
+
+class TagBatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[TagRequest] = Field(min_length=1, max_length=64)
+
+
+class DocumentCreate(TagRequest):
+    """A document given as text; ``name`` defaults to the title or ``text``."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class ReviewRequest(BaseModel):
+    """``accept`` = the prediction is right (leave ``labels`` out); else ``labels`` is the corrected set:
+    any event labels, or ``["O"]`` / ``[]`` for none."""
+
+    model_config = ConfigDict(extra="forbid")
+    accept: bool
+    labels: list[str] | None = Field(default=None, max_length=6)
+    reviewer: str = Field(min_length=1, max_length=200)
+
+
+class TaggedSentenceView(BaseModel):
+    """One tagged sentence: the JSONL record of ``threatevents tag`` plus the indicators found in it."""
+
+    document: str
+    index: int
+    start: int
+    end: int
+    text: str
+    labels: list[str]
+    scores: dict[str, float]
+    indicators: list[dict[str, Any]] = []
+
+
+class TaggedDocumentView(BaseModel):
+    sentences: list[TaggedSentenceView]
+
+
+class TagBatchResponse(BaseModel):
+    items: list[TaggedDocumentView]
+
+
+class ReviewView(BaseModel):
+    labels: list[str]
+    accepted: bool
+    reviewer: str
+    created_at: datetime
+
+
+class SentenceView(BaseModel):
+    """A stored sentence. ``labels`` are the effective labels: the latest review's, else ``predicted``."""
+
+    index: int
+    start: int
+    end: int
+    text: str
+    predicted: list[str]
+    scores: dict[str, float]
+    indicators: list[dict[str, Any]]
+    review: ReviewView | None
+    labels: list[str]
+    history: list[ReviewView]
+
+
+class DocumentSummary(BaseModel):
+    """A row of the document list; ``event_counts`` counts sentences per event label (effective labels)."""
+
+    id: int
+    name: str
+    title: str | None
+    format: str
+    created_at: datetime
+    n_sentences: int
+    n_reviewed: int
+    event_counts: dict[str, int]
+
+
+class DocumentPage(BaseModel):
+    items: list[DocumentSummary]
+    total: int
+    offset: int
+    limit: int
+
+
+class DocumentView(BaseModel):
+    id: int
+    name: str
+    title: str | None
+    format: str
+    created_at: datetime
+    text: str
+    event_counts: dict[str, int]
+    indicators: list[dict[str, Any]]
+    sentences: list[SentenceView]
+
+    @property
+    def n_reviewed(self) -> int:
+        return sum(1 for s in self.sentences if s.review is not None)
+
+
+class Health(BaseModel):
+    status: str
+    model: bool = True
+    database: bool = True
+
+
+class ErrorBody(BaseModel):
+    detail: str
