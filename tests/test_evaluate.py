@@ -104,8 +104,8 @@ def test_document_label_sets_are_unions_with_o_for_no_event(result: EvaluationRe
     assert result.doc_pred.tolist() == [row(RANSOM, DISCOVER), row("O")]
     micro = result.doc_averages["micro"]  # TP 2, predicted 3, gold 4
     assert (micro.precision, micro.recall, micro.f1) == pytest.approx((2 / 3, 1 / 2, 4 / 7))
-    # Databreach is in neither gold nor predictions, so the macro average is over the other five columns.
-    assert result.doc_averages["macro"].f1 == pytest.approx(2 / 5)
+    # Only Phishing, Ransom, Discover and Patch occur in the gold articles: the macro average is over those four.
+    assert result.doc_averages["macro"].f1 == pytest.approx(2 / 4)
     assert result.doc_per_label["O"].support == 0 and result.doc_per_label[RANSOM].f1 == 1.0
 
 
@@ -115,7 +115,17 @@ def test_document_without_sentences_or_events_counts_as_o() -> None:
     o = ALL_LABELS.index("O")
     assert result.doc_true[:, o].tolist() == [1, 1, 0]
     assert result.doc_per_label["O"].f1 == 1.0
-    assert result.doc_averages["macro"].f1 == 1.0  # unused columns do not drag the macro average down
+    assert result.doc_averages["macro"].f1 == 1.0  # labels no article has do not drag the macro average down
+
+
+def test_spurious_document_o_costs_micro_precision_not_macro() -> None:
+    docs, predicted = _docs([((RANSOM,), (RANSOM,))], [((PHISH,), ("O",)), ((PHISH,), (PHISH,))])
+    result = evaluate_predictions(docs, predicted)
+    assert result.doc_pred[:, ALL_LABELS.index("O")].tolist() == [0, 0]  # one phishing sentence found is enough
+    docs, predicted = _docs([((RANSOM,), (RANSOM,))], [((PHISH,), ("O",))])
+    result = evaluate_predictions(docs, predicted)
+    assert result.doc_averages["macro"].f1 == pytest.approx(1 / 2)  # Ransom 1, Phishing 0; O has no gold article
+    assert result.doc_averages["micro"].precision == pytest.approx(1 / 2)  # the predicted O counts as wrong
 
 
 def test_label_that_never_occurs_scores_zero_without_warnings() -> None:
@@ -169,7 +179,7 @@ def test_to_dict_has_the_agreed_keys_and_plain_types(result: EvaluationResult, t
     data = result.to_dict()
     assert set(data) >= REQUIRED_KEYS
     assert (data["n_documents"], data["n_sentences"], data["model"], data["split"]) == (2, 5, "hand", "toy")
-    assert data["micro_f1"] == pytest.approx(6 / 11) and data["doc_macro_f1"] == pytest.approx(2 / 5)
+    assert data["micro_f1"] == pytest.approx(6 / 11) and data["doc_macro_f1"] == pytest.approx(2 / 4)
     assert set(data["per_label"]) == set(ALL_LABELS)
     assert set(data["per_label"][RANSOM]) == {"precision", "recall", "f1", "support"}
     assert all(type(data[k]) is float for k in REQUIRED_KEYS - {"n_documents", "n_sentences", "per_label"})

@@ -21,10 +21,12 @@ ratio is the share of sentences whose whole label set is right (subset accuracy)
 Document level. Each article's label set is the union of its sentences' event labels; an article
 with no event sentence gets ``{O}`` instead of the empty set, so that the ``O`` column counts
 articles that report no event and every article has at least one label. Scores are computed over
-the same six columns as for sentences, except that the macro, weighted and samples averages
-leave out columns that neither the gold nor the predictions use (scikit-learn's ``labels=``):
-articles without any event are rare (one of the 900 in the corpus), and an always-empty ``O``
-column scoring F1 0 would otherwise cap a perfect model's document macro-F1 at 5/6.
+the same six columns as for sentences, except that the macro average is taken over the labels at
+least one article truly has (scikit-learn's ``labels=``); predictions of any other label still
+lower the micro and samples precision (the weighted average gives such labels no weight anyway).
+Articles without any event are rare (one of the 900 in the corpus), and a gold-empty ``O`` column
+scoring F1 0 would otherwise cut a model's document macro-F1 by a sixth for a single article
+wrongly left without events.
 """
 
 from __future__ import annotations
@@ -71,15 +73,16 @@ def label_scores(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) 
 
 
 def average_scores(
-    y_true: np.ndarray, y_pred: np.ndarray, averages: Sequence[str], columns: Sequence[int] | None = None
+    y_true: np.ndarray, y_pred: np.ndarray, averages: Sequence[str], macro_columns: Sequence[int] | None = None
 ) -> dict[str, Scores]:
     """Averaged :class:`Scores` by scikit-learn average name; support is the total positive count.
 
-    ``columns`` restricts the averages to those column indices (all columns when ``None``).
+    ``macro_columns`` restricts the macro average to those column indices (all columns when ``None``).
     """
     support = int(np.asarray(y_true).sum())
     out = {}
     for average in averages:
+        columns = macro_columns if average == "macro" else None
         p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average=average, labels=columns, zero_division=0)
         out[average] = Scores(float(p), float(r), float(f), support)
     return out
@@ -201,10 +204,9 @@ def _document_matrix(sentence_matrix: np.ndarray, lengths: Sequence[int]) -> np.
     return with_o_column(events)
 
 
-def _used_columns(y_true: np.ndarray, y_pred: np.ndarray) -> list[int] | None:
-    """Indices of the columns set somewhere in the gold or the predictions (``None``: all, if none is)."""
-    used = np.flatnonzero(y_true.any(axis=0) | y_pred.any(axis=0))
-    return [int(j) for j in used] if used.size else None
+def _gold_columns(y_true: np.ndarray) -> list[int]:
+    """Indices of the columns set in at least one gold row (every row has one: an event or ``O``)."""
+    return [int(j) for j in np.flatnonzero(y_true.any(axis=0))]
 
 
 def evaluate_predictions(
@@ -242,7 +244,7 @@ def evaluate_predictions(
         event_averages=average_scores(y_true[:, :n_events], y_pred[:, :n_events], EVENT_AVERAGES),
         exact_match=float(accuracy_score(y_true, y_pred)),
         doc_per_label=label_scores(doc_true, doc_pred, ALL_LABELS),
-        doc_averages=average_scores(doc_true, doc_pred, DOCUMENT_AVERAGES, _used_columns(doc_true, doc_pred)),
+        doc_averages=average_scores(doc_true, doc_pred, DOCUMENT_AVERAGES, _gold_columns(doc_true)),
         n_sentences=n,
         n_documents=len(docs),
         model=model,

@@ -197,7 +197,7 @@ def render_markdown(result: EvaluationResult, title: str, plots: dict[str, str |
         "## Document level",
         "",
         "An article's labels are the union of its sentences' event labels, or O when it has none. "
-        "The averages leave out labels that no article has in the gold or the predictions.",
+        "The macro average is over the labels at least one article truly has.",
         "",
     ]
     lines += _markdown_table(
@@ -221,8 +221,8 @@ def render_markdown(result: EvaluationResult, title: str, plots: dict[str, str |
         "`precision_recall_fscore_support` with `zero_division=0`, so a label that is never predicted (or never "
         "occurs) scores 0, not an error. The averages' support is the total number of true labels. "
         f"The event-only averages use the {len(EVENT_LABELS)} event columns. Document scores use the same six "
-        "columns over articles; their macro, weighted and samples averages skip columns that are empty in both "
-        "gold and predictions (articles with no event are rare, and an always-empty O column would cap macro-F1). "
+        "columns over articles; their macro average skips labels that no article truly has "
+        "(articles with no event are rare, and a gold-empty O column at F1 0 would cut macro-F1 by a sixth). "
         "`metrics.json` holds every number here.",
         "",
     ]
