@@ -74,9 +74,17 @@ def with_o_column(events: np.ndarray) -> np.ndarray:
     return np.concatenate([events, o_col[:, None]], axis=1)
 
 
+# Every subset of the five events, indexed by its bit mask (bit j = EVENT_LABELS[j]).
+_BY_MASK: list[tuple[str, ...]] = [
+    tuple(name for j, name in enumerate(EVENT_LABELS) if mask >> j & 1) or (O,) for mask in range(1 << len(EVENT_LABELS))
+]
+_BITS = 1 << np.arange(len(EVENT_LABELS))
+
+
 def matrix_to_labels(events: np.ndarray) -> list[tuple[str, ...]]:
     """Turn an ``(n, 5)`` binary matrix back into canonical label tuples (``O`` when empty)."""
-    return [tuple(EVENT_LABELS[j] for j in np.flatnonzero(row)) or (O,) for row in np.asarray(events)]
+    masks = (np.asarray(events) != 0).astype(np.int64) @ _BITS
+    return [_BY_MASK[m] for m in masks.tolist()]
 
 
 def o_score(event_probs: np.ndarray) -> np.ndarray:

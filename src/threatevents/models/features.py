@@ -68,28 +68,26 @@ class NgramFeaturizer:
     def n_features(self) -> int:
         return len(self.features)
 
-    def _token_ids_uncached(self, token: str) -> np.ndarray:
+    def _token_ids_uncached(self, token: str) -> tuple[int, ...]:
         grams = [token, *(_char_ngrams(token, *self.char_range) if self.char_range else ())]
-        return np.array([self.vocab[g] for g in grams if g in self.vocab], dtype=np.int32)
+        return tuple(self.vocab[g] for g in grams if g in self.vocab)
+
+    def _word_ngrams(self, tokens: list[str]) -> list[str]:
+        if self.word_max == 2:
+            return [a + " " + b for a, b in zip(tokens, tokens[1:])]
+        return [" ".join(tokens[i : i + n]) for n in range(2, self.word_max + 1) for i in range(len(tokens) - n + 1)]
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        vocab, token_ids = self.vocab, self._token_ids
-        chunks: list[np.ndarray] = []
-        lengths = np.zeros(len(texts), dtype=np.int64)
+        vocab, token_ids, find = self.vocab, self._token_ids, TOKEN.findall
+        ids: list[int] = []
+        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
         for row, text in enumerate(texts):
-            tokens = TOKEN.findall(text.lower())
-            parts = [token_ids(t) for t in tokens]
-            grams = [" ".join(tokens[i : i + n]) for n in range(2, self.word_max + 1)
-                     for i in range(len(tokens) - n + 1)]
-            ngram_ids = [vocab[g] for g in grams if g in vocab]
-            if ngram_ids:
-                parts.append(np.array(ngram_ids, dtype=np.int32))
-            if parts:
-                ids = np.concatenate(parts)
-                chunks.append(ids)
-                lengths[row] = ids.size
-        indices = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int32)
-        indptr = np.concatenate([[0], np.cumsum(lengths)])
+            tokens = find(text.lower())
+            for token in tokens:
+                ids.extend(token_ids(token))
+            ids.extend([vocab[g] for g in self._word_ngrams(tokens) if g in vocab])
+            indptr[row + 1] = len(ids)
+        indices = np.array(ids, dtype=np.int32)
         counts = sp.csr_matrix((np.ones(indices.size, dtype=np.float32), indices, indptr),
                                shape=(len(texts), self.n_features))
         counts.sum_duplicates()
