@@ -26,7 +26,7 @@ class Settings:
     ``model`` is a model directory or a shipped name (``None`` = the shipped default). With ``token``
     set, every endpoint except ``/healthz`` and ``/readyz`` needs it. ``max_concurrency`` model calls
     run at once and at most ``max_queue`` more wait (up to ``queue_timeout`` seconds); anything beyond
-    is answered 503 with ``Retry-After`` at once.
+    is answered 503 with ``Retry-After`` at once. ``page=False`` serves the API without the review page.
     """
 
     db_url: str = DEFAULT_DB_URL
@@ -37,6 +37,7 @@ class Settings:
     max_queue: int = 16
     queue_timeout: float = 10.0
     max_batch: int = 64
+    page: bool = True
     session_secret: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:

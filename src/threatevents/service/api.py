@@ -1,0 +1,210 @@
+"""The REST API (``/v1``) and the health probes. Thin: every route validates input, calls the
+:class:`~threatevents.service.core.Workbench` and shapes the answer; errors map to 4xx/503 in ``app``.
+
+Model-bound routes are ``async``: they pass the workbench's gate (refusing at once with 503 when it is
+full) *before* handing the model call to the thread pool, so excess requests never pile up there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+import pydantic
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.datastructures import UploadFile
+
+from .auth import check_api_token
+from .core import Workbench
+from .views import (
+    DocumentCreate,
+    DocumentPage,
+    DocumentView,
+    ErrorBody,
+    Health,
+    ReviewRequest,
+    ReviewView,
+    TagBatchRequest,
+    TagBatchResponse,
+    TaggedDocumentView,
+    TagRequest,
+)
+
+T = TypeVar("T")
+MAX_ID = 2**31 - 1  # ids and indexes are 32-bit integers in every backend
+DocId = Annotated[int, Path(ge=1, le=MAX_ID, description="document id")]
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 404, 413, 415, 422, 503)}
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(check_api_token)], responses=ERRORS)
+health_router = APIRouter(tags=["health"])
+
+
+def get_workbench(request: Request) -> Workbench:
+    workbench: Workbench = request.app.state.workbench
+    return workbench
+
+
+WorkbenchDep = Annotated[Workbench, Depends(get_workbench)]
+
+
+async def _run_model_work(workbench: Workbench, call: Callable[[], T]) -> T:
+    with workbench.gate.admit():
+        return await run_in_threadpool(call)
+
+
+@router.post("/tag", response_model=TaggedDocumentView, tags=["tagging"])
+async def tag_text(body: TagRequest, workbench: WorkbenchDep) -> dict[str, Any]:
+    """Tag a text without storing it: every sentence with its labels, scores and indicators."""
+    records = await _run_model_work(workbench, lambda: workbench.tag_text(body.text, body.title))
+    return {"sentences": records}
+
+
+@router.post("/tag/batch", response_model=TagBatchResponse, tags=["tagging"])
+async def tag_batch(body: TagBatchRequest, workbench: WorkbenchDep) -> dict[str, Any]:
+    """Tag several texts (at most 64) in one model call; answers in the same order."""
+    results = await _run_model_work(workbench, lambda: workbench.tag_batch(body.items))
+    return {"items": [{"sentences": records} for records in results]}
+
+
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}, "title": {"type": "string"}},
+            }
+        },
+        "application/json": {"schema": DocumentCreate.model_json_schema()},
+    },
+}
+
+
+async def _document_input(request: Request) -> dict[str, Any]:
+    """The arguments of ``Workbench.add_document`` from a multipart upload or a JSON body."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        try:
+            payload = DocumentCreate.model_validate_json(await request.body())
+        except pydantic.ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+        return {"text": payload.text, "title": payload.title, "name": payload.name}
+    if content_type == "multipart/form-data":
+        try:
+            form = await request.form(max_files=1, max_fields=4)
+        except HTTPException as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"malformed upload: {exc.detail}") from None
+        upload, title = form.get("file"), form.get("title")
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the upload needs a 'file' part")
+        data = await upload.read()
+        return {
+            "data": data,
+            "filename": upload.filename or "upload",
+            "title": title if isinstance(title, str) else None,
+        }
+    raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send multipart/form-data with a 'file' part, or JSON")
+
+
+@router.post(
+    "/documents",
+    status_code=201,
+    response_model=DocumentView,
+    tags=["documents"],
+    openapi_extra={"requestBody": _UPLOAD_BODY},
+)
+async def create_document(request: Request, response: Response, workbench: WorkbenchDep) -> DocumentView:
+    """Store a document: upload a TXT/HTML/PDF/DOCX file (``file`` part; the format is read from its bytes)
+    or send JSON ``{"text", "title"?, "name"?}``. It is ingested, tagged and stored in one transaction."""
+    arguments = await _document_input(request)
+    if arguments.get("data") is not None and not arguments["data"].strip():
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the uploaded file is empty")
+    view = await _run_model_work(workbench, lambda: workbench.add_document(**arguments))
+    response.headers["Location"] = f"/v1/documents/{view.id}"
+    return view
+
+
+@router.get("/documents", response_model=DocumentPage, tags=["documents"])
+def list_documents(
+    workbench: WorkbenchDep,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> DocumentPage:
+    """Stored documents, newest first, with review progress and event counts."""
+    return workbench.list_documents(offset, limit)
+
+
+@router.get("/documents/{doc_id}", response_model=DocumentView, tags=["documents"])
+def get_document(doc_id: DocId, workbench: WorkbenchDep) -> DocumentView:
+    """A stored document with every sentence's prediction, latest review and review history."""
+    return workbench.get_document(doc_id)
+
+
+@router.delete("/documents/{doc_id}", status_code=204, response_class=Response, tags=["documents"])
+def delete_document(doc_id: DocId, workbench: WorkbenchDep) -> Response:
+    """Delete a document with its sentences and reviews."""
+    workbench.delete_document(doc_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/documents/{doc_id}/sentences/{index}/review", status_code=201, response_model=ReviewView, tags=["review"]
+)
+def review_sentence(
+    doc_id: DocId, index: Annotated[int, Path(ge=0, le=MAX_ID)], body: ReviewRequest, workbench: WorkbenchDep
+) -> ReviewView:
+    """Accept a sentence's prediction or correct its labels. Stored (durably) before the answer; the newest
+    review of a sentence wins and older ones stay in its history."""
+    return workbench.review_sentence(doc_id, index, accept=body.accept, labels=body.labels, reviewer=body.reviewer)
+
+
+_EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            t: {"schema": {"type": "string"}}
+            for t in ("application/x-ndjson", "text/csv", "text/plain", "application/json")
+        }
+    }
+}
+
+
+@router.get("/documents/{doc_id}/export", response_class=Response, responses=_EXPORT_RESPONSES, tags=["export"])
+def export_document(
+    doc_id: DocId, workbench: WorkbenchDep, format: Literal["jsonl", "csv", "corpus", "stix"] = "jsonl"
+) -> Response:
+    """The document with its effective labels (reviews applied) as JSONL, CSV, training text or STIX 2.1."""
+    export = workbench.export_document(doc_id, format)
+    return Response(
+        export.content,
+        media_type=export.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
+    )
+
+
+@router.get("/export/reviewed", response_class=PlainTextResponse, tags=["export"])
+def export_reviewed(workbench: WorkbenchDep) -> PlainTextResponse:
+    """Every reviewed sentence of the store in the corpus training format (``sentence | Label, Label``)."""
+    return PlainTextResponse(
+        workbench.export_reviewed_corpus(),
+        headers={"Content-Disposition": 'attachment; filename="reviewed-corpus.txt"'},
+    )
+
+
+@health_router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    """The process is up and answering."""
+    return Health(status="ok")
+
+
+@health_router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+def readyz(workbench: WorkbenchDep) -> Any:
+    """Ready to serve: model loaded and database reachable (503 otherwise)."""
+    model, database = workbench.model is not None, workbench.database_ok()
+    health = Health(status="ready" if model and database else "not ready", model=model, database=database)
+    if model and database:
+        return health
+    return JSONResponse(health.model_dump(), status_code=503, headers={"Retry-After": "5"})

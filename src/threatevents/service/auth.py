@@ -1,0 +1,108 @@
+"""Access control. With a token configured, the API wants ``Authorization: Bearer <token>`` and the page a
+logged-in session; without one, both are open (the server then only listens on loopback, see ``server``).
+
+The page session is Starlette's signed cookie (``SessionMiddleware``, itsdangerous), keyed from the token so
+that changing the token logs everyone out. Page forms carry a CSRF token bound to the session
+(synchronizer-token pattern): :func:`csrf_token` when rendering, :func:`verify_csrf` on POST.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from base64 import b64encode
+from urllib.parse import quote
+
+import itsdangerous
+from fastapi import HTTPException, Request, status
+
+from .settings import Settings
+
+SESSION_COOKIE = "threatevents_session"
+SESSION_MAX_AGE = 12 * 3600
+
+
+class LoginRequired(Exception):
+    """Raised by :func:`require_page_login`; the app answers with a redirect to ``/login?next=...``."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+    @property
+    def login_url(self) -> str:
+        return f"/login?next={quote(self.next_url, safe='/')}"
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def token_matches(settings: Settings, given: str | None) -> bool:
+    """Constant-time comparison of ``given`` with the configured token (true when none is configured)."""
+    if settings.token is None:
+        return True
+    return given is not None and hmac.compare_digest(given.encode(), settings.token.encode())
+
+
+def check_api_token(request: Request) -> None:
+    """FastAPI dependency for API routes: 401 unless the Bearer token matches (when one is configured)."""
+    settings = settings_of(request)
+    if settings.token is None:
+        return
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token_matches(settings, credentials.strip()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "missing or wrong access token", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+def make_session_cookie(settings: Settings) -> str:
+    """The value of a signed cookie for a logged-in session (what :func:`login` makes; handy in tests)."""
+    payload = b64encode(json.dumps({"auth": True, "csrf": secrets.token_urlsafe(32)}).encode())
+    return itsdangerous.TimestampSigner(settings.secret_key).sign(payload).decode()
+
+
+def read_session(request: Request, settings: Settings | None = None) -> bool:
+    """Is this page request allowed: no token configured, or a logged-in session cookie."""
+    settings = settings or settings_of(request)
+    return settings.token is None or request.session.get("auth") is True
+
+
+def login(request: Request, token: str, settings: Settings | None = None) -> bool:
+    """Log the session in when ``token`` is right; a fresh CSRF token is issued either way."""
+    settings = settings or settings_of(request)
+    ok = settings.token is not None and token_matches(settings, token)
+    request.session.clear()
+    request.session["csrf"] = secrets.token_urlsafe(32)
+    if ok:
+        request.session["auth"] = True
+    return ok
+
+
+def logout(request: Request) -> None:
+    request.session.clear()
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token (created on first use); put it in a hidden ``csrf`` form field."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def verify_csrf(request: Request, token: str | None) -> bool:
+    """Does a submitted form's CSRF token match the session's?"""
+    expected = request.session.get("csrf")
+    return isinstance(expected, str) and token is not None and hmac.compare_digest(expected.encode(), token.encode())
+
+
+def require_page_login(request: Request) -> None:
+    """FastAPI dependency for page routes: raises :class:`LoginRequired` when not logged in."""
+    if not read_session(request):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target)
