@@ -6,7 +6,8 @@ the gold sentences joined by single spaces. Every candidate splits that text (li
 
 * boundary precision / recall / F1 (a boundary is the end offset of a sentence, document end excluded);
 * exact: the share of gold sentences reproduced exactly (same start and end);
-* sentences/s: gold sentences over the best of ``--repeat`` timed runs (after one warm-up run).
+* sentences/s: gold sentences over the best of ``--repeat`` timed runs, each with a fresh splitter
+  (nupunkt memoises decisions, so reusing one would time its cache).
 
 Run: ``python benchmarks/bench_splitters.py [--data ../shared/data/casie-sentences] [--split dev]``.
 Candidates whose package is not installed are listed as skipped. Exits 0 with a note when the data
@@ -54,7 +55,7 @@ def _blingfire() -> Splitter:
 def _nupunkt() -> Splitter:
     import nupunkt
 
-    return nupunkt.sent_spans
+    return nupunkt.load_default_model().spans
 
 
 def _sentencex() -> Splitter:
@@ -73,7 +74,9 @@ def _spacy() -> Splitter:
 
 def _threatevents() -> Splitter:
     from threatevents.ingest import split_sentences
+    from threatevents.ingest.sentences import _punkt
 
+    _punkt.cache_clear()  # a fresh model, like the other candidates: nupunkt memoises its decisions
     return lambda text: [(s.start, s.end) for s in split_sentences(text)]
 
 
@@ -81,7 +84,7 @@ CANDIDATES: dict[str, Callable[[], Splitter]] = {
     "pysbd": _pysbd,
     "syntok": _syntok,
     "blingfire": _blingfire,
-    "nupunkt (punkt)": _nupunkt,
+    "nupunkt (default model)": _nupunkt,
     "sentencex": _sentencex,
     "spacy sentencizer": _spacy,
 }
@@ -94,6 +97,10 @@ def by_line(split: Splitter) -> Splitter:
         return [(m.start() + a, m.start() + b) for m in _LINE.finditer(text) for a, b in split(m.group(0))]
 
     return run
+
+
+def _per_line(factory: Callable[[], Splitter]) -> Callable[[], Splitter]:
+    return lambda: by_line(factory())
 
 
 def trim(text: str, spans: Spans) -> set[tuple[int, int]]:
@@ -147,11 +154,13 @@ def score(docs: list[tuple[str, set[tuple[int, int]]]], split: Splitter) -> tupl
     return p, r, f1, exact / sum(len(g) for _, g in docs), total
 
 
-def speed(docs: list[tuple[str, set[tuple[int, int]]]], split: Splitter, repeat: int) -> float:
-    """Gold sentences per second over the best of ``repeat`` runs."""
+def speed(docs: list[tuple[str, set[tuple[int, int]]]], factory: Callable[[], Splitter], repeat: int) -> float:
+    """Gold sentences per second, best of ``repeat`` runs, each with a fresh splitter (no warm caches)."""
     n = sum(len(g) for _, g in docs)
     best = float("inf")
     for _ in range(repeat):
+        split = factory()
+        split("Warm up. Twice.")
         t0 = time.perf_counter()
         for text, _ in docs:
             split(text)
@@ -179,10 +188,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:<28}skipped ({exc.name} not installed)")
             continue
         if factory is not _threatevents:
-            split = by_line(split)
-        split("Warm up. Twice.")
+            factory, split = _per_line(factory), by_line(split)
+        rate = speed(docs, factory, args.repeat)
         p, r, f1, exact, n_pred = score(docs, split)
-        rate = speed(docs, split, args.repeat)
         print(f"{name:<28}{p:>7.3f}{r:>7.3f}{f1:>7.3f}{exact:>8.3f}{n_pred:>7}{rate:>10,.0f}")
     return 0
 

@@ -17,6 +17,15 @@ from functools import cache
 from .document import Span
 
 MAX_CHUNK_CHARS = 10_000
+# Undotted abbreviations kept from the model: nupunkt's general English list, less words that often end a
+# sentence (common words such as "in", "no", "sat"; job titles such as "CEO"; time zones and states).
+# fmt: off
+ABBREVIATIONS = frozenset({
+    "apr", "apt", "approx", "assoc", "aug", "ave", "bldg", "blvd", "co", "corp", "dec", "dept", "dr", "etc", "feb",
+    "fig", "fri", "govt", "hon", "hwy", "inc", "jan", "jr", "jul", "jun", "ltd", "mon", "mr", "mrs", "ms", "nov",
+    "oct", "pkwy", "prof", "rd", "rev", "sep", "sept", "sr", "st", "ste", "thu", "thur", "thurs", "tue", "tues", "vs",
+})
+# fmt: on
 
 _LINE = re.compile(r"[^\n]+")
 _NEWLINES = re.compile(r"\r\n?|[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
@@ -43,10 +52,19 @@ def normalize_text(text: str) -> str:
 
 @cache
 def _punkt() -> Callable[[str], list[tuple[int, int]]]:
-    """nupunkt's span function with its bundled model (loaded once, on first use)."""
+    """nupunkt's bundled model with its abbreviation list pruned (loaded once, on first use).
+
+    The model was trained on legal and OCR text and treats thousands of plain words as abbreviations
+    ("hacked.", "cancer."), so a period after them never ends a sentence. We keep only the ones that
+    cannot be words: dotted (``u.s``, ``e.g``), single letters, and :data:`ABBREVIATIONS`.
+    """
     import nupunkt
 
-    return nupunkt.sent_spans
+    tokenizer = nupunkt.load_default_model()
+    for abbreviation in tokenizer.abbreviations:
+        if not ("." in abbreviation or len(abbreviation) == 1 or abbreviation in ABBREVIATIONS):
+            tokenizer.remove_abbreviation(abbreviation)
+    return tokenizer.spans
 
 
 def _chunks(line: str, limit: int) -> list[tuple[int, int]]:
