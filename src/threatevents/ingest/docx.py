@@ -62,11 +62,11 @@ def _blocks(document: object) -> Iterator[str]:
 
     for block in document.iter_inner_content():  # type: ignore[attr-defined]
         if isinstance(block, Table):
-            seen: set[int] = set()
+            seen: set[object] = set()  # holding the elements keeps lxml's proxies (and their identity) alive
             for row in block.rows:
                 for cell in row.cells:
-                    if id(cell._tc) not in seen:
-                        seen.add(id(cell._tc))
+                    if cell._tc not in seen:
+                        seen.add(cell._tc)
                         yield from (p.text for p in cell.paragraphs)
         else:
             yield block.text

@@ -1,0 +1,197 @@
+"""PDF and DOCX ingestion: happy paths (title first, reflowed paragraphs, offsets) and hostile files.
+
+The files are generated here: PDFs with reportlab (skipped when it is absent) and pypdf, DOCX with
+python-docx and zipfile. Bombs are small on disk and must be refused quickly.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+import zlib
+
+import pytest
+
+from test_ingest import BODY, assert_offsets
+from threatevents.ingest import (
+    DecodeError,
+    IngestError,
+    TooLargeError,
+    UnsupportedFormatError,
+    detect_format,
+    ingest_bytes,
+)
+from threatevents.ingest.docx import extract_docx
+from threatevents.ingest.pdf import extract_pdf, meaningful_title, reflow
+
+TITLE = "Phishing wave hits regional banks"
+
+
+def make_pdf(paragraphs: list[str], *, title: str | None = TITLE, heading: str | None = TITLE, pages: int = 1) -> bytes:
+    """A PDF with a heading and wrapped paragraphs on each page, and ``title`` in its metadata."""
+    reportlab = pytest.importorskip("reportlab")
+    del reportlab
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
+
+    styles = getSampleStyleSheet()
+    buf = io.BytesIO()
+    story: list[object] = []
+    for number in range(pages):
+        if number:
+            story.append(PageBreak())
+        if heading:
+            story.append(Paragraph(heading, styles["Title"]))
+        story.extend(Paragraph(p, styles["BodyText"]) for p in paragraphs)
+    SimpleDocTemplate(buf, title=title or "", author="tests").build(story)
+    return buf.getvalue()
+
+
+def make_docx(paragraphs: list[str], *, title: str = TITLE, table: list[list[str]] | None = None) -> bytes:
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = title
+    document.add_heading(title, level=1)
+    for text in paragraphs:
+        document.add_paragraph(text)
+    if table:
+        grid = document.add_table(rows=len(table), cols=len(table[0]))
+        for r, row in enumerate(table):
+            for c, value in enumerate(row):
+                grid.cell(r, c).text = value
+    buf = io.BytesIO()
+    document.save(buf)
+    return buf.getvalue()
+
+
+# --- PDF ------------------------------------------------------------------------------------------------------------
+
+
+def test_pdf_title_first_and_wrapped_lines_joined() -> None:
+    long_paragraphs = [" ".join(BODY[:2]), " ".join(BODY[2:])]
+    doc = ingest_bytes(make_pdf(long_paragraphs), name="report.pdf")
+    assert doc.format == "pdf" and doc.title == TITLE and doc.meta["pages"] == "1"
+    assert doc.texts == [TITLE, *BODY]
+    assert doc.text.count(TITLE) == 1
+    assert_offsets(doc)
+
+
+def test_pdf_metadata_title_is_used_when_the_page_has_no_heading() -> None:
+    doc = ingest_bytes(make_pdf([BODY[0]], heading=None), name="report.pdf")
+    assert doc.texts == [TITLE, BODY[0]]
+
+
+@pytest.mark.parametrize("title", ["", "Microsoft Word - draft3.docx", "report_final.pdf", "Untitled", "123"])
+def test_meaningless_pdf_titles_are_ignored(title: str) -> None:
+    assert meaningful_title(title) is None
+    assert meaningful_title(f"  {TITLE} ") == TITLE
+
+
+def test_reflow_joins_wrapped_lines_and_hyphenation_but_keeps_short_lines() -> None:
+    lines = ["Short heading", "A line long enough to have been wrapped by the", "layout engine, and after that it con-"]
+    page = "\n".join([*lines, "tinues here.", "End."])
+    joined = "A line long enough to have been wrapped by the layout engine, and after that it continues here."
+    assert reflow(page) == f"Short heading\n{joined}\nEnd."
+
+
+def test_pdf_character_budget_stops_early() -> None:
+    data = make_pdf([" ".join(BODY)], pages=5)
+    result = extract_pdf(data, max_chars=200)
+    assert "truncated" in result.meta and result.meta["pages"] == "5"
+    assert len(result.text) <= 200
+
+
+def _flate_bomb_pdf(inflated_mb: int) -> bytes:
+    """A valid PDF whose page content is a Flate stream of ``inflated_mb`` MB of spaces (small on disk)."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject, StreamObject
+
+    packer = zlib.compressobj(9)
+    chunk = b" " * (1 << 20)
+    compressed = b"".join(packer.compress(chunk) for _ in range(inflated_mb)) + packer.flush()
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf([BODY[0]]))))
+    stream = StreamObject()
+    stream._data = compressed
+    stream[NameObject("/Filter")] = NameObject("/FlateDecode")
+    writer.pages[0][NameObject("/Contents")] = writer._add_object(stream)
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def test_pdf_flate_bomb_is_refused() -> None:
+    data = _flate_bomb_pdf(100)
+    assert len(data) < 200_000
+    with pytest.raises(TooLargeError, match=r"^bomb\.pdf: the PDF expands past the safety limits"):
+        ingest_bytes(data, name="bomb.pdf")
+
+
+@pytest.mark.parametrize("data", [b"%PDF-1.7\n1 0 obj garbage\n%%EOF", b"%PDF-1.4\n" + bytes(range(256)) * 4])
+def test_damaged_pdf_is_a_clear_error(data: bytes) -> None:
+    assert detect_format(data) == "pdf"
+    with pytest.raises(IngestError, match=r"^broken\.pdf: "):
+        ingest_bytes(data, name="broken.pdf")
+
+
+def test_encrypted_pdf_is_refused() -> None:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf([BODY[0]]))))
+    writer.encrypt("secret", algorithm="RC4-128")
+    buf = io.BytesIO()
+    writer.write(buf)
+    with pytest.raises(IngestError, match="password-protected"):
+        ingest_bytes(buf.getvalue(), name="locked.pdf")
+
+
+# --- DOCX -----------------------------------------------------------------------------------------------------------
+
+
+def test_docx_title_paragraphs_and_tables() -> None:
+    data = make_docx(BODY[:2], table=[["Vendor", "Patched"], ["Acme", "Yes"]])
+    assert detect_format(data) == "docx"
+    doc = ingest_bytes(data, name="report.docx")
+    assert doc.format == "docx" and doc.title == TITLE
+    assert doc.texts == [TITLE, BODY[0], BODY[1], "Vendor", "Patched", "Acme", "Yes"]
+    assert_offsets(doc)
+
+
+def test_docx_character_budget_stops_early() -> None:
+    result = extract_docx(make_docx(BODY * 10), max_chars=300)
+    assert "truncated" in result.meta and len(result.text) < 600
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buf.getvalue()
+
+
+def test_docx_zip_bomb_is_refused() -> None:
+    data = _zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b" " * (50 << 20)})
+    assert len(data) < 200_000
+    with pytest.raises(TooLargeError, match=r"^bomb\.docx: DOCX part 'word/document.xml' is compressed"):
+        ingest_bytes(data, name="bomb.docx")
+
+
+def test_docx_total_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threatevents.ingest import docx as docx_module
+
+    monkeypatch.setattr(docx_module, "MAX_TOTAL_BYTES", 1000)
+    with pytest.raises(TooLargeError, match="expands to"):
+        ingest_bytes(make_docx(BODY), name="big.docx")
+
+
+def test_damaged_docx_is_a_clear_error() -> None:
+    data = _zip({"[Content_Types].xml": b"not xml", "word/document.xml": b"<w:document"})
+    with pytest.raises(DecodeError, match=r"^broken\.docx: cannot read this DOCX"):
+        ingest_bytes(data, name="broken.docx")
+
+
+def test_spreadsheet_is_not_a_docx() -> None:
+    data = _zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"})
+    with pytest.raises(UnsupportedFormatError, match="Excel or PowerPoint"):
+        ingest_bytes(data, name="sheet.xlsx")
