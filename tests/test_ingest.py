@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import codecs
+import importlib.util
 import io
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from threatevents.ingest import (
     DecodeError,
@@ -235,3 +241,52 @@ def test_long_line_is_cut_at_sentence_ends() -> None:
     spans = split_sentences(text)
     assert {s.text for s in spans} == {sentence.strip()}
     assert len(spans) == text.count(".")
+
+
+# --- properties, import weight, benchmark --------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab .!?\n\"”')A\u00a0\t")), max_size=200))
+def test_split_sentences_offsets_hold_for_any_text(text: str) -> None:
+    previous_end = 0
+    for span in split_sentences(text):
+        assert text[span.start : span.end] == span.text
+        assert span.text.strip() == span.text != "" and "\n" not in span.text
+        assert span.start >= previous_end
+        previous_end = span.end
+
+
+def test_core_import_does_not_load_extractors() -> None:
+    code = (
+        "import sys, threatevents.ingest; "
+        "heavy = [m for m in ('trafilatura', 'pypdf', 'docx', 'nupunkt', 'lxml') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def _bench_module() -> ModuleType:
+    path = Path(__file__).parents[1] / "benchmarks" / "bench_splitters.py"
+    spec = importlib.util.spec_from_file_location("bench_splitters", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_bench_splitters_runs_on_a_small_corpus(tiny_corpus_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _bench_module().main(["--data", str(tiny_corpus_dir), "--repeat", "1"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("threatevents"))
+    precision, recall, f1 = (float(x) for x in row.split()[1:4])
+    assert 0.5 < f1 <= 1.0 and 0 < precision <= 1 and 0 < recall <= 1
+
+
+@pytest.mark.data
+def test_splitter_agrees_with_the_corpus_dev_boundaries(casie_dir: Path) -> None:
+    bench = _bench_module()
+    docs = bench.build_documents(casie_dir, "dev")
+    _, _, f1, exact, _ = bench.score(docs, bench._threatevents())
+    assert f1 > 0.96 and exact > 0.9
