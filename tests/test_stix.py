@@ -1,0 +1,208 @@
+"""Tests for threatevents.stix: bundle content, patterns, events with review state, OASIS validation."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import stix2
+from stix2validator import ValidationOptions, print_results, validate_string
+
+from threatevents.indicators import Indicator, extract_indicators
+from threatevents.stix import EVENT_SCHEMA, EVENT_TYPE, EXTENSION_ID, IDENTITY_ID, stix_pattern, to_stix_json
+
+CREATED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def record(index: int, text: str, labels: list[str], **scores: float) -> dict[str, Any]:
+    start = index * 100
+    return {
+        "document": "report.txt",
+        "index": index,
+        "start": start,
+        "end": start + len(text),
+        "text": text,
+        "labels": labels,
+        "scores": {**scores, "O": 0.1},
+    }
+
+
+RECORDS = [
+    record(
+        0,
+        "Attackers exploited CVE-2021-44228 from 185.220.101[.]45.",
+        ["DiscoverVulnerability"],
+        DiscoverVulnerability=0.91,
+    ),
+    record(1, f"The dropper has SHA-256 {SHA256}.", ["O"]),
+    record(
+        2,
+        "Files were encrypted and a ransom demanded.",
+        ["AttackRansom", "AttackDatabreach"],
+        AttackRansom=0.8,
+        AttackDatabreach=0.55,
+    ),
+    record(3, "The vendor released a fix on Tuesday.", ["PatchVulnerability"], PatchVulnerability=0.7),
+]
+REVIEWS = {
+    2: {
+        "labels": ["AttackRansom"],
+        "accepted": False,
+        "reviewer": "ann",
+        "created_at": datetime(2026, 3, 2, tzinfo=UTC),
+    },
+    3: {"labels": ["PatchVulnerability"], "accepted": True, "reviewer": "bob"},
+}
+
+
+def validate(content: str) -> None:
+    """The bundle passes the OASIS validator with default options: no errors (warnings are printed)."""
+    result = validate_string(content, ValidationOptions())
+    print_results(result)
+    assert result.is_valid
+    assert not result.errors
+
+
+def objects(content: str, object_type: str) -> list[dict[str, Any]]:
+    return [obj for obj in json.loads(content)["objects"] if obj["type"] == object_type]
+
+
+@pytest.fixture(scope="module")
+def bundle_json() -> str:
+    return to_stix_json("report.txt", RECORDS, reviews=REVIEWS, created=CREATED)
+
+
+def test_bundle_is_valid_stix(bundle_json: str) -> None:
+    validate(bundle_json)
+
+
+def test_identity_report_and_extension(bundle_json: str) -> None:
+    (identity,) = objects(bundle_json, "identity")
+    assert identity["id"] == IDENTITY_ID and identity["name"] == "threatevents"
+    (report,) = objects(bundle_json, "report")
+    assert report["name"] == "report.txt"
+    assert report["report_types"] == ["threat-report"]
+    assert report["published"].startswith("2026-03-01T12:00:00")
+    others = [obj["id"] for obj in json.loads(bundle_json)["objects"] if obj["type"] != "report"]
+    assert report["object_refs"] == others
+    assert all(obj.get("created_by_ref") == IDENTITY_ID for obj in json.loads(bundle_json)["objects"][1:])
+    (extension,) = objects(bundle_json, "extension-definition")
+    assert extension["id"] == EXTENSION_ID and extension["extension_types"] == ["new-sdo"]
+    assert json.loads(extension["schema"]) == EVENT_SCHEMA
+
+
+def test_cve_becomes_vulnerability(bundle_json: str) -> None:
+    (vulnerability,) = objects(bundle_json, "vulnerability")
+    assert vulnerability["name"] == "CVE-2021-44228"
+    assert vulnerability["external_references"] == [{"source_name": "cve", "external_id": "CVE-2021-44228"}]
+
+
+def test_ip_and_hash_become_indicators(bundle_json: str) -> None:
+    indicators = {obj["pattern"]: obj for obj in objects(bundle_json, "indicator")}
+    assert set(indicators) == {"[ipv4-addr:value = '185.220.101.45']", f"[file:hashes.'SHA-256' = '{SHA256}']"}
+    for indicator in indicators.values():
+        assert indicator["pattern_type"] == "stix"
+        assert indicator["valid_from"].startswith("2026-03-01T12:00:00")
+    assert "185.220.101[.]45" in indicators["[ipv4-addr:value = '185.220.101.45']"]["description"]
+
+
+def test_events_carry_review_state(bundle_json: str) -> None:
+    events = {(e["sentence_index"], e["event_type"]): e for e in objects(bundle_json, EVENT_TYPE)}
+    # Sentence 2 was relabelled: the reviewer removed AttackDatabreach.
+    assert set(events) == {(0, "DiscoverVulnerability"), (2, "AttackRansom"), (3, "PatchVulnerability")}
+    first = events[(0, "DiscoverVulnerability")]
+    assert first["review_state"] == "unreviewed" and "reviewer" not in first
+    assert first["score"] == pytest.approx(0.91)
+    assert (first["sentence_text"], first["sentence_start"], first["sentence_end"]) == (
+        RECORDS[0]["text"],
+        RECORDS[0]["start"],
+        RECORDS[0]["end"],
+    )
+    refs = {obj["id"] for obj in objects(bundle_json, "vulnerability")} | {
+        obj["id"] for obj in objects(bundle_json, "indicator") if "185.220" in obj["pattern"]
+    }
+    assert set(first["object_refs"]) == refs
+    relabelled = events[(2, "AttackRansom")]
+    assert relabelled["review_state"] == "relabelled" and relabelled["reviewer"] == "ann"
+    assert relabelled["predicted_types"] == ["AttackDatabreach", "AttackRansom"]
+    assert relabelled["reviewed"].startswith("2026-03-02")
+    accepted = events[(3, "PatchVulnerability")]
+    assert accepted["review_state"] == "accepted" and accepted["reviewer"] == "bob"
+    assert "predicted_types" not in accepted
+    assert all(e["extensions"] == {EXTENSION_ID: {"extension_type": "new-sdo"}} for e in events.values())
+
+
+def test_reexport_is_identical(bundle_json: str) -> None:
+    assert to_stix_json("report.txt", RECORDS, reviews=REVIEWS, created=CREATED) == bundle_json
+
+
+def test_other_document_gets_other_ids(bundle_json: str) -> None:
+    other = to_stix_json("other.txt", RECORDS, reviews=REVIEWS, created=CREATED)
+    ids = {obj["id"] for obj in json.loads(bundle_json)["objects"]}
+    other_ids = {obj["id"] for obj in json.loads(other)["objects"]}
+    assert ids & other_ids == {IDENTITY_ID, EXTENSION_ID}
+
+
+def test_empty_document_is_valid() -> None:
+    content = to_stix_json("empty.txt", [], created=CREATED)
+    validate(content)
+    assert {obj["type"] for obj in json.loads(content)["objects"]} == {"identity", "extension-definition", "report"}
+
+
+def test_document_without_events_or_indicators_is_valid() -> None:
+    content = to_stix_json("quiet.txt", [record(0, "Nothing happened here.", ["O"])], created=CREATED)
+    validate(content)
+    assert not objects(content, EVENT_TYPE) and not objects(content, "indicator")
+
+
+def test_given_indicators_as_dicts_and_every_pattern_type_validate() -> None:
+    text = (
+        "Seen hxxps://evil[.]com/a'b, 2001:db8::1, bad-domain[.]net, ops[@]evil-mail[.]com, "
+        "5f4dcc3b5aa765d61d8327deb882cf99, 2fd4e1c67a2d28fced849ee1bb76e7391b93eb12, " + "ab" * 64 + " today."
+    )
+    found = extract_indicators(text)
+    assert {ind.type for ind in found} == {"url", "ipv6", "domain", "email", "md5", "sha1", "sha512"}
+    rec = record(0, text, ["AttackPhishing"], AttackPhishing=0.6)
+    content = to_stix_json("all.txt", [rec], indicators=[[ind.to_dict() for ind in found]], created=CREATED)
+    validate(content)
+    patterns = {obj["pattern"] for obj in objects(content, "indicator")}
+    assert "[url:value = 'https://evil.com/a\\'b']" in patterns
+    assert "[email-addr:value = 'ops@evil-mail.com']" in patterns
+    assert f"[file:hashes.'SHA-512' = '{'ab' * 64}']" in patterns
+    (event,) = objects(content, EVENT_TYPE)
+    assert len(event["object_refs"]) == len(found)
+
+
+def test_indicator_count_must_match_records() -> None:
+    with pytest.raises(ValueError, match="indicators for 0 sentences"):
+        to_stix_json("x.txt", RECORDS, indicators=[], created=CREATED)
+
+
+def test_stix_pattern_escapes_quotes_and_backslashes() -> None:
+    assert stix_pattern(Indicator("url", "http://a.com/x\\'y", "")) == "[url:value = 'http://a.com/x\\\\\\'y']"
+
+
+def test_bundle_parses_back_with_stix2(bundle_json: str) -> None:
+    bundle = stix2.parse(bundle_json, allow_custom=True)
+    assert {type(obj).__name__ for obj in bundle.objects} >= {"Report", "Vulnerability", "Indicator", "ThreatEvent"}
+
+
+def test_reviewer_can_add_an_event_the_model_missed() -> None:
+    rec = record(0, "Customer records were posted online.", ["O"])
+    review = {"labels": ["AttackDatabreach"], "accepted": False, "reviewer": "eve", "created_at": "2026-03-03T08:00:00"}
+    content = to_stix_json("missed.txt", [rec], reviews={0: review}, created=CREATED)
+    validate(content)
+    (event,) = objects(content, EVENT_TYPE)
+    assert (event["event_type"], event["review_state"], event["reviewer"]) == ("AttackDatabreach", "relabelled", "eve")
+    assert "predicted_types" not in event and "score" not in event
+    assert event["reviewed"].startswith("2026-03-03T08:00:00")
+
+
+def test_rejected_detection_exports_no_event() -> None:
+    rec = record(0, "The weather was fine.", ["AttackPhishing"], AttackPhishing=0.51)
+    content = to_stix_json("fine.txt", [rec], reviews={0: {"labels": ["O"], "accepted": False, "reviewer": "eve"}})
+    validate(content)
+    assert not objects(content, EVENT_TYPE)
