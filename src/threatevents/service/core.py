@@ -1,28 +1,26 @@
 """The workbench service layer: tag, store, review and export documents. The REST API and the review
 page both call :class:`Workbench`; neither touches the model or the database directly.
 
-Errors are :class:`WorkbenchError` subclasses carrying the HTTP status a web layer should answer.
-Model work (ingesting, tagging) is bounded by a :class:`Gate`: ``max_concurrency`` calls at once,
-``max_queue`` more waiting, anything beyond refused at once with :class:`Busy`.
+Errors are :class:`~.errors.WorkbenchError` subclasses (re-exported here) carrying the HTTP status a web
+layer should answer. Model work (ingesting, tagging) is bounded by a :class:`~.limits.Gate`.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import selectinload, sessionmaker
 
-from ..corpus import Document, Sentence, format_document
+from ..corpus import format_document
 from ..labels import EVENT_LABELS, LabelError, check_labels
 from ..tagging import TaggedSentence, tag_documents
-from .db import DocumentRow, ReviewRow, SentenceRow
+from .db import DocumentRow, ReviewRow, SentenceRow, reviewed_documents
+from .errors import Busy, ModelNotReady, NotFound, TooLarge, UnsupportedMedia, ValidationError, WorkbenchError
+from .limits import Gate
 from .settings import Settings
 from .views import DocumentPage, DocumentSummary, DocumentView, ReviewView, SentenceView, TagRequest
 
@@ -34,40 +32,19 @@ EXPORT_FORMATS = ("jsonl", "csv", "corpus", "stix")
 _MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "corpus": "text/plain", "stix": "application/json"}
 _EXTENSIONS = {"jsonl": "jsonl", "csv": "csv", "corpus": "txt", "stix": "stix.json"}
 MAX_PAGE = 200
-
-
-class WorkbenchError(Exception):
-    """Base of the errors a caller shows to the user; ``status`` is the HTTP status to answer with."""
-
-    status: int = 400
-
-
-class NotFound(WorkbenchError):
-    status = 404
-
-
-class ValidationError(WorkbenchError):
-    status = 422
-
-
-class UnsupportedMedia(WorkbenchError):
-    status = 415
-
-
-class TooLarge(WorkbenchError):
-    status = 413
-
-
-class Busy(WorkbenchError):
-    """Too many model calls running or waiting; try again after ``retry_after`` seconds."""
-
-    status = 503
-    retry_after = 1
-
-
-class ModelNotReady(WorkbenchError):
-    status = 503
-    retry_after = 5
+__all__ = [
+    "EXPORT_FORMATS",
+    "Busy",
+    "Export",
+    "Gate",
+    "ModelNotReady",
+    "NotFound",
+    "TooLarge",
+    "UnsupportedMedia",
+    "ValidationError",
+    "Workbench",
+    "WorkbenchError",
+]
 
 
 @dataclass(frozen=True)
@@ -75,56 +52,6 @@ class Export:
     content: str
     media_type: str
     filename: str
-
-
-_ADMITTED: ContextVar[bool] = ContextVar("threatevents_admitted", default=False)
-
-
-class Gate:
-    """Bounds model work. ``admit()`` refuses at once when ``slots + queue`` calls are already inside;
-    ``slot()`` then waits (at most ``timeout`` seconds) for one of the ``slots`` running places.
-
-    An async caller should enter ``admit()`` *before* handing work to a thread, so that excess requests
-    are refused rather than queued by the thread pool; a nested ``admit()`` in the same context is a no-op.
-    """
-
-    def __init__(self, slots: int, queue: int, timeout: float) -> None:
-        self._slots = threading.BoundedSemaphore(slots)
-        self._capacity = slots + queue
-        self._timeout = timeout
-        self._inside = 0
-        self._lock = threading.Lock()
-
-    @property
-    def inside(self) -> int:
-        return self._inside
-
-    @contextmanager
-    def admit(self) -> Iterator[None]:
-        if _ADMITTED.get():
-            yield
-            return
-        with self._lock:
-            if self._inside >= self._capacity:
-                raise Busy(f"the server is busy ({self._inside} requests in progress); retry shortly")
-            self._inside += 1
-        token = _ADMITTED.set(True)
-        try:
-            yield
-        finally:
-            _ADMITTED.reset(token)
-            with self._lock:
-                self._inside -= 1
-
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        with self.admit():
-            if not self._slots.acquire(timeout=self._timeout):
-                raise Busy(f"no model slot became free within {self._timeout:g} s; retry shortly")
-            try:
-                yield
-            finally:
-                self._slots.release()
 
 
 def _indicators(texts: Sequence[str]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
@@ -408,15 +335,8 @@ class Workbench:
     def export_reviewed_corpus(self) -> str:
         """Every reviewed sentence in the corpus training format, one block per document, blank-line separated."""
         with self._sessions() as session:
-            rows = session.execute(
-                select(SentenceRow.document_id, SentenceRow.text, SentenceRow.labels)
-                .where(SentenceRow.reviewed.is_(True))
-                .order_by(SentenceRow.document_id, SentenceRow.index)
-            ).all()
-        by_doc: dict[int, list[Sentence]] = {}
-        for doc_id, sentence_text, labels in rows:
-            by_doc.setdefault(doc_id, []).append(Sentence(" ".join(sentence_text.split()), tuple(labels)))
-        return "\n".join(format_document(Document(f"review-{i}", s)) for i, s in by_doc.items())
+            documents = reviewed_documents(session)
+        return "\n".join(format_document(doc) for doc in documents)
 
     # -- health --------------------------------------------------------------------------------
     def database_ok(self) -> bool:

@@ -22,11 +22,15 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    select,
 )
 from sqlalchemy.engine import Dialect, Engine, make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
+
+from ..corpus import Document, Sentence
+from ..labels import check_labels
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -98,6 +102,20 @@ class ReviewRow(Base):
     reviewer: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sentence: Mapped[SentenceRow] = relationship(back_populates="reviews")
+
+
+def reviewed_documents(session: Session) -> list[Document]:
+    """Every reviewed sentence with its latest labels, as one corpus document per stored document
+    (id ``review-<document id>``), in store order."""
+    rows = session.execute(
+        select(SentenceRow.document_id, SentenceRow.text, SentenceRow.labels)
+        .where(SentenceRow.reviewed.is_(True))
+        .order_by(SentenceRow.document_id, SentenceRow.index)
+    )
+    by_doc: dict[int, list[Sentence]] = {}
+    for doc_id, text, labels in rows:
+        by_doc.setdefault(doc_id, []).append(Sentence(" ".join(text.split()), check_labels(labels)))
+    return [Document(f"review-{doc_id}", sentences) for doc_id, sentences in by_doc.items()]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
