@@ -210,3 +210,18 @@ def test_gate_queue_wait_is_bounded() -> None:
     release.set()
     holder.join()
     assert gate.inside == 0
+
+
+def test_stix_export_carries_reviews_and_indicators(workbench: Workbench) -> None:
+    pytest.importorskip("stix2")
+    view = workbench.add_document(text=ARTICLE + " Researchers found a flaw, CVE-2024-4321.")
+    workbench.review_sentence(view.id, 1, accept=False, labels=["AttackRansom"], reviewer="ann")
+    export = workbench.export_document(view.id, "stix")
+    bundle = json.loads(export.content)
+    assert bundle["type"] == "bundle" and export.media_type == "application/json"
+    by_type: dict[str, list[dict[str, object]]] = {}
+    for obj in bundle["objects"]:
+        by_type.setdefault(str(obj["type"]), []).append(obj)
+    assert [v["name"] for v in by_type["vulnerability"]] == ["CVE-2024-4321"]
+    assert len(by_type["report"]) == 1
+    assert "AttackRansom" in json.dumps(by_type["x-threatevents-event"]) and "ann" in export.content

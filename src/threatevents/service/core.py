@@ -19,7 +19,16 @@ from ..corpus import format_document
 from ..labels import EVENT_LABELS, LabelError, check_labels
 from ..tagging import TaggedSentence, tag_documents
 from .db import DocumentRow, ReviewRow, SentenceRow, reviewed_documents
-from .errors import Busy, ModelNotReady, NotFound, TooLarge, UnsupportedMedia, ValidationError, WorkbenchError
+from .errors import (
+    Busy,
+    ModelNotReady,
+    NotFound,
+    TooLarge,
+    Unavailable,
+    UnsupportedMedia,
+    ValidationError,
+    WorkbenchError,
+)
 from .limits import Gate
 from .settings import Settings
 from .views import DocumentPage, DocumentSummary, DocumentView, ReviewView, SentenceView, TagRequest
@@ -40,6 +49,7 @@ __all__ = [
     "ModelNotReady",
     "NotFound",
     "TooLarge",
+    "Unavailable",
     "UnsupportedMedia",
     "ValidationError",
     "Workbench",
@@ -319,15 +329,15 @@ class Workbench:
         if fmt not in EXPORT_FORMATS:
             raise ValidationError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
         view = self.get_document(doc_id)
-        tagged = [
-            TaggedSentence(view.name, s.index, s.start, s.end, s.text, tuple(s.labels), s.scores)
-            for s in view.sentences
-        ]
         if fmt == "stix":
-            content = _stix(view, tagged)
+            content = _stix(view)
         else:
             from ..export import export_string
 
+            tagged = [
+                TaggedSentence(view.name, s.index, s.start, s.end, s.text, tuple(s.labels), s.scores)
+                for s in view.sentences
+            ]
             content = export_string([tagged], fmt)
         stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in view.name.rsplit(".", 1)[0])[:60] or "document"
         return Export(content, _MEDIA_TYPES[fmt], f"{stem}-{view.id}.{_EXTENSIONS[fmt]}")
@@ -352,9 +362,17 @@ class Workbench:
         return self.model is not None and self.database_ok()
 
 
-def _stix(view: DocumentView, tagged: Sequence[TaggedSentence]) -> str:
+def _stix(view: DocumentView) -> str:
+    """STIX 2.1 bundle: the model's labels as records, the latest reviews passed alongside."""
     try:
-        from .. import stix
+        from ..stix import to_stix_json
     except ImportError:
-        raise ValidationError("STIX export is not available in this installation") from None
-    return stix.to_stix_bundle(view, tagged)  # type: ignore[attr-defined,no-any-return]
+        raise Unavailable("STIX export needs the stix2 package, which is not installed") from None
+    records = [
+        TaggedSentence(view.name, s.index, s.start, s.end, s.text, tuple(s.predicted), s.scores).to_record()
+        for s in view.sentences
+    ]
+    reviews = {s.index: s.review.model_dump() for s in view.sentences if s.review is not None}
+    return to_stix_json(
+        view.name, records, indicators=[s.indicators for s in view.sentences], reviews=reviews, created=view.created_at
+    )
