@@ -121,6 +121,10 @@ def test_domain_of_url_or_email_is_not_repeated() -> None:
     }
 
 
+def test_ip_host_of_url_is_not_repeated() -> None:
+    assert pairs("Payload at http://45.61.136.12:8080/x.exe today.") == {("url", "http://45.61.136.12:8080/x.exe")}
+
+
 def test_domain_mentioned_apart_from_its_url_is_kept() -> None:
     found = pairs("The site evil.com served https://evil.com/kit.zip to visitors.")
     assert found == {("domain", "evil.com"), ("url", "https://evil.com/kit.zip")}

@@ -15,10 +15,11 @@ measurement (``python benchmarks/bench_ioc_extractors.py``): it covers every typ
 domains or CVE ids) and reads the common defanged forms. On top of it this module only
 
 * canonicalises values and locates each one in the sentence (ioc-finder returns values, not offsets);
-* drops a domain that is only the host of a URL or e-mail of the same sentence;
-* drops plain-written look-alikes common in prose: dotted version numbers after "version"/"v"/"build"
-  (``version 2.4.1.3``), file names whose extension is also a TLD (``payload.zip``, ``install.sh``), and
-  words whose "TLD" is capitalised (``ASP.NET``, a missing space in ``last week.It``).
+* drops a domain or IP address that is only the host of a URL or e-mail of the same sentence;
+* drops plain-written look-alikes common in prose: dotted quads that read as versions (a version word such
+  as "versions"/"build"/"patched" shortly before, "and earlier" after, a ``v`` prefix, a leading zero, or
+  another version number like ``6.5.x`` in the sentence), file names whose extension is also a TLD
+  (``payload.zip``, ``install.sh``), and words whose "TLD" is capitalised (``ASP.NET``, ``last week.It``).
   Defanged mentions are always kept: defanging is the writer saying "this is an indicator".
 """
 
@@ -204,7 +205,7 @@ def extract_indicators(text: str) -> list[Indicator]:
     containers = [span for (ioc_type, _), spans in candidates.items() if ioc_type in ("url", "email") for span in spans]
     indicators = []
     for (ioc_type, value), spans in candidates.items():
-        if ioc_type == "domain" and spans:
+        if ioc_type in ("domain", "ipv4", "ipv6") and spans:
             spans = [span for span in spans if not _inside(span, containers)]
             if not spans:  # only ever the host of a URL or e-mail of this sentence
                 continue
