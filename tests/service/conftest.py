@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import pytest
-from typing_extensions import Self
 
 pytest.importorskip("fastapi", reason="the service needs the 'serve' extra: pip install 'threatevents[serve]'")
 
-from threatevents.corpus import Document  # noqa: E402
-from threatevents.labels import EVENT_LABELS  # noqa: E402
-from threatevents.models.base import DocLike, EventModel, ModelConfig, flatten_texts  # noqa: E402
-from threatevents.service.core import Workbench  # noqa: E402
-from threatevents.service.db import open_database  # noqa: E402
-from threatevents.service.settings import Settings  # noqa: E402
+from threatevents.corpus import Document
+from threatevents.labels import EVENT_LABELS
+from threatevents.models.base import DocLike, EventModel, ModelConfig, flatten_texts
+from threatevents.service.core import Workbench
+from threatevents.service.db import open_database
+from threatevents.service.settings import Settings
 
 KEYWORDS = {
     "AttackDatabreach": ("stole", "breach", "leaked"),
@@ -58,7 +58,7 @@ ARTICLE = (
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(db_url=f"sqlite:///{tmp_path / 'store' / 'te.sqlite3'}", max_upload_bytes=200_000)
+    return Settings(db_url=f"sqlite:///{tmp_path / 'store' / 'te.sqlite3'}", max_upload_bytes=200_000, page=False)
 
 
 @pytest.fixture

@@ -99,8 +99,9 @@ def test_reviews_latest_wins_history_kept(workbench: Workbench) -> None:
     view = workbench.add_document(text=ARTICLE)
     first = workbench.review_sentence(view.id, 1, accept=True, reviewer="ann")
     assert first.labels == ["AttackPhishing"] and first.accepted
-    second = workbench.review_sentence(view.id, 1, accept=False, labels=["AttackDatabreach", "AttackPhishing"],
-                                       reviewer=" bob ")
+    second = workbench.review_sentence(
+        view.id, 1, accept=False, labels=["AttackDatabreach", "AttackPhishing"], reviewer=" bob "
+    )
     sentence = workbench.get_document(view.id).sentences[1]
     assert sentence.review == second and second.reviewer == "bob"
     assert sentence.labels == ["AttackDatabreach", "AttackPhishing"] and sentence.predicted == ["AttackPhishing"]

@@ -118,10 +118,14 @@ class DocumentView(BaseModel):
         return sum(1 for s in self.sentences if s.review is not None)
 
 
+class Alive(BaseModel):
+    status: str
+
+
 class Health(BaseModel):
     status: str
-    model: bool = True
-    database: bool = True
+    model: bool
+    database: bool
 
 
 class ErrorBody(BaseModel):

@@ -1,0 +1,112 @@
+"""Access helpers for the page (session cookie, CSRF, login redirect) and the server's loopback guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import PlainTextResponse, RedirectResponse
+from fastapi.testclient import TestClient
+from starlette.middleware.sessions import SessionMiddleware
+
+from threatevents.service import auth
+from threatevents.service.server import UnsafeBindError, build_settings, check_bind, is_loopback, serve
+from threatevents.service.settings import Settings
+
+
+def page_app(settings: Settings) -> FastAPI:
+    """A stand-in for the review page wired the way ``create_app`` wires the real one."""
+    app = FastAPI()
+    app.state.settings = settings
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie=auth.SESSION_COOKIE)
+
+    @app.exception_handler(auth.LoginRequired)
+    async def to_login(request: Request, exc: auth.LoginRequired) -> RedirectResponse:
+        return RedirectResponse(exc.login_url, status_code=303)
+
+    @app.get("/docs/1", dependencies=[Depends(auth.require_page_login)])
+    def page(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(auth.csrf_token(request))
+
+    @app.post("/login")
+    async def login(request: Request) -> PlainTextResponse:
+        form = await request.form()
+        ok = auth.login(request, str(form.get("token", "")))
+        return PlainTextResponse("in" if ok else "no", status_code=200 if ok else 401)
+
+    @app.post("/docs/1/review", dependencies=[Depends(auth.require_page_login)])
+    async def review(request: Request) -> PlainTextResponse:
+        form = await request.form()
+        ok = auth.verify_csrf(request, form.get("csrf") if isinstance(form.get("csrf"), str) else None)  # type: ignore[arg-type]
+        return PlainTextResponse("ok" if ok else "csrf", status_code=200 if ok else 403)
+
+    return app
+
+
+def test_page_redirects_to_login_until_logged_in() -> None:
+    client = TestClient(page_app(Settings(token="tok")), follow_redirects=False)
+    response = client.get("/docs/1", params={"x": "1"})
+    assert response.status_code == 303 and response.headers["location"] == "/login?next=/docs/1%3Fx%3D1"
+    assert client.post("/login", data={"token": "wrong"}).status_code == 401
+    assert client.get("/docs/1").status_code == 303
+    assert client.post("/login", data={"token": "tok"}).status_code == 200
+    assert client.get("/docs/1").status_code == 200
+
+
+def test_made_cookie_logs_in_and_token_change_logs_out() -> None:
+    settings = Settings(token="tok")
+    cookie = auth.make_session_cookie(settings)
+    client = TestClient(page_app(settings), follow_redirects=False, cookies={auth.SESSION_COOKIE: cookie})
+    assert client.get("/docs/1").status_code == 200
+    other = TestClient(page_app(Settings(token="new")), follow_redirects=False, cookies={auth.SESSION_COOKIE: cookie})
+    assert other.get("/docs/1").status_code == 303
+    forged = TestClient(page_app(settings), follow_redirects=False, cookies={auth.SESSION_COOKIE: cookie[:-3] + "abc"})
+    assert forged.get("/docs/1").status_code == 303
+
+
+def test_csrf_token_checked_on_post() -> None:
+    client = TestClient(page_app(Settings()), follow_redirects=False)  # no token: the page is open
+    token = client.get("/docs/1").text
+    assert client.post("/docs/1/review", data={"csrf": token}).status_code == 200
+    assert client.post("/docs/1/review", data={"csrf": token + "x"}).status_code == 403
+    assert client.post("/docs/1/review", data={}).status_code == 403
+    assert TestClient(page_app(Settings())).post("/docs/1/review", data={"csrf": token}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.0.1", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.5", False),
+        ("example.org", False),
+    ],
+)
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_refuses_public_address_without_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("THREATEVENTS_TOKEN", raising=False)
+    monkeypatch.delenv("THREATEVENTS_TOKEN_FILE", raising=False)
+    with pytest.raises(UnsafeBindError, match="without an access token"):
+        serve("0.0.0.0", 8000, db_url=f"sqlite:///{tmp_path / 'x.db'}", model_dir=tmp_path / "no-model")
+    assert not (tmp_path / "x.db").exists()  # refused before touching anything
+    check_bind("0.0.0.0", "a-token")
+    check_bind("127.0.0.1", None)
+
+
+def test_token_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "token").write_text(" file-token \n")
+    monkeypatch.setenv("THREATEVENTS_TOKEN", "env-token")
+    assert build_settings().token == "env-token"
+    assert build_settings(token_file=tmp_path / "token").token == "file-token"
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(ValueError, match="empty"):
+        build_settings(token_file=tmp_path / "empty")
