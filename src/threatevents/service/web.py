@@ -1,0 +1,274 @@
+"""The review page: server-rendered HTML over :class:`~threatevents.service.core.Workbench`.
+
+Routes (all behind the page login when a token is configured): ``/`` lists documents and takes uploads,
+``/documents/{id}`` shows one document sentence by sentence with review controls, and POST endpoints record
+reviews, delete documents and set the reviewer name. Every POST needs the session's CSRF token (form field
+``csrf`` or header ``X-CSRF-Token``). Forms work without JavaScript (POST, then redirect); the small scripts in
+``static/`` upgrade them to ``fetch``/XHR calls that ask for JSON (``Accept: application/json``).
+
+Report text is untrusted: templates autoescape, no script or style is inline, and every page is sent with a
+strict Content-Security-Policy, so markup in a report renders as text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, pass_context
+
+from ..labels import ALL_LABELS, EVENT_LABELS, LABEL_INFO, O
+from . import auth
+from .core import EXPORT_FORMATS, Workbench, WorkbenchError
+from .views import SentenceView
+
+HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
+STATIC_FILES = {"review.css": "text/css", "review.js": "text/javascript", "upload.js": "text/javascript"}
+
+#: Sent with every page: scripts and styles only from our own static files, nothing framed, no plugins.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+#: Short display names of the labels (the full name and description are in each chip's tooltip).
+SHORT_NAMES = {
+    "AttackDatabreach": "Breach",
+    "AttackPhishing": "Phishing",
+    "AttackRansom": "Ransom",
+    "DiscoverVulnerability": "Vuln found",
+    "PatchVulnerability": "Patch",
+    O: "None",
+}
+DEFAULT_REVIEWER = "analyst"
+PAGE_SIZE = 50
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True))
+
+
+def path_for(request: Request, name: str, /, **params: Any) -> str:
+    """The root-relative path of a route (so the page works behind a proxy that changes scheme or host)."""
+    return request.scope.get("root_path", "") + str(request.app.url_path_for(name, **params))
+
+
+@pass_context
+def _template_url_for(context: dict[str, Any], name: str, /, **params: Any) -> str:
+    return path_for(context["request"], name, **params)
+
+
+templates.env.globals.update(
+    url_for=_template_url_for,
+    event_labels=EVENT_LABELS,
+    all_labels=ALL_LABELS,
+    label_info=LABEL_INFO,
+    short=SHORT_NAMES,
+    export_formats=EXPORT_FORMATS,
+)
+
+LoggedIn = Depends(auth.require_page_login)
+
+
+def _workbench(request: Request) -> Workbench:
+    workbench: Workbench = request.app.state.workbench
+    return workbench
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _reviewer(request: Request) -> str:
+    name = request.session.get("reviewer")
+    return name if isinstance(name, str) and name else DEFAULT_REVIEWER
+
+
+def _check_csrf(request: Request, form_token: str | None) -> None:
+    if not auth.verify_csrf(request, form_token or request.headers.get("x-csrf-token")):
+        raise HTTPException(403, "missing or invalid CSRF token; reload the page and try again")
+
+
+def _local_path(target: str | None, default: str = "/") -> str:
+    """``target`` when it is a path on this site (never another host, so no open redirect), else ``default``."""
+    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+        return default
+    return target
+
+
+def render(request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
+    """A page with the CSRF token, login state and security headers every page needs."""
+    settings = auth.settings_of(request)
+    base = {"csrf": auth.csrf_token(request), "logged_in": settings.token is not None and auth.read_session(request)}
+    response = templates.TemplateResponse(request, template, {**base, **context}, status_code=status)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def _index(request: Request, offset: int, *, error: str | None = None, status: int = 200) -> Response:
+    settings = auth.settings_of(request)
+    page = _workbench(request).list_documents(offset=max(offset, 0), limit=PAGE_SIZE)
+    max_mb = f"{settings.max_upload_bytes / 1_000_000:g}"
+    return render(request, "index.html", {"page": page, "max_upload_mb": max_mb, "error": error}, status)
+
+
+def filter_sentences(sentences: list[SentenceView], key: str | None) -> list[SentenceView]:
+    """Sentences carrying label ``key`` (an event or ``O``), the unreviewed ones, or all for no/unknown key."""
+    if key == "unreviewed":
+        return [s for s in sentences if s.review is None]
+    if key in ALL_LABELS:
+        return [s for s in sentences if key in s.labels]
+    return sentences
+
+
+# -- pages -------------------------------------------------------------------------------------------
+@router.get("/", dependencies=[LoggedIn])
+def page_index(request: Request, offset: int = 0) -> Response:
+    """The document list with upload and paste forms."""
+    return _index(request, offset)
+
+
+@router.post("/documents", dependencies=[LoggedIn])
+def page_create(
+    request: Request,
+    csrf: Annotated[str | None, Form()] = None,
+    file: Annotated[UploadFile | None, File()] = None,
+    text: Annotated[str | None, Form()] = None,
+    title: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Add an uploaded file or pasted text; redirect to it (or answer ``{"id", "url"}`` to a JSON caller)."""
+    _check_csrf(request, csrf)
+    title = (title or "").strip() or None
+    try:
+        if file is not None and file.filename:
+            data = file.file.read(auth.settings_of(request).max_upload_bytes + 1)
+            view = _workbench(request).add_document(data=data, filename=file.filename, text=None, title=title)
+        else:
+            view = _workbench(request).add_document(data=None, filename=None, text=text or "", title=title)
+    except WorkbenchError as exc:
+        if _wants_json(request):
+            return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        return _index(request, 0, error=str(exc), status=exc.status)
+    url = path_for(request, "page_document", doc_id=view.id)
+    if _wants_json(request):
+        return JSONResponse({"id": view.id, "url": url}, status_code=201)
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get("/documents/{doc_id}", dependencies=[LoggedIn])
+def page_document(request: Request, doc_id: int, event: str | None = None) -> Response:
+    """One document: every sentence highlighted by its events, with scores, indicators and review controls."""
+    try:
+        doc = _workbench(request).get_document(doc_id)
+    except WorkbenchError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    key = event if event in (*ALL_LABELS, "unreviewed") else None
+    context = {"doc": doc, "sentences": filter_sentences(doc.sentences, key), "active_filter": key}
+    return render(request, "document.html", {**context, "reviewer": _reviewer(request)})
+
+
+@router.post("/documents/{doc_id}/sentences/{index}/review", dependencies=[LoggedIn])
+def page_review(
+    request: Request,
+    doc_id: int,
+    index: int,
+    csrf: Annotated[str | None, Form()] = None,
+    action: Annotated[str, Form()] = "save",
+    labels: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """Accept the prediction (``action=accept``) or save the checked ``labels`` (none checked = ``O``)."""
+    _check_csrf(request, csrf)
+    accept = action == "accept"
+    try:
+        review = _workbench(request).review_sentence(
+            doc_id, index, accept=accept, labels=None if accept else (labels or [O]), reviewer=_reviewer(request)
+        )
+    except WorkbenchError as exc:
+        if _wants_json(request):
+            return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        raise HTTPException(exc.status, str(exc)) from None
+    if _wants_json(request):
+        return JSONResponse(review.model_dump(mode="json"))
+    url = path_for(request, "page_document", doc_id=doc_id)
+    return RedirectResponse(f"{url}#s{index}", status_code=303)
+
+
+@router.post("/documents/{doc_id}/delete", dependencies=[LoggedIn])
+def page_delete(request: Request, doc_id: int, csrf: Annotated[str | None, Form()] = None) -> Response:
+    _check_csrf(request, csrf)
+    try:
+        _workbench(request).delete_document(doc_id)
+    except WorkbenchError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return RedirectResponse(path_for(request, "page_index"), status_code=303)
+
+
+@router.get("/documents/{doc_id}/export/{fmt}", dependencies=[LoggedIn])
+def page_export(request: Request, doc_id: int, fmt: str) -> Response:
+    """Download the document with its reviewed labels (same content as the API's export)."""
+    try:
+        export = _workbench(request).export_document(doc_id, fmt)
+    except WorkbenchError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    disposition = f'attachment; filename="{export.filename}"'
+    return Response(export.content, media_type=export.media_type, headers={"Content-Disposition": disposition})
+
+
+@router.post("/reviewer", dependencies=[LoggedIn])
+def page_reviewer(
+    request: Request,
+    reviewer: Annotated[str, Form(min_length=1, max_length=200)],
+    csrf: Annotated[str | None, Form()] = None,
+    next: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Set the name recorded with this browser session's reviews."""
+    _check_csrf(request, csrf)
+    request.session["reviewer"] = reviewer.strip() or DEFAULT_REVIEWER
+    return RedirectResponse(_local_path(next), status_code=303)
+
+
+# -- login -------------------------------------------------------------------------------------------
+@router.get("/login")
+def page_login_form(request: Request, next: str = "/") -> Response:
+    return render(request, "login.html", {"next": _local_path(next)})
+
+
+@router.post("/login")
+def page_login(request: Request, token: Annotated[str, Form()], next: Annotated[str | None, Form()] = None) -> Response:
+    """Check the access token; on success start a signed session and go back where the user was heading."""
+    if not auth.login(request, token):
+        context = {"next": _local_path(next), "error": "That token is not right."}
+        return render(request, "login.html", context, status=401)
+    return RedirectResponse(_local_path(next), status_code=303)
+
+
+@router.post("/logout")
+def page_logout(request: Request, csrf: Annotated[str | None, Form()] = None) -> Response:
+    _check_csrf(request, csrf)
+    auth.logout(request)
+    return RedirectResponse(path_for(request, "page_login_form"), status_code=303)
+
+
+# -- assets ------------------------------------------------------------------------------------------
+@router.get("/static/{name}")
+def page_static(name: str) -> Response:
+    """One of the page's own CSS/JS files (a fixed list: no path from the URL reaches the file system)."""
+    if name not in STATIC_FILES:
+        raise HTTPException(404, "not found")
+    return FileResponse(STATIC_DIR / name, media_type=STATIC_FILES[name], headers={"Cache-Control": "max-age=300"})
+
+
+@router.get("/labels.css")
+def page_labels_css() -> Response:
+    """The label colours of :data:`~threatevents.labels.LABEL_INFO` as CSS custom properties."""
+    rules = [f".ev-{name},.hl-{name}{{--ev:{info.colour}}}" for name, info in LABEL_INFO.items()]
+    return Response("\n".join(rules) + "\n", media_type="text/css", headers={"Cache-Control": "max-age=300"})

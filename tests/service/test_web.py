@@ -1,0 +1,221 @@
+"""The review page through FastAPI's TestClient: listing, upload, escaping, review, CSRF, login, export."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from threatevents.labels import LABEL_INFO
+from threatevents.service.app import create_app
+from threatevents.service.core import Workbench
+from threatevents.service.settings import Settings
+from threatevents.service.web import CONTENT_SECURITY_POLICY
+
+from .conftest import ARTICLE, KeywordModel
+
+TOKEN = "correct horse battery staple"
+PAYLOAD = 'Hackers stole data. <script>window.x=1</script> <img src=x onerror="alert(1)"> Done.'
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(replace(settings, page=True), model=KeywordModel())) as client:
+        yield client
+
+
+@pytest.fixture
+def secured(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(replace(settings, page=True, token=TOKEN), model=KeywordModel())) as client:
+        yield client
+
+
+def workbench_of(client: TestClient) -> Workbench:
+    workbench: Workbench = client.app.state.workbench  # type: ignore[attr-defined]
+    return workbench
+
+
+def add_article(client: TestClient, title: str = "Acme incident") -> int:
+    return workbench_of(client).add_document(data=None, filename=None, text=ARTICLE, title=title).id
+
+
+def review(client: TestClient, doc_id: int, index: int, **data: object) -> Any:
+    """POST a review form with the page's CSRF token; the TestClient's response (httpx or httpx2 by version)."""
+    token = csrf_of(client.get(f"/documents/{doc_id}").text)
+    return client.post(
+        f"/documents/{doc_id}/sentences/{index}/review", data={"csrf": token, **data}, follow_redirects=False
+    )
+
+
+def test_index_lists_documents_with_counts_and_progress(client: TestClient) -> None:
+    doc_id = add_article(client)
+    workbench_of(client).review_sentence(doc_id, 1, accept=True, reviewer="ann")
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert f'href="/documents/{doc_id}"' in page.text and "Acme incident" in page.text
+    assert 'class="chip ev-AttackPhishing"' in page.text
+    assert "ev-AttackRansom" not in page.text.split("<tbody>")[1]
+    assert "1/5 reviewed" in page.text
+
+
+def test_upload_file_redirects_to_its_page(client: TestClient) -> None:
+    token = csrf_of(client.get("/").text)
+    files = {"file": ("acme.txt", ARTICLE.encode(), "text/plain")}
+    response = client.post("/documents", data={"csrf": token}, files=files, follow_redirects=False)
+    assert response.status_code == 303
+    page = client.get(response.headers["location"])
+    assert "Hackers stole the records of 5,000 customers from Acme." in page.text
+    assert 'class="sent hl-AttackDatabreach"' in page.text
+    assert workbench_of(client).list_documents().items[0].name == "acme.txt"
+
+
+def test_paste_answers_json_to_scripts(client: TestClient) -> None:
+    token = csrf_of(client.get("/").text)
+    response = client.post(
+        "/documents",
+        data={"text": ARTICLE, "title": "Pasted"},
+        headers={"accept": "application/json", "x-csrf-token": token},
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["url"] == f"/documents/{body['id']}"
+    assert workbench_of(client).get_document(body["id"]).title == "Pasted"
+
+
+def test_bad_upload_is_reported_on_the_page(client: TestClient) -> None:
+    token = csrf_of(client.get("/").text)
+    files = {"file": ("x.bin", b"\x00\x01\x02binary junk\xff" * 20, "application/octet-stream")}
+    response = client.post("/documents", data={"csrf": token}, files=files)
+    assert response.status_code == 415
+    assert 'class="error"' in response.text
+    assert workbench_of(client).list_documents().total == 0
+
+
+def test_report_markup_is_escaped(client: TestClient) -> None:
+    doc = workbench_of(client).add_document(data=None, filename=None, text=PAYLOAD, title="<b>t</b>")
+    page = client.get(f"/documents/{doc.id}").text
+    assert "&lt;script&gt;window.x=1&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=" in page
+    assert "<script>window" not in page and "<img" not in page and "<b>t</b>" not in page
+    assert "<script>window" not in client.get("/").text
+
+
+def test_relabel_persists_and_shows(client: TestClient) -> None:
+    doc_id = add_article(client)
+    response = review(client, doc_id, 4, action="save", labels=["AttackRansom", "PatchVulnerability"])
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/documents/{doc_id}#s4"
+    sentence = workbench_of(client).get_document(doc_id).sentences[4]
+    assert sentence.labels == ["AttackRansom", "PatchVulnerability"]
+    assert sentence.review is not None and not sentence.review.accepted and sentence.review.reviewer == "analyst"
+    page = client.get(f"/documents/{doc_id}").text
+    row = page.split('id="s4"')[1].split("</li>")[0]
+    assert "hl-AttackRansom" in row and "Relabelled by analyst" in row
+    assert re.search(r'value="PatchVulnerability" checked', row)
+
+
+def test_nothing_checked_means_no_event(client: TestClient) -> None:
+    doc_id = add_article(client)
+    assert review(client, doc_id, 0, action="save").status_code == 303
+    assert workbench_of(client).get_document(doc_id).sentences[0].labels == ["O"]
+
+
+def test_accept_answers_json_with_the_review(client: TestClient) -> None:
+    doc_id = add_article(client)
+    token = csrf_of(client.get(f"/documents/{doc_id}").text)
+    response = client.post(
+        f"/documents/{doc_id}/sentences/2/review",
+        data={"action": "accept"},
+        headers={"accept": "application/json", "x-csrf-token": token},
+    )
+    assert response.status_code == 200
+    predicted = workbench_of(client).get_document(doc_id).sentences[2].predicted
+    assert response.json()["labels"] == predicted and response.json()["accepted"] is True
+
+
+def test_invalid_labels_are_refused(client: TestClient) -> None:
+    doc_id = add_article(client)
+    response = review(client, doc_id, 0, action="save", labels=["O", "AttackRansom"])
+    assert response.status_code == 422
+    assert workbench_of(client).get_document(doc_id).sentences[0].review is None
+
+
+def test_reviewer_name_is_recorded(client: TestClient) -> None:
+    doc_id = add_article(client)
+    token = csrf_of(client.get("/").text)
+    response = client.post(
+        "/reviewer", data={"csrf": token, "reviewer": "Bea", "next": f"/documents/{doc_id}"}, follow_redirects=False
+    )
+    assert response.headers["location"] == f"/documents/{doc_id}"
+    review(client, doc_id, 0, action="accept")
+    assert workbench_of(client).get_document(doc_id).sentences[0].review.reviewer == "Bea"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("headers", [{}, {"x-csrf-token": "forged"}])
+def test_posts_without_the_csrf_token_are_refused(client: TestClient, headers: dict[str, str]) -> None:
+    doc_id = add_article(client)
+    client.get("/")
+    response = client.post(f"/documents/{doc_id}/sentences/0/review", data={"action": "accept"}, headers=headers)
+    assert response.status_code == 403
+    assert client.post(f"/documents/{doc_id}/delete", headers=headers).status_code == 403
+    assert workbench_of(client).get_document(doc_id).sentences[0].review is None
+
+
+def test_filter_by_event(client: TestClient) -> None:
+    doc_id = add_article(client)
+    page = client.get(f"/documents/{doc_id}?event=AttackPhishing").text
+    assert page.count('<li id="s') == 1 and "phishing emails" in page
+    assert client.get(f"/documents/{doc_id}?event=unreviewed").text.count('<li id="s') == 5
+
+
+def test_export_and_delete(client: TestClient) -> None:
+    doc_id = add_article(client)
+    review(client, doc_id, 4, action="save", labels=["AttackRansom"])
+    export = client.get(f"/documents/{doc_id}/export/csv")
+    assert export.status_code == 200 and "attachment" in export.headers["content-disposition"]
+    assert "Shares closed flat.,AttackRansom" in export.text
+    assert client.get(f"/documents/{doc_id}/export/xml").status_code == 422
+    token = csrf_of(client.get("/").text)
+    response = client.post(f"/documents/{doc_id}/delete", data={"csrf": token}, follow_redirects=False)
+    assert response.status_code == 303
+    assert client.get(f"/documents/{doc_id}").status_code == 404
+
+
+def test_assets(client: TestClient) -> None:
+    assert client.get("/static/review.js").headers["content-type"].startswith("text/javascript")
+    assert client.get("/static/..%2Fweb.py").status_code == 404
+    css = client.get("/labels.css").text
+    assert all(info.colour in css for info in LABEL_INFO.values())
+
+
+def test_login_flow(secured: TestClient) -> None:
+    response = secured.get("/documents/1?event=O", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/documents/1%3Fevent%3DO"
+    assert secured.post("/login", data={"token": "wrong", "next": "/"}).status_code == 401
+    response = secured.post("/login", data={"token": TOKEN, "next": "//evil.example/"}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    page = secured.get("/")
+    assert page.status_code == 200 and "Log out" in page.text
+    secured.post("/logout", data={"csrf": csrf_of(page.text)})
+    assert secured.get("/", follow_redirects=False).status_code == 303
+
+
+def test_csrf_is_needed_when_logged_in(secured: TestClient) -> None:
+    secured.post("/login", data={"token": TOKEN})
+    doc_id = add_article(secured)
+    url = f"/documents/{doc_id}/sentences/0/review"
+    assert secured.post(url, data={"action": "accept"}).status_code == 403
+    token = csrf_of(secured.get(f"/documents/{doc_id}").text)
+    assert secured.post(url, data={"action": "accept", "csrf": token}, follow_redirects=False).status_code == 303
