@@ -136,7 +136,14 @@ def test_upload_review_reload_export(page: Page, tmp_path: Path) -> None:
     first.locator(".text").click()
     page.keyboard.press("a")
     expect(first.locator(".state")).to_have_text("Accepted by analyst")
-    expect(page.locator(".doc-tools .progress .muted")).to_have_text("2/8 reviewed")
+    # Multi-label: add "vulnerability found" (4) to the patch sentence; it gets a stripe per event.
+    patch = row(page, "The vendor released")
+    patch.locator(".text").click()
+    page.keyboard.press("4")
+    page.keyboard.press("Enter")
+    expect(patch.locator(".state")).to_have_text("Relabelled by analyst")
+    expect(patch.locator(".stripes i")).to_have_count(2)
+    expect(page.locator(".doc-tools .progress .muted")).to_have_text("3/8 reviewed")
 
     # The reviews are stored: they survive a reload.
     page.reload()
@@ -151,7 +158,13 @@ def test_upload_review_reload_export(page: Page, tmp_path: Path) -> None:
     expect(page.locator("li.sent", has_text="phishing emails")).to_have_count(0)
     page.go_back()
 
+    page.keyboard.press("?")
+    expect(page.locator("dialog#help")).to_be_visible()
+    page.keyboard.press("?")
+    expect(page.locator("dialog#help")).to_be_hidden()
+
     ARTIFACTS.mkdir(exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(ARTIFACTS / "review-page.png"), full_page=True)
 
     with page.expect_download() as download_info:
@@ -159,6 +172,10 @@ def test_upload_review_reload_export(page: Page, tmp_path: Path) -> None:
     exported = Path(download_info.value.path()).read_text(encoding="utf-8")
     reopened = next(line for line in exported.splitlines() if "The clinics reopened" in line)
     assert ",AttackRansom," in reopened
+
+    page.goto("/")
+    expect(page.locator("table.docs tbody tr", has_text="northwind.txt")).to_contain_text("3/8 reviewed")
+    page.screenshot(path=str(ARTIFACTS / "review-list.png"), full_page=True)
 
 
 def test_report_markup_stays_inert(page: Page) -> None:

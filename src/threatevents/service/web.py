@@ -54,7 +54,9 @@ DEFAULT_REVIEWER = "analyst"
 PAGE_SIZE = 50
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True))
+templates = Jinja2Templates(
+    env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True)
+)
 
 
 def path_for(request: Request, name: str, /, **params: Any) -> str:
@@ -117,8 +119,8 @@ def render(request: Request, template: str, context: dict[str, Any], status: int
 def _index(request: Request, offset: int, *, error: str | None = None, status: int = 200) -> Response:
     settings = auth.settings_of(request)
     page = _workbench(request).list_documents(offset=max(offset, 0), limit=PAGE_SIZE)
-    max_mb = f"{settings.max_upload_bytes / 1_000_000:g}"
-    return render(request, "index.html", {"page": page, "max_upload_mb": max_mb, "error": error}, status)
+    max_size = f"{settings.max_upload_bytes / 2**20:.3g} MiB"
+    return render(request, "index.html", {"page": page, "max_upload": max_size, "error": error}, status)
 
 
 def filter_sentences(sentences: list[SentenceView], key: str | None) -> list[SentenceView]:

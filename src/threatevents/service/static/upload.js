@@ -40,7 +40,8 @@
         }
         button.disabled = false;
         bar.value = 0;
-        status.textContent = "Failed: " + (data.detail || xhr.statusText || "error " + xhr.status);
+        const detail = Array.isArray(data.detail) ? data.detail.map((d) => d.msg).join("; ") : data.detail;
+        status.textContent = "Failed: " + (detail || xhr.statusText || "error " + xhr.status);
       });
       xhr.addEventListener("error", () => {
         button.disabled = false;
