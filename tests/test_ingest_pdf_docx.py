@@ -127,6 +127,24 @@ def test_pdf_flate_bomb_is_refused() -> None:
         ingest_bytes(data, name="bomb.pdf")
 
 
+def test_pdf_content_stream_with_millions_of_operators_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject, StreamObject
+
+    from threatevents.ingest import pdf as pdf_module
+
+    monkeypatch.setattr(pdf_module, "MAX_STREAM_TOKENS", 10_000)
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf([BODY[0]]))))
+    stream = StreamObject()
+    stream._data = zlib.compress(b"BT /F1 12 Tf 72 700 Td " + b"(word) Tj " * 20_000 + b"ET")
+    stream[NameObject("/Filter")] = NameObject("/FlateDecode")
+    writer.pages[0][NameObject("/Contents")] = writer._add_object(stream)
+    buf = io.BytesIO()
+    writer.write(buf)
+    with pytest.raises(TooLargeError, match="safety limits"):
+        ingest_bytes(buf.getvalue(), name="operators.pdf")
+
+
 @pytest.mark.parametrize("data", [b"%PDF-1.7\n1 0 obj garbage\n%%EOF", b"%PDF-1.4\n" + bytes(range(256)) * 4])
 def test_damaged_pdf_is_a_clear_error(data: bytes) -> None:
     assert detect_format(data) == "pdf"

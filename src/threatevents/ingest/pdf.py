@@ -1,10 +1,12 @@
-"""Text of a PDF with pypdf, within a decompression, page and character budget.
+"""Text of a PDF with pypdf, within a decompression, page, character and time budget.
 
 pypdf (BSD-3) is pure Python and enforces per-stream decompression limits, which we tighten with
 ``pypdf.apply_configuration`` so that a Flate bomb (a small stream that inflates to gigabytes) is
-refused after :data:`MAX_STREAM_BYTES`. Extraction stops after :data:`MAX_PAGES` pages or
-:data:`MAX_CHARS` characters and says so in the result. PDF text comes as visual lines; :func:`reflow`
-joins the lines of a wrapped paragraph so that the line-break-is-a-boundary rule of the splitter holds.
+refused after :data:`MAX_STREAM_BYTES`, and a content stream of millions of operators after
+:data:`MAX_STREAM_TOKENS`. Extraction stops after :data:`MAX_PAGES` pages, :data:`MAX_CHARS`
+characters or :data:`MAX_SECONDS` seconds and says so in ``meta["truncated"]``. PDF text comes as
+visual lines; :func:`reflow` joins the lines of a wrapped paragraph so that the splitter's rule
+(every line break is a sentence boundary) holds.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 
 from .document import DecodeError, IngestError, TooLargeError
@@ -19,8 +22,10 @@ from .document import DecodeError, IngestError, TooLargeError
 log = logging.getLogger(__name__)
 
 MAX_STREAM_BYTES = 16 * 1024 * 1024
+MAX_STREAM_TOKENS = 500_000  # a dense text page has some 10,000; pypdf parses about 200,000 a second
 MAX_PAGES = 2_000
 MAX_CHARS = 2_000_000
+MAX_SECONDS = 30.0  # a last safety valve: pages that each stay under the limits but add up
 # A line at least this share of the page's longest line was wrapped: the paragraph goes on.
 _WRAPPED = 0.7
 _FILENAME_TITLE = re.compile(r"\.(?:docx?|pdf|rtf|odt|txt|indd|tex|pptx?)\s*$|^microsoft\s+\w+\s+-\s|^untitled", re.I)
@@ -82,6 +87,7 @@ def extract_pdf(data: bytes, *, max_chars: int = MAX_CHARS, max_pages: int = MAX
         run_length_maximum_output_length=MAX_STREAM_BYTES,
         brotli_maximum_output_length=MAX_STREAM_BYTES,
         stream_decoding_work_maximum_length=4 * MAX_STREAM_BYTES,
+        stream_parsing_work_maximum_count=MAX_STREAM_TOKENS,
     )
     meta: dict[str, str] = {}
     try:
@@ -92,9 +98,9 @@ def extract_pdf(data: bytes, *, max_chars: int = MAX_CHARS, max_pages: int = MAX
             n_pages = len(reader.pages)
             meta["pages"] = str(n_pages)
             title = meaningful_title(reader.metadata.title if reader.metadata else None)
-            pages, total = [], 0
+            pages, total, deadline = [], 0, time.monotonic() + MAX_SECONDS
             for number, page in enumerate(reader.pages):
-                if number >= max_pages or total >= max_chars:
+                if number >= max_pages or total >= max_chars or time.monotonic() > deadline:
                     meta["truncated"] = f"stopped after {number} of {n_pages} pages ({total} characters)"
                     log.warning("PDF truncated: %s", meta["truncated"])
                     break
