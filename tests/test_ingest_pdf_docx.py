@@ -12,9 +12,10 @@ import zlib
 
 import pytest
 
-from test_ingest import BODY, assert_offsets
 from threatevents.ingest import (
     DecodeError,
+    EmptyDocumentError,
+    IngestedDocument,
     IngestError,
     TooLargeError,
     UnsupportedFormatError,
@@ -25,6 +26,17 @@ from threatevents.ingest.docx import extract_docx
 from threatevents.ingest.pdf import extract_pdf, meaningful_title, reflow
 
 TITLE = "Phishing wave hits regional banks"
+BODY = [
+    "Attackers sent thousands of phishing emails to customers of three regional banks last week.",
+    "The messages imitated security alerts and linked to a fake login page that collected passwords.",
+    "The banks said that fewer than a hundred customers entered their details.",
+    "Researchers traced the fake pages to a hosting provider in another country.",
+]
+
+
+def assert_offsets(doc: IngestedDocument) -> None:
+    for span in doc.sentences:
+        assert doc.text[span.start : span.end] == span.text and span.text == span.text.strip() != ""
 
 
 def make_pdf(paragraphs: list[str], *, title: str | None = TITLE, heading: str | None = TITLE, pages: int = 1) -> bytes:
@@ -80,6 +92,18 @@ def test_pdf_title_first_and_wrapped_lines_joined() -> None:
 def test_pdf_metadata_title_is_used_when_the_page_has_no_heading() -> None:
     doc = ingest_bytes(make_pdf([BODY[0]], heading=None), name="report.pdf")
     assert doc.texts == [TITLE, BODY[0]]
+
+
+def test_pdf_without_text_layer_asks_for_ocr() -> None:
+    pytest.importorskip("reportlab")
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    page = canvas.Canvas(buf)
+    page.rect(100, 100, 200, 200, fill=1)
+    page.save()
+    with pytest.raises(EmptyDocumentError, match=r"^scan\.pdf: no text found .*OCR"):
+        ingest_bytes(buf.getvalue(), name="scan.pdf")
 
 
 @pytest.mark.parametrize("title", ["", "Microsoft Word - draft3.docx", "report_final.pdf", "Untitled", "123"])

@@ -64,7 +64,8 @@ def ingest_text(
         text = f"{title}\n\n{text}" if text else title
     sentences = split_sentences(text)
     if not sentences:
-        raise EmptyDocumentError(f"{name}: no text found in this {format} document")
+        hint = " (a scanned PDF has no text layer: run OCR on it first)" if format == "pdf" else ""
+        raise EmptyDocumentError(f"{name}: no text found in this {format} document{hint}")
     return IngestedDocument(name, text, sentences, format, title or None, dict(meta or {}))
 
 
