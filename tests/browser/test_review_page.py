@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -188,3 +189,15 @@ def test_report_markup_stays_inert(page: Page) -> None:
     sync_api.expect(page.locator("h1")).to_have_text("<b>bold title</b>")
     assert page.evaluate("window.__xss") is None
     assert page.locator("main img, main script").count() == 0
+
+
+def test_failed_upload_is_reported_in_place(page: Page, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(256)) * 64)
+    page.goto("/")
+    page.set_input_files("#file", str(junk))
+    page.get_by_role("button", name="Upload and tag").click()
+    upload = page.locator("form.upload")
+    sync_api.expect(upload.locator(".status")).to_contain_text("Failed:")
+    sync_api.expect(upload.get_by_role("button", name="Upload and tag")).to_be_enabled()
+    assert urlsplit(page.url).path == "/"

@@ -219,3 +219,11 @@ def test_csrf_is_needed_when_logged_in(secured: TestClient) -> None:
     assert secured.post(url, data={"action": "accept"}).status_code == 403
     token = csrf_of(secured.get(f"/documents/{doc_id}").text)
     assert secured.post(url, data={"action": "accept", "csrf": token}, follow_redirects=False).status_code == 303
+
+
+def test_errors_are_pages_for_people_and_json_for_scripts(client: TestClient) -> None:
+    page = client.get("/documents/999")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "no document with id 999" in page.text and "content-security-policy" in page.headers
+    scripted = client.get("/documents/999", headers={"accept": "application/json"})
+    assert scripted.status_code == 404 and scripted.json() == {"detail": "no document with id 999"}

@@ -12,12 +12,14 @@ strict Content-Security-Policy, so markup in a report renders as text.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, pass_context
 
@@ -53,7 +55,25 @@ SHORT_NAMES = {
 DEFAULT_REVIEWER = "analyst"
 PAGE_SIZE = 50
 
-router = APIRouter(include_in_schema=False)
+
+class PageRoute(APIRoute):
+    """A page route: errors become an HTML error page (JSON ``{"detail"}`` for script callers)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except WorkbenchError as exc:
+                return error_page(request, exc.status, str(exc))
+            except HTTPException as exc:
+                return error_page(request, exc.status_code, str(exc.detail))
+
+        return guarded
+
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 templates = Jinja2Templates(
     env=Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True)
 )
@@ -116,6 +136,12 @@ def render(request: Request, template: str, context: dict[str, Any], status: int
     return response
 
 
+def error_page(request: Request, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status, headers=SECURITY_HEADERS)
+    return render(request, "error.html", {"status": status, "message": message}, status)
+
+
 def _index(request: Request, offset: int, *, error: str | None = None, status: int = 200) -> Response:
     settings = auth.settings_of(request)
     page = _workbench(request).list_documents(offset=max(offset, 0), limit=PAGE_SIZE)
@@ -158,8 +184,8 @@ def page_create(
             view = _workbench(request).add_document(data=None, filename=None, text=text or "", title=title)
     except WorkbenchError as exc:
         if _wants_json(request):
-            return JSONResponse({"detail": str(exc)}, status_code=exc.status)
-        return _index(request, 0, error=str(exc), status=exc.status)
+            raise
+        return _index(request, 0, error=str(exc), status=exc.status)  # keep the forms in view
     url = path_for(request, "page_document", doc_id=view.id)
     if _wants_json(request):
         return JSONResponse({"id": view.id, "url": url}, status_code=201)
@@ -169,10 +195,7 @@ def page_create(
 @router.get("/documents/{doc_id}", dependencies=[LoggedIn])
 def page_document(request: Request, doc_id: int, event: str | None = None) -> Response:
     """One document: every sentence highlighted by its events, with scores, indicators and review controls."""
-    try:
-        doc = _workbench(request).get_document(doc_id)
-    except WorkbenchError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+    doc = _workbench(request).get_document(doc_id)
     key = event if event in (*ALL_LABELS, "unreviewed") else None
     context = {"doc": doc, "sentences": filter_sentences(doc.sentences, key), "active_filter": key}
     return render(request, "document.html", {**context, "reviewer": _reviewer(request)})
@@ -190,14 +213,9 @@ def page_review(
     """Accept the prediction (``action=accept``) or save the checked ``labels`` (none checked = ``O``)."""
     _check_csrf(request, csrf)
     accept = action == "accept"
-    try:
-        review = _workbench(request).review_sentence(
-            doc_id, index, accept=accept, labels=None if accept else (labels or [O]), reviewer=_reviewer(request)
-        )
-    except WorkbenchError as exc:
-        if _wants_json(request):
-            return JSONResponse({"detail": str(exc)}, status_code=exc.status)
-        raise HTTPException(exc.status, str(exc)) from None
+    review = _workbench(request).review_sentence(
+        doc_id, index, accept=accept, labels=None if accept else (labels or [O]), reviewer=_reviewer(request)
+    )
     if _wants_json(request):
         return JSONResponse(review.model_dump(mode="json"))
     url = path_for(request, "page_document", doc_id=doc_id)
@@ -207,20 +225,14 @@ def page_review(
 @router.post("/documents/{doc_id}/delete", dependencies=[LoggedIn])
 def page_delete(request: Request, doc_id: int, csrf: Annotated[str | None, Form()] = None) -> Response:
     _check_csrf(request, csrf)
-    try:
-        _workbench(request).delete_document(doc_id)
-    except WorkbenchError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+    _workbench(request).delete_document(doc_id)
     return RedirectResponse(path_for(request, "page_index"), status_code=303)
 
 
 @router.get("/documents/{doc_id}/export/{fmt}", dependencies=[LoggedIn])
 def page_export(request: Request, doc_id: int, fmt: str) -> Response:
     """Download the document with its reviewed labels (same content as the API's export)."""
-    try:
-        export = _workbench(request).export_document(doc_id, fmt)
-    except WorkbenchError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+    export = _workbench(request).export_document(doc_id, fmt)
     disposition = f'attachment; filename="{export.filename}"'
     return Response(export.content, media_type=export.media_type, headers={"Content-Disposition": disposition})
 
