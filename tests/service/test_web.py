@@ -204,8 +204,9 @@ def test_login_flow(secured: TestClient) -> None:
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=/documents/1%3Fevent%3DO"
     assert secured.post("/login", data={"token": "wrong", "next": "/"}).status_code == 401
-    response = secured.post("/login", data={"token": TOKEN, "next": "//evil.example/"}, follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"] == "/"
+    for elsewhere in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+        response = secured.post("/login", data={"token": TOKEN, "next": elsewhere}, follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/"
     page = secured.get("/")
     assert page.status_code == 200 and "Log out" in page.text
     secured.post("/logout", data={"csrf": csrf_of(page.text)})

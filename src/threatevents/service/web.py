@@ -43,7 +43,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
-#: Short display names of the labels (the full name and description are in each chip's tooltip).
+#: Short display names of the labels (tooltips give the full name; the help dialog and chips the description).
 SHORT_NAMES = {
     "AttackDatabreach": "Breach",
     "AttackPhishing": "Phishing",
@@ -122,7 +122,7 @@ def _check_csrf(request: Request, form_token: str | None) -> None:
 
 def _local_path(target: str | None, default: str = "/") -> str:
     """``target`` when it is a path on this site (never another host, so no open redirect), else ``default``."""
-    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or urlsplit(target).netloc:
         return default
     return target
 
@@ -260,7 +260,7 @@ def page_login_form(request: Request, next: str = "/") -> Response:
 def page_login(request: Request, token: Annotated[str, Form()], next: Annotated[str | None, Form()] = None) -> Response:
     """Check the access token; on success start a signed session and go back where the user was heading."""
     if not auth.login(request, token):
-        context = {"next": _local_path(next), "error": "That token is not right."}
+        context = {"next": _local_path(next), "login_error": "That token is not right."}
         return render(request, "login.html", context, status=401)
     return RedirectResponse(_local_path(next), status_code=303)
 
