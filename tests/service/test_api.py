@@ -88,7 +88,7 @@ def test_create_document_from_json_and_uploads(client: TestClient) -> None:
     assert created.status_code == 201 and created.headers["location"] == f"/v1/documents/{created.json()['id']}"
     assert created.json()["name"] == "acme.txt" and created.json()["format"] == "text"
     html = b"<html><head><title>Leak</title></head><body><p>Hackers stole the files of 9 firms.</p></body></html>"
-    uploaded = client.post("/v1/documents", files={"file": ("notes.txt", html, "text/plain")}, data={"title": "t"})
+    uploaded = client.post("/v1/documents", files={"file": ("notes.txt", html, "text/plain")})
     assert uploaded.status_code == 201 and uploaded.json()["format"] == "html"
     text = client.post("/v1/documents", files={"file": ("a.bin", ARTICLE.encode(), "application/pdf")})
     assert text.status_code == 201 and text.json()["format"] == "text"
@@ -102,6 +102,7 @@ def test_create_document_from_json_and_uploads(client: TestClient) -> None:
         ({"files": {"file": ("report.pdf", b"%PDF-1.7 garbage", "application/pdf")}}, 422),
         ({"files": {"file": ("empty.txt", b"", "text/plain")}}, 422),
         ({"files": {"other": ("a.txt", b"Ransom paid.", "text/plain")}}, 422),
+        ({"files": {"file": ("a.txt", b"Ransom paid.", "text/plain")}, "data": {"title": "t"}}, 422),
         ({"content": b"Ransom paid.", "headers": {"content-type": "text/plain"}}, 415),
         ({"content": b"--x\r\nbroken", "headers": {"content-type": "multipart/form-data; boundary=x"}}, 422),
         ({"json": {"title": "no text"}}, 422),

@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .auth import check_api_token
 from .core import Workbench
@@ -37,7 +38,7 @@ from .views import (
 T = TypeVar("T")
 MAX_ID = 2**31 - 1  # ids and indexes are 32-bit integers in every backend
 DocId = Annotated[int, Path(ge=1, le=MAX_ID, description="document id")]
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 404, 413, 415, 422, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (400, 401, 404, 413, 415, 422, 503)}
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(check_api_token)], responses=ERRORS)
 health_router = APIRouter(tags=["health"])
@@ -77,7 +78,8 @@ _UPLOAD_BODY = {
             "schema": {
                 "type": "object",
                 "required": ["file"],
-                "properties": {"file": {"type": "string", "format": "binary"}, "title": {"type": "string"}},
+                "additionalProperties": False,
+                "properties": {"file": {"type": "string", "format": "binary"}},
             }
         },
         "application/json": {"schema": DocumentCreate.model_json_schema()},
@@ -90,24 +92,24 @@ async def _document_input(request: Request) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
         try:
-            payload = DocumentCreate.model_validate_json(await request.body())
+            payload = DocumentCreate.model_validate_json((await request.body()).decode("utf-8"))
+        except UnicodeDecodeError:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the JSON body is not UTF-8") from None
         except pydantic.ValidationError as exc:
-            raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+            errors = exc.errors(include_url=False, include_context=False, include_input=False)
+            raise RequestValidationError(errors) from None
         return {"text": payload.text, "title": payload.title, "name": payload.name}
     if content_type == "multipart/form-data":
         try:
-            form = await request.form(max_files=1, max_fields=4)
-        except HTTPException as exc:
+            form = await request.form(max_files=1, max_fields=8)
+        except StarletteHTTPException as exc:
+            if exc.status_code != status.HTTP_400_BAD_REQUEST:
+                raise  # 413 from the body limit
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"malformed upload: {exc.detail}") from None
-        upload, title = form.get("file"), form.get("title")
-        if not isinstance(upload, UploadFile):
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the upload needs a 'file' part")
-        data = await upload.read()
-        return {
-            "data": data,
-            "filename": upload.filename or "upload",
-            "title": title if isinstance(title, str) else None,
-        }
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or set(form.keys()) != {"file"}:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the upload takes exactly one part: 'file'")
+        return {"data": await upload.read(), "filename": upload.filename or "upload"}
     raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send multipart/form-data with a 'file' part, or JSON")
 
 
@@ -119,7 +121,7 @@ async def _document_input(request: Request) -> dict[str, Any]:
     openapi_extra={"requestBody": _UPLOAD_BODY},
 )
 async def create_document(request: Request, response: Response, workbench: WorkbenchDep) -> DocumentView:
-    """Store a document: upload a TXT/HTML/PDF/DOCX file (``file`` part; the format is read from its bytes)
+    """Store a document: upload a TXT/HTML/PDF/DOCX file (one ``file`` part; format read from its bytes)
     or send JSON ``{"text", "title"?, "name"?}``. It is ingested, tagged and stored in one transaction."""
     arguments = await _document_input(request)
     if arguments.get("data") is not None and not arguments["data"].strip():
@@ -165,10 +167,11 @@ def review_sentence(
 
 _EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
+        "description": "JSONL, CSV, training text, or a STIX 2.1 bundle (JSON object)",
         "content": {
-            t: {"schema": {"type": "string"}}
-            for t in ("application/x-ndjson", "text/csv", "text/plain", "application/json")
-        }
+            **{t: {"schema": {"type": "string"}} for t in ("application/x-ndjson", "text/csv", "text/plain")},
+            "application/json": {"schema": {"type": "object"}},
+        },
     }
 }
 

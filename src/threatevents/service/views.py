@@ -129,4 +129,6 @@ class Health(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    detail: str
+    """An error: a message, or (422 from request validation) FastAPI's list of field errors."""
+
+    detail: str | list[dict[str, Any]]
