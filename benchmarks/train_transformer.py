@@ -1,0 +1,106 @@
+"""Experiment: fine-tune the transformer kind with one setting; score dev and test (int8, fp32 ONNX, torch).
+
+Writes ``<out>/model`` (the saved model), ``<out>/torch`` (the fp32 torch checkpoint used by
+``bench_models.py``) and ``<out>/results.json``. Thresholds are tuned on dev only.
+
+    python benchmarks/train_transformer.py --context headline --max-length 96 --epochs 3 --out runs/tf-headline
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+from threatevents.corpus import read_corpus
+from threatevents.labels import with_o_column
+from threatevents.models.base import flatten_labels
+from threatevents.models.onnx_runtime import OnnxClassifier, build_pairs, encode_pairs
+from threatevents.models.thresholds import tune_thresholds
+from threatevents.models.transformer import TransformerConfig, TransformerModel
+from threatevents.models.transformer_training import predict_torch, save_torch_checkpoint
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentences"
+
+
+def scores(y_true: np.ndarray, probs: np.ndarray, thresholds: np.ndarray) -> dict[str, float]:
+    """Weighted F1 over the five events + O, and macro F1 over the five events."""
+    pred = (probs >= thresholds).astype(int)
+    return {
+        "weighted_f1": round(
+            float(f1_score(with_o_column(y_true), with_o_column(pred), average="weighted", zero_division=0)), 4
+        ),
+        "events_macro_f1": round(float(f1_score(y_true, pred, average="macro", zero_division=0)), 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--context", default="none")
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--learning-rate", type=float, default=8e-5)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N train documents (smoke test)")
+    args = parser.parse_args()
+    corpus = read_corpus(DATA)
+    train, dev, test = corpus.split("train")[: args.limit], corpus.split("dev"), corpus.split("test")
+    config = TransformerConfig(
+        context=args.context,
+        max_length=args.max_length,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    model = TransformerModel(config)
+    started = time.perf_counter()
+    model.fit(train, dev)
+    fit_seconds = time.perf_counter() - started
+    model.tune_thresholds(dev)
+    y_dev, y_test = flatten_labels(dev), flatten_labels(test)
+    results: dict[str, object] = {
+        "config": config.to_dict(),
+        "fit_seconds_incl_export": round(fit_seconds, 1),
+        "training": model.metrics["training"],
+    }
+    started = time.perf_counter()
+    p_test = model.predict_proba(test)
+    results["int8_onnx_test_sentences_per_s"] = round(len(p_test) / (time.perf_counter() - started), 1)
+    results["int8_onnx"] = {
+        "dev": scores(y_dev, model.predict_proba(dev), model.thresholds),
+        "test": scores(y_test, p_test, model.thresholds),
+    }
+    fp32 = OnnxClassifier(model.fp32_onnx, model._tokenizer_json, max_length=config.max_length, context=config.context)
+    fp32_dev, fp32_test = fp32.predict_proba([d.texts for d in dev]), fp32.predict_proba([d.texts for d in test])
+    own = tune_thresholds(y_dev, fp32_dev)
+    results["fp32_onnx"] = {
+        "dev": scores(y_dev, fp32_dev, own),
+        "test": scores(y_test, fp32_test, own),
+        "test_with_int8_thresholds": scores(y_test, fp32_test, model.thresholds),
+    }
+    assert model.torch_net is not None
+    encoded = encode_pairs(fp32.tokenizer, build_pairs([d.texts for d in test], config.context))
+    torch_test = predict_torch(model.torch_net, encoded)
+    results["torch_vs_fp32_onnx_max_abs_diff"] = float(np.abs(torch_test - fp32_test).max())
+    results["int8_vs_fp32_onnx_max_abs_diff"] = float(np.abs(p_test - fp32_test).max())
+    model.metrics.update({"dev": results["int8_onnx"]["dev"], "test": results["int8_onnx"]["test"]})  # type: ignore[index]
+    model.save(args.out / "model")
+    save_torch_checkpoint(
+        model.torch_net,
+        args.out / "torch",
+        model._tokenizer_json,
+        {"context": config.context, "max_length": config.max_length},
+    )
+    (args.out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Turn a run of ``benchmarks/train_transformer.py`` into the shipped default model.
+
+Re-scores the saved (quantised) model on dev and test with :func:`threatevents.evaluate.evaluate_model`,
+records training, quantisation and speed figures in its metrics, and saves it (new card and manifest).
+
+    python scripts/ship_transformer.py runs/tf-none --out src/threatevents/shipped/default
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from threatevents.corpus import read_corpus
+from threatevents.evaluate import evaluate_model
+from threatevents.models.transformer import TransformerModel
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentences"
+MAX_MB = 30
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="output folder of benchmarks/train_transformer.py")
+    parser.add_argument("--out", type=Path, default=Path("src/threatevents/shipped/default"))
+    args = parser.parse_args()
+    results = json.loads((args.run / "results.json").read_text(encoding="utf-8"))
+    model = TransformerModel.load(args.run / "model")
+    corpus = read_corpus(DATA)
+    dev, test = corpus.split("dev"), corpus.split("test")
+    model.predict_proba(dev[:3])  # warm-up
+    started = time.perf_counter()
+    test_result = evaluate_model(model, test)
+    seconds = time.perf_counter() - started
+    n_test = sum(len(d.sentences) for d in test)
+    model.metrics = {
+        "kind": model.kind,
+        "training": results["training"],
+        "dev": evaluate_model(model, dev).to_dict(),
+        "eval_split": "test",
+        "test": test_result.to_dict(),
+        "quantisation": {
+            "int8_test": results["int8_onnx"]["test"],
+            "fp32_onnx_test": results["fp32_onnx"]["test"],
+            "torch_vs_fp32_onnx_max_abs_diff": results["torch_vs_fp32_onnx_max_abs_diff"],
+        },
+        "speed": {"test_split": f"{n_test / seconds:.0f} sentences/s on 2 CPU cores (tokenising and scoring)"},
+    }
+    model.save(args.out)
+    size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file()) / 1e6
+    print(
+        f"saved {args.out} ({size:.1f} MB); test weighted F1 {model.metrics['test']['weighted_f1']:.4f}, "
+        f"event macro F1 {model.metrics['test']['events_macro_f1']:.4f}"
+    )
+    if size > MAX_MB:
+        raise SystemExit(f"the shipped model is {size:.1f} MB, over the {MAX_MB} MB budget")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Transformer inference on onnxruntime + tokenizers: no torch needed to tag.
+
+:class:`OnnxClassifier` holds a tokenizer and an ONNX graph mapping ``input_ids``,
+``attention_mask`` and ``token_type_ids`` to sigmoid event probabilities. Inputs are grouped by
+token length (sort, batch, unsort) so that batches carry little padding.
+
+:func:`build_pairs` turns documents into the ``(sentence, context)`` text pairs the model reads;
+training and inference share it, so both see the same context.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, get_args
+
+import numpy as np
+
+from ..labels import EVENT_LABELS
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+ContextMode = Literal["none", "headline", "neighbours", "headline+neighbours"]
+CONTEXT_MODES: tuple[str, ...] = get_args(ContextMode)
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+OUTPUT_NAME = "probs"
+_CONTEXT_JOIN = " … "
+
+
+def build_pairs(docs: Sequence[Sequence[str]], context: str) -> list[tuple[str, str | None]]:
+    """One ``(sentence, context)`` pair per sentence; context is ``None`` for ``"none"``.
+
+    ``headline`` is the document's first sentence (empty for the headline itself);
+    ``neighbours`` the previous and next sentences. Parts are joined with an ellipsis.
+    """
+    if context not in CONTEXT_MODES:
+        raise ValueError(f"unknown context {context!r}; expected one of {', '.join(CONTEXT_MODES)}")
+    pairs: list[tuple[str, str | None]] = []
+    for texts in docs:
+        for i, text in enumerate(texts):
+            if context == "none":
+                pairs.append((text, None))
+                continue
+            parts = []
+            if "headline" in context and i > 0:
+                parts.append(texts[0])
+            if "neighbours" in context:
+                parts += [texts[j] for j in (i - 1, i + 1) if 0 <= j < len(texts) and not (j == 0 and parts)]
+            pairs.append((text, _CONTEXT_JOIN.join(parts)))
+    return pairs
+
+
+def load_tokenizer(tokenizer_json: str, max_length: int) -> Tokenizer:
+    """A tokenizer from the text of a ``tokenizer.json``, truncating pairs to ``max_length``, no padding."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(tokenizer_json)
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_length, strategy="longest_first")
+    return tokenizer
+
+
+def encode_pairs(tokenizer: Tokenizer, pairs: Sequence[tuple[str, str | None]]) -> list[tuple[list[int], list[int]]]:
+    """Token ids and token type ids of each pair (an empty context counts as no context)."""
+    singles = [i for i, (_, ctx) in enumerate(pairs) if not ctx]
+    doubles = [i for i, (_, ctx) in enumerate(pairs) if ctx]
+    out: list[tuple[list[int], list[int]]] = [([], [])] * len(pairs)
+    if singles:
+        for i, enc in zip(singles, tokenizer.encode_batch([pairs[i][0] for i in singles]), strict=True):
+            out[i] = (enc.ids, enc.type_ids)
+    if doubles:
+        for i, enc in zip(doubles, tokenizer.encode_batch([pairs[i] for i in doubles]), strict=True):
+            out[i] = (enc.ids, enc.type_ids)
+    return out
+
+
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Indices grouped into batches of similar length (longest first)."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def pad_batch(encoded: Sequence[tuple[list[int], list[int]]]) -> dict[str, np.ndarray]:
+    """Right-pad a batch to its longest member; int64 arrays named as the ONNX inputs."""
+    width = max(len(ids) for ids, _ in encoded)
+    arrays = {name: np.zeros((len(encoded), width), dtype=np.int64) for name in INPUT_NAMES}
+    for row, (ids, types) in enumerate(encoded):
+        arrays["input_ids"][row, : len(ids)] = ids
+        arrays["attention_mask"][row, : len(ids)] = 1
+        arrays["token_type_ids"][row, : len(ids)] = types
+    return arrays
+
+
+def default_threads() -> int:
+    """Intra-op threads: the cores this process may use (at most 8; more rarely helps a small encoder)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+class OnnxClassifier:
+    """Sigmoid event probabilities from an ONNX graph, batched by token length."""
+
+    def __init__(
+        self,
+        onnx_model: bytes | str | Path,
+        tokenizer_json: str,
+        *,
+        max_length: int,
+        context: str,
+        batch_size: int = 32,
+        threads: int | None = None,
+    ) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or default_threads()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        model = onnx_model if isinstance(onnx_model, bytes) else str(onnx_model)
+        self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        self.tokenizer = load_tokenizer(tokenizer_json, max_length)
+        self.context = context
+        self.batch_size = batch_size
+
+    def predict_proba(self, docs: Sequence[Sequence[str]]) -> np.ndarray:
+        """Probabilities ``(total sentences, 5)`` for the sentences of ``docs``, in order."""
+        encoded = encode_pairs(self.tokenizer, build_pairs(docs, self.context))
+        out = np.zeros((len(encoded), len(EVENT_LABELS)), dtype=np.float32)
+        for batch in length_batches([len(ids) for ids, _ in encoded], self.batch_size):
+            inputs = pad_batch([encoded[i] for i in batch])
+            out[batch] = self.session.run([OUTPUT_NAME], inputs)[0]
+        return out

