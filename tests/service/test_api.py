@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -42,10 +43,10 @@ def workbench_of(client: TestClient) -> Workbench:
     return workbench
 
 
-def add(client: TestClient, text: str = ARTICLE, **extra: str) -> dict:  # type: ignore[type-arg]
+def add(client: TestClient, text: str = ARTICLE, **extra: str) -> dict[str, Any]:
     response = client.post("/v1/documents", json={"text": text, **extra})
     assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def test_health_and_readiness(client: TestClient) -> None:
@@ -109,7 +110,7 @@ def test_create_document_from_json_and_uploads(client: TestClient) -> None:
         ({"json": {"text": "\n\n"}}, 422),
     ],
 )
-def test_create_document_errors(client: TestClient, kwargs: dict, status: int) -> None:  # type: ignore[type-arg]
+def test_create_document_errors(client: TestClient, kwargs: dict[str, Any], status: int) -> None:
     response = client.post("/v1/documents", **kwargs)
     assert response.status_code == status, response.text
     assert client.get("/v1/documents").json()["total"] == 0
@@ -178,7 +179,7 @@ def test_review_flow(client: TestClient) -> None:
         ("/v1/documents/12345/sentences/0/review", {"accept": True, "reviewer": "a"}, 404),
     ],
 )
-def test_review_errors(client: TestClient, path: str, body: dict, status: int) -> None:  # type: ignore[type-arg]
+def test_review_errors(client: TestClient, path: str, body: dict[str, Any], status: int) -> None:
     doc_id = add(client)["id"]
     assert client.post(path.format(id=doc_id), json=body).status_code == status
     assert all(s["review"] is None for s in client.get(f"/v1/documents/{doc_id}").json()["sentences"])

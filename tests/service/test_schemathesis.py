@@ -14,7 +14,7 @@ import pytest
 
 schemathesis = pytest.importorskip("schemathesis", reason="needs schemathesis (dev extra)")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
-from schemathesis import GenerationMode  # noqa: E402
+from schemathesis import Case, GenerationMode  # noqa: E402
 from schemathesis.checks import positive_data_acceptance  # noqa: E402
 
 from threatevents.service.app import create_app  # noqa: E402
@@ -42,7 +42,7 @@ def test_api_follows_its_spec(tmp_path: Path, mode: GenerationMode) -> None:
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def check(case: schemathesis.Case) -> None:
+        def check(case: Case) -> None:
             # A schema-valid text may still hold no sentence (only control characters): 422 is right there.
             case.call_and_validate(excluded_checks=[positive_data_acceptance])
 

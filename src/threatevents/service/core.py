@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.orm import selectinload, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ..corpus import format_document
 from ..labels import EVENT_LABELS, LabelError, check_labels
@@ -265,7 +265,7 @@ class Workbench:
         ]
         return DocumentPage(items=items, total=total, offset=offset, limit=limit)
 
-    def _load(self, session: Any, doc_id: int) -> DocumentRow:
+    def _load(self, session: Session, doc_id: int) -> DocumentRow:
         row = session.scalar(
             select(DocumentRow)
             .where(DocumentRow.id == doc_id)
@@ -273,7 +273,7 @@ class Workbench:
         )
         if row is None:
             raise NotFound(f"no document with id {doc_id}")
-        return row  # type: ignore[no-any-return]
+        return row
 
     def get_document(self, doc_id: int) -> DocumentView:
         with self._sessions() as session:
