@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
 
 from .corpus import Document, Sentence
 
@@ -21,14 +22,19 @@ def normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def load_feedback(db_url: str) -> list[Document]:
+def load_feedback_documents(db_url: str) -> list[Document]:
     """One document per stored workbench document that has reviewed sentences, holding only those
     sentences with their latest reviewed labels; ids are ``review-<document id>``.
 
     Needs the ``serve`` extra (SQLAlchemy); the database schema is migrated if needed.
     """
+    from sqlalchemy.engine import make_url
+
     from .service.db import open_database, reviewed_documents
 
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).expanduser().is_file():
+        raise FileNotFoundError(f"no review database at {url.database}")
     engine, sessions = open_database(db_url)
     try:
         with sessions() as session:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from threatevents.corpus import Document, Sentence
-from threatevents.feedback import load_feedback, merge_feedback, normalise
+from threatevents.feedback import load_feedback_documents, merge_feedback, normalise
 from threatevents.service.core import Workbench
 from threatevents.service.settings import Settings
 
@@ -16,13 +20,13 @@ def test_normalise_ignores_case_spacing_and_width() -> None:
 
 
 def test_load_feedback_reads_latest_reviews(workbench: Workbench, settings: Settings) -> None:
-    assert load_feedback(settings.db_url) == []
+    assert load_feedback_documents(settings.db_url) == []
     doc = workbench.add_document(text=ARTICLE)
     workbench.add_document(text="Nothing reviewed here. Ransom paid.")
     workbench.review_sentence(doc.id, 0, accept=True, reviewer="ann")
     workbench.review_sentence(doc.id, 3, accept=True, reviewer="ann")
     workbench.review_sentence(doc.id, 3, accept=False, labels=["AttackRansom"], reviewer="bob")
-    feedback = load_feedback(settings.db_url)
+    feedback = load_feedback_documents(settings.db_url)
     assert feedback == [
         Document(
             f"review-{doc.id}",
@@ -53,6 +57,12 @@ def test_merge_overrides_matching_sentences_and_appends_new_ones() -> None:
     assert merged[1].labels == [("PatchVulnerability",)]
     assert merged[2].sentences == [Sentence("Brand new.", ("AttackPhishing",))]  # the later review wins
     assert train[0].labels[1] == ("O",)  # inputs untouched
+
+
+def test_missing_sqlite_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_feedback_documents(f"sqlite:///{tmp_path / 'typo.db'}")
+    assert not (tmp_path / "typo.db").exists()
 
 
 def test_merge_without_feedback_is_identity() -> None:

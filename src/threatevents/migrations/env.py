@@ -1,6 +1,7 @@
 """Alembic environment: migrations run on the connection handed over by ``threatevents.service.db.migrate``.
 
-Run by hand with ``alembic -x url=sqlite:///threatevents.sqlite3 upgrade head`` (script_location set to this folder).
+The service migrates at startup (``threatevents.service.db.open_database(url)`` does it by hand);
+with the alembic CLI, give the database as ``-x url=<database url>``.
 """
 
 from __future__ import annotations

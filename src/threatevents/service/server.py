@@ -10,7 +10,7 @@ from .settings import Settings, read_token_file
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
-class UnsafeBindError(RuntimeError):
+class UnsafeBindError(ValueError):
     """Listening on a non-loopback address without an access token."""
 
 

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_DB_URL = "sqlite:///threatevents.sqlite3"
+DEFAULT_DB_URL = "sqlite:///threatevents.db"
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
