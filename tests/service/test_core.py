@@ -226,3 +226,24 @@ def test_stix_export_carries_reviews_and_indicators(workbench: Workbench) -> Non
     assert [v["name"] for v in by_type["vulnerability"]] == ["CVE-2024-4321"]
     assert len(by_type["report"]) == 1
     assert "AttackRansom" in json.dumps(by_type["x-threatevents-event"]) and "ann" in export.content
+
+
+def test_document_is_stored_all_or_nothing(workbench: Workbench, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import event
+
+    def fail_after_flush(*args: object) -> None:
+        raise RuntimeError("connection lost mid-transaction")
+
+    sessions = workbench._sessions
+    event.listen(sessions, "after_flush", fail_after_flush)
+    try:
+        with pytest.raises(RuntimeError, match="mid-transaction"):
+            workbench.add_document(text=ARTICLE)
+    finally:
+        event.remove(sessions, "after_flush", fail_after_flush)
+    with sessions() as session:
+        from sqlalchemy import text
+
+        counts = [session.scalar(text(f"SELECT count(*) FROM {t}")) for t in ("documents", "sentences")]
+    assert counts == [0, 0]
+    assert workbench.add_document(text=ARTICLE).id >= 1
