@@ -147,9 +147,9 @@ def evaluate(
         if not docs:
             raise UserError(f"split {split!r} has no documents in {corpus_dir}")
         loaded = load_model(model)
-        with err.status(f"scoring {sum(len(d.sentences) for d in docs)} sentences"):
-            result = evaluate_model(loaded, docs)
         label = split if corpus.splits is not None else "all"
+        with err.status(f"scoring {sum(len(d.sentences) for d in docs)} sentences"):
+            result = evaluate_model(loaded, docs, split=label)
         typer.echo("", err=True)
         Console().print(render_table(result, title=f"{resolve_model_path(model)} on {corpus_dir} [{label}]"))
         if json_path:
@@ -237,10 +237,11 @@ def _write(tagged, fmt: str, sink: TextIO, *, header: bool) -> None:  # type: ig
     from .export import export_string
 
     if fmt == "stix":
-        from .stix import bundle_json
+        from .stix import to_stix_bundle
 
-        for doc in tagged:
-            sink.write(bundle_json(doc[0].document if doc else "document", [s.to_record() for s in doc]) + "\n")
+        for doc in tagged:  # one bundle per document, one per line
+            bundle = to_stix_bundle(doc[0].document if doc else "document", [s.to_record() for s in doc])
+            sink.write(bundle.serialize() + "\n")
         return
     text = export_string(tagged, fmt)
     if fmt == "csv" and not header:
