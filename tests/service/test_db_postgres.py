@@ -83,4 +83,3 @@ def test_concurrent_reviews_all_durable(workbench: Workbench) -> None:
     workbench.delete_document(doc.id)
     with workbench._sessions() as session:  # cascade removed sentences and reviews
         assert session.scalar(text("SELECT count(*) FROM reviews")) == 0
-
