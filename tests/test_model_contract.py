@@ -1,0 +1,63 @@
+"""One contract for every model kind: fit, predict, save, load, identical predictions after reload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import make_documents
+from threatevents.labels import ALL_LABELS
+from threatevents.models import MODEL_KINDS, EventModel, load_model, model_class
+
+KINDS = sorted(MODEL_KINDS)
+OVERRIDES = {
+    "linear": lambda request: {"min_df": 1},
+    "transformer": lambda request: {"base_model": str(request.getfixturevalue("tiny_encoder_dir")), "epochs": 1,
+                                    "batch_size": 8, "max_length": 64, "learning_rate": 1e-3},
+}
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def fitted(request: pytest.FixtureRequest) -> EventModel:
+    assert set(OVERRIDES) == set(MODEL_KINDS), "every registered kind needs contract-test settings"
+    cls = model_class(request.param)
+    model = cls(cls.config_class.from_dict(OVERRIDES[request.param](request)))
+    model.fit(make_documents(16, seed=1), make_documents(4, seed=2))
+    model.tune_thresholds(make_documents(4, seed=2))
+    return model
+
+
+def test_predict_proba_is_one_row_per_sentence_in_order(fitted: EventModel) -> None:
+    docs = make_documents(3, seed=9)
+    probs = fitted.predict_proba(docs)
+    assert probs.shape == (sum(len(d.sentences) for d in docs), 5)
+    assert np.all((probs >= 0) & (probs <= 1))
+    separately = np.vstack([fitted.predict_proba([d]) for d in docs])
+    # Dynamic int8 quantisation scales activations per batch, so batch company moves scores slightly.
+    np.testing.assert_allclose(probs, separately, atol=5e-3)
+
+
+def test_predict_applies_thresholds_and_derives_o(fitted: EventModel) -> None:
+    docs = make_documents(3, seed=9)
+    probs, labels = fitted.predict_proba(docs), fitted.predict(docs)
+    for row, predicted in zip(probs, labels, strict=True):
+        above = {name for name, p, t in zip(ALL_LABELS, row, fitted.thresholds, strict=False) if p >= t}
+        assert set(predicted) == (above or {"O"})
+
+
+def test_save_load_gives_identical_predictions(fitted: EventModel, tmp_path: Path) -> None:
+    docs = make_documents(6, seed=11)
+    fitted.save(tmp_path / "m")
+    again = load_model(tmp_path / "m")
+    assert type(again) is type(fitted) and again.config == fitted.config
+    np.testing.assert_array_equal(again.thresholds, fitted.thresholds)
+    assert again.predict(docs) == fitted.predict(docs)
+    np.testing.assert_allclose(again.predict_proba(docs), fitted.predict_proba(docs), atol=1e-6)
+
+
+def test_tag_returns_jsonl_records(fitted: EventModel) -> None:
+    records = fitted.tag("Ransomware encrypted 300 computers at Acme.\n\nShares closed slightly higher.")
+    assert [r["index"] for r in records] == [0, 1]
+    assert set(records[0]["scores"]) == set(ALL_LABELS)
