@@ -53,8 +53,9 @@ def main() -> None:
 
     rows: list[tuple[str, float, str]] = []
     rows.append(("read corpus (all 900 files)", median_rate(n_all, lambda: read_corpus(args.data), args.repeat), ""))
-    rows.append(("split sentences (prose)", median_rate(n_test, lambda: [split_sentences(t) for t in prose],
-                                                        args.repeat), ""))
+    rows.append(
+        ("split sentences (prose)", median_rate(n_test, lambda: [split_sentences(t) for t in prose], args.repeat), "")
+    )
     cold = []
     for _ in range(args.repeat):
         model = load_model("linear")
@@ -68,8 +69,13 @@ def main() -> None:
     rows.append(("linear predict, warm cache", warm, "goal" if warm >= GOAL else "BELOW GOAL"))
     docs = [ingest_text(t, name=d.id) for t, d in zip(texts, test, strict=True)]
     n_docs = sum(len(d.sentences) for d in docs)
-    rows.append(("ingest text + tag_documents", median_rate(
-        n_docs, lambda: tag_documents(model, [ingest_text(t, name="x") for t in texts]), args.repeat), ""))
+    rows.append(
+        (
+            "ingest text + tag_documents",
+            median_rate(n_docs, lambda: tag_documents(model, [ingest_text(t, name="x") for t in texts]), args.repeat),
+            "",
+        )
+    )
 
     print(f"test split: {len(test)} documents, {n_test} sentences; median of {args.repeat} runs; goal {GOAL:,}/s")
     width = max(len(r[0]) for r in rows)

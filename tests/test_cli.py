@@ -39,12 +39,37 @@ def test_train_rejects_bad_config(tiny_corpus_dir, tmp_path):
 
 def test_evaluate_json_has_the_documented_keys(model_dir, tiny_corpus_dir, tmp_path):
     out = tmp_path / "m.json"
-    result = runner.invoke(app, ["evaluate", str(tiny_corpus_dir), "--model", str(model_dir), "--split", "dev",
-                                 "--json", str(out), "--report", str(tmp_path / "rep")])
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(tiny_corpus_dir),
+            "--model",
+            str(model_dir),
+            "--split",
+            "dev",
+            "--json",
+            str(out),
+            "--report",
+            str(tmp_path / "rep"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
-    for key in ["weighted_f1", "micro_f1", "macro_f1", "samples_f1", "events_micro_f1", "events_macro_f1",
-                "exact_match", "doc_micro_f1", "doc_macro_f1", "n_documents", "n_sentences", "per_label"]:
+    for key in [
+        "weighted_f1",
+        "micro_f1",
+        "macro_f1",
+        "samples_f1",
+        "events_micro_f1",
+        "events_macro_f1",
+        "exact_match",
+        "doc_micro_f1",
+        "doc_macro_f1",
+        "n_documents",
+        "n_sentences",
+        "per_label",
+    ]:
         assert key in data
     assert data["n_documents"] == 12
     assert {p.name for p in (tmp_path / "rep").iterdir()} >= {"f1_by_label.png", "pr_curves.png"}
@@ -72,7 +97,7 @@ def test_tag_jsonl_from_file_and_stdin(model_dir, tmp_path):
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["document"] for r in records] == ["r.txt", "r.txt", "stdin", "stdin"]
     assert records[0]["labels"] == ["AttackRansom"] and records[1]["labels"] == ["O"]
-    assert REPORT[records[1]["start"]:records[1]["end"]] == records[1]["text"]
+    assert REPORT[records[1]["start"] : records[1]["end"]] == records[1]["text"]
 
 
 def test_tag_folder_recursively_to_csv_file(model_dir, tmp_path):
@@ -89,8 +114,12 @@ def test_tag_folder_recursively_to_csv_file(model_dir, tmp_path):
 def test_tag_corpus_output_trains_back(model_dir, tmp_path):
     (tmp_path / "r.txt").write_text(REPORT)
     out = tmp_path / "tagged.txt"
-    assert runner.invoke(app, ["tag", str(tmp_path / "r.txt"), "--model", str(model_dir), "-f", "corpus",
-                               "-o", str(out)]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["tag", str(tmp_path / "r.txt"), "--model", str(model_dir), "-f", "corpus", "-o", str(out)]
+        ).exit_code
+        == 0
+    )
     assert read_document(out, strict=True).labels == [("AttackRansom",), ("O",)]
 
 
@@ -101,9 +130,14 @@ def test_tag_html_page(model_dir, tmp_path):
     assert "<script>alert(1)</script>" not in result.stdout and "AttackRansom × 1" in result.stdout
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "empty"), (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "png image"), (b"\xff\xfe\xfa" + b"\xa0\xc3" * 40, "decode"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "png image"),
+        (b"\xff\xfe\xfa" + b"\xa0\xc3" * 40, "decode"),
+    ],
+)
 def test_tag_bad_input_is_a_clear_error_not_a_traceback(model_dir, tmp_path, content, message):
     bad = tmp_path / "bad.bin"
     bad.write_bytes(content)

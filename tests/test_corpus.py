@@ -31,8 +31,12 @@ MESSY = (
 def test_default_reader_recovers_and_counts_fixes(caplog):
     doc = parse_document(MESSY, "d1")
     assert [s.labels for s in doc.sentences] == [
-        ("AttackRansom",), ("AttackRansom",), ("DiscoverVulnerability", "PatchVulnerability"),
-        ("AttackPhishing",), ("O",)]
+        ("AttackRansom",),
+        ("AttackRansom",),
+        ("DiscoverVulnerability", "PatchVulnerability"),
+        ("AttackPhishing",),
+        ("O",),
+    ]
     assert doc.sentences[0].text == "Hackers hit Acme in ransomware attack"
     assert doc.sentences[3].text == "The attackers used a phishing page that looked like the company's portal."
 
@@ -42,19 +46,29 @@ def test_report_counts_each_fix_and_warnings_name_file_and_line():
 
     report = ReadReport()
     parse_document(MESSY, "d1", source="d1.txt", report=report)
-    assert report.fixes == {"crlf_file": 1, "blank_line": 1, "label_spacing": 1, "missing_separator": 1,
-                            "joined_fragment": 1, "dropped_fragment": 1, "empty_label": 1}
+    assert report.fixes == {
+        "crlf_file": 1,
+        "blank_line": 1,
+        "label_spacing": 1,
+        "missing_separator": 1,
+        "joined_fragment": 1,
+        "dropped_fragment": 1,
+        "empty_label": 1,
+    }
     assert "d1.txt:7: line has no '|'; dropped 'Read more'" in report.warnings
     assert any(w.startswith("d1.txt:8:") and "empty label" in w for w in report.warnings)
 
 
-@pytest.mark.parametrize(("text", "line", "problem"), [
-    ("a | O\r\nb | O\r\n", 1, "CRLF"),
-    ("a | O\n\nb | O\n", 2, "blank line"),
-    ("a | O\nstray\nb | O\n", 2, "no '|'"),
-    ("a | O\nb |  \n", 2, "empty label"),
-    ("a | DiscoverVulnerability ,PatchVulnerability\n", 1, "spaces around label separator"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "problem"),
+    [
+        ("a | O\r\nb | O\r\n", 1, "CRLF"),
+        ("a | O\n\nb | O\n", 2, "blank line"),
+        ("a | O\nstray\nb | O\n", 2, "no '|'"),
+        ("a | O\nb |  \n", 2, "empty label"),
+        ("a | DiscoverVulnerability ,PatchVulnerability\n", 1, "spaces around label separator"),
+    ],
+)
 def test_strict_mode_makes_every_recovery_an_error(text, line, problem):
     with pytest.raises(CorpusFormatError) as info:
         parse_document(text, "d", source="d.txt", strict=True)
@@ -109,7 +123,7 @@ def test_non_utf8_file_is_a_clear_error(tmp_path):
 
 
 def test_empty_folder_is_an_error(tmp_path):
-    with pytest.raises(CorpusFormatError, match="no .txt"):
+    with pytest.raises(CorpusFormatError, match=r"no \.txt"):
         read_corpus(tmp_path)
 
 

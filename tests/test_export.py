@@ -14,8 +14,15 @@ SCORES = dict.fromkeys(ALL_LABELS, 0.0)
 
 def _tagged(doc="r1"):
     return [
-        TaggedSentence(doc, 0, 0, 30, "Ransomware hit <script>x</script>", ("AttackRansom",),
-                       {**SCORES, "AttackRansom": 0.93, "O": 0.07}),
+        TaggedSentence(
+            doc,
+            0,
+            0,
+            30,
+            "Ransomware hit <script>x</script>",
+            ("AttackRansom",),
+            {**SCORES, "AttackRansom": 0.93, "O": 0.07},
+        ),
         TaggedSentence(doc, 1, 31, 45, "Shares fell.", ("O",), {**SCORES, "O": 0.9}),
     ]
 

@@ -3,8 +3,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from threatevents.models.features import NgramFeaturizer, make_analyzer
 
-TEXTS = ["Ransomware encrypted the servers of Acme.", "A flaw in the router was patched.",
-         "Phishing emails hit the staff of Acme.", "The servers were patched after the flaw."]
+TEXTS = [
+    "Ransomware encrypted the servers of Acme.",
+    "A flaw in the router was patched.",
+    "Phishing emails hit the staff of Acme.",
+    "The servers were patched after the flaw.",
+]
 
 
 def test_fast_transform_equals_sklearn_transform():

@@ -22,7 +22,10 @@ def test_schema_has_five_events_then_o_with_descriptions_and_colours():
 
 
 def test_check_labels_canonical_order_and_o_when_empty():
-    assert check_labels(["PatchVulnerability", "DiscoverVulnerability"]) == ("DiscoverVulnerability", "PatchVulnerability")
+    assert check_labels(["PatchVulnerability", "DiscoverVulnerability"]) == (
+        "DiscoverVulnerability",
+        "PatchVulnerability",
+    )
     assert check_labels([]) == ("O",)
     assert check_labels(["O"]) == ("O",)
 

@@ -47,7 +47,7 @@ def test_truncated_or_missing_files_are_refused(fitted, tmp_path):
     with pytest.raises(ModelLoadError, match="incomplete"):
         load_model(path)
     (path / "manifest.json").unlink()
-    with pytest.raises(ModelLoadError, match="manifest.json is missing"):
+    with pytest.raises(ModelLoadError, match=r"manifest\.json is missing"):
         load_model(path)
 
 
@@ -68,8 +68,16 @@ def test_saved_directory_layout_has_no_pickle(fitted, tmp_path):
     assert "linear" in (path / "README.md").read_text()
 
 
-@pytest.mark.parametrize("bad", [{"C": 0}, {"word_ngram_max": 9}, {"char_ngram_min": 6, "char_ngram_max": 3},
-                                 {"class_weight": "heavy"}, {"seed": -1}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"C": 0},
+        {"word_ngram_max": 9},
+        {"char_ngram_min": 6, "char_ngram_max": 3},
+        {"class_weight": "heavy"},
+        {"seed": -1},
+    ],
+)
 def test_config_validates_itself(bad):
     with pytest.raises(ValueError):
         LinearConfig(**bad)

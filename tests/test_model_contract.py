@@ -14,8 +14,13 @@ from threatevents.models import MODEL_KINDS, EventModel, load_model, model_class
 KINDS = sorted(MODEL_KINDS)
 OVERRIDES = {
     "linear": lambda request: {"min_df": 1},
-    "transformer": lambda request: {"base_model": str(request.getfixturevalue("tiny_encoder_dir")), "epochs": 1,
-                                    "batch_size": 8, "max_length": 64, "learning_rate": 1e-3},
+    "transformer": lambda request: {
+        "base_model": str(request.getfixturevalue("tiny_encoder_dir")),
+        "epochs": 1,
+        "batch_size": 8,
+        "max_length": 64,
+        "learning_rate": 1e-3,
+    },
 }
 
 

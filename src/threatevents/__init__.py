@@ -25,7 +25,32 @@ _EXPORTS = {
     "train": ["train_model"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted([*_WHERE, "__version__"])
+__all__ = [
+    "ALL_LABELS",
+    "EVENT_LABELS",
+    "LABEL_INFO",
+    "Corpus",
+    "Document",
+    "EventModel",
+    "IngestError",
+    "IngestedDocument",
+    "ModelLoadError",
+    "O",
+    "ReadReport",
+    "Sentence",
+    "TaggedSentence",
+    "__version__",
+    "evaluate_model",
+    "ingest_bytes",
+    "ingest_path",
+    "ingest_text",
+    "load_model",
+    "read_corpus",
+    "read_document",
+    "tag_documents",
+    "train_model",
+    "write_corpus",
+]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.console import Console
@@ -16,12 +16,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from . import __version__
 
-app = typer.Typer(help="Find cyber events in threat reports, sentence by sentence.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
+if TYPE_CHECKING:
+    from .corpus import Corpus
+    from .tagging import TaggedSentence
+
+app = typer.Typer(
+    help="Find cyber events in threat reports, sentence by sentence.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 err = Console(stderr=True)
 
-ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model directory, 'default' or 'linear'. "
-                                                                     "Default: the shipped default model.")]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Model directory, 'default' or 'linear'. Default: the shipped default model."),
+]
 
 
 class UserError(Exception):
@@ -42,14 +52,29 @@ def _user_errors() -> Iterator[None]:
 
     try:
         yield
-    except (UserError, CorpusFormatError, IngestError, LabelError, ModelLoadError, FileNotFoundError,
-            NotADirectoryError, IsADirectoryError, PermissionError, ValueError, KeyError) as exc:
+    except (
+        UserError,
+        CorpusFormatError,
+        IngestError,
+        LabelError,
+        ModelLoadError,
+        FileNotFoundError,
+        NotADirectoryError,
+        IsADirectoryError,
+        PermissionError,
+        ValueError,
+        KeyError,
+    ) as exc:
         raise _fail(str(exc).strip("'\"")) from None
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
-                        handlers=[RichHandler(console=err, show_time=False, show_path=False)], force=True)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_time=False, show_path=False)],
+        force=True,
+    )
 
 
 def _version(value: bool) -> None:
@@ -59,18 +84,28 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                               help="Show the version and exit.")] = False) -> None:
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
     """threatevents: tag each sentence of a report with AttackDatabreach, AttackPhishing, AttackRansom,
     DiscoverVulnerability, PatchVulnerability, or O."""
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal)
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
 
 
-def _read_corpus(corpus_dir: Path, strict: bool, split_file: Path | None = None):  # type: ignore[no-untyped-def]
+def _read_corpus(corpus_dir: Path, strict: bool, split_file: Path | None = None) -> Corpus:
     from .corpus import read_corpus
 
     with err.status(f"reading {corpus_dir}"):
@@ -93,7 +128,9 @@ def train(
     batch_size: Annotated[int | None, typer.Option(help="[transformer] batch size.")] = None,
     max_length: Annotated[int | None, typer.Option(help="[transformer] max tokens per input.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same model).")] = None,
-    param: Annotated[list[str] | None, typer.Option("--set", help="Other config field, KEY=VALUE (repeatable).")] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--set", help="Other config field, KEY=VALUE (repeatable).")
+    ] = None,
     strict: Annotated[bool, typer.Option(help="Treat every recoverable corpus problem as an error.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -103,8 +140,14 @@ def train(
     _setup_logging(verbose)
     with _user_errors():
         overrides = parse_overrides(param or [])
-        named = {"base_model": base_model, "epochs": epochs, "learning_rate": learning_rate,
-                 "batch_size": batch_size, "max_length": max_length, "seed": seed}
+        named = {
+            "base_model": base_model,
+            "epochs": epochs,
+            "learning_rate": learning_rate,
+            "batch_size": batch_size,
+            "max_length": max_length,
+            "seed": seed,
+        }
         overrides.update({k: v for k, v in named.items() if v is not None})
         corpus = _read_corpus(corpus_dir, strict, split_file)
         feedback_docs = []
@@ -119,16 +162,20 @@ def train(
     for split in ("dev", "test"):
         if split in model.metrics:
             m = model.metrics[split]
-            err.print(f"{split}: weighted F1 {m['weighted_f1']:.3f}, event macro F1 {m['events_macro_f1']:.3f}, "
-                      f"document micro F1 {m['doc_micro_f1']:.3f}", highlight=False)
+            err.print(
+                f"{split}: weighted F1 {m['weighted_f1']:.3f}, event macro F1 {m['events_macro_f1']:.3f}, "
+                f"document micro F1 {m['doc_micro_f1']:.3f}",
+                highlight=False,
+            )
 
 
 @app.command()
 def evaluate(
     corpus_dir: Annotated[Path, typer.Argument(help="Corpus folder (docs/ + splits.json) or folder of .txt files.")],
     model: ModelOpt = None,
-    split: Annotated[str, typer.Option(help="test, dev, train or all. A folder without splits.json is "
-                                            "evaluated whole.")] = "test",
+    split: Annotated[
+        str, typer.Option(help="test, dev, train or all. A folder without splits.json is evaluated whole.")
+    ] = "test",
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the metrics as JSON here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write a report folder (Markdown + PNG plots) here.")] = None,
     split_file: Annotated[Path | None, typer.Option(help="splits.json to use instead of the corpus's own.")] = None,
@@ -167,8 +214,11 @@ def _collect_inputs(paths: list[str]) -> list[str]:
         if raw == "-":
             out.append(raw)
         elif path.is_dir():
-            out += sorted(str(p) for p in path.rglob("*") if p.is_file() and not any(
-                part.startswith(".") for part in p.relative_to(path).parts))
+            out += sorted(
+                str(p)
+                for p in path.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
         elif path.exists():
             out.append(raw)
         else:
@@ -201,7 +251,7 @@ def tag(
         inputs = _collect_inputs(paths)
         loaded = load_model(model)
     failures = 0
-    tagged_all = []
+    tagged_all: list[list[TaggedSentence]] = []
     sink: TextIO = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
     streaming = fmt in ("jsonl", "csv")
     try:
@@ -209,7 +259,7 @@ def tag(
             task = progress.add_task("tagging", total=len(inputs))
             for start in range(0, len(inputs), batch_docs):
                 docs = []
-                for item in inputs[start:start + batch_docs]:
+                for item in inputs[start : start + batch_docs]:
                     try:
                         if item == "-":
                             docs.append(ingest_bytes(sys.stdin.buffer.read(), name="stdin", max_bytes=max_bytes))
@@ -233,7 +283,7 @@ def tag(
         raise _fail(f"{failures} of {len(inputs)} input(s) could not be tagged", code=1)
 
 
-def _write(tagged, fmt: str, sink: TextIO, *, header: bool) -> None:  # type: ignore[no-untyped-def]
+def _write(tagged: list[list[TaggedSentence]], fmt: str, sink: TextIO, *, header: bool) -> None:
     from .export import export_string
 
     if fmt == "stix":
@@ -262,8 +312,9 @@ def serve(
         try:
             from .service.server import serve as run_server
         except ImportError as exc:
-            raise UserError(f"the service needs extra packages ({exc.name}): pip install 'threatevents[serve]'") \
-                from None
+            raise UserError(
+                f"the service needs extra packages ({exc.name}): pip install 'threatevents[serve]'"
+            ) from None
         run_server(host=host, port=port, db_url=db, model_dir=model, token_file=token_file)
 
 

@@ -91,8 +91,9 @@ def _is_continuation(fragment: str, next_line: str | None) -> bool:
     return fragment[-1:].isspace() or fragment.rstrip()[-1:] in {",", ":", ";"} or nxt[:1].islower()
 
 
-def parse_document(text: str, doc_id: str, *, source: str | None = None, strict: bool = False,
-                   report: ReadReport | None = None) -> Document:
+def parse_document(
+    text: str, doc_id: str, *, source: str | None = None, strict: bool = False, report: ReadReport | None = None
+) -> Document:
     """Parse one document in the corpus format. See the module docstring for the recovery rules."""
     source = source or doc_id
     report = report if report is not None else ReadReport()
@@ -252,7 +253,7 @@ def read_corpus(path: str | Path, *, strict: bool = False, split_file: str | Pat
 def write_corpus(corpus: Corpus | Sequence[Document], path: str | Path) -> None:
     """Write documents as ``docs/<id>.txt`` (plus ``splits.json`` when the corpus has splits)."""
     path = Path(path)
-    docs = list(corpus) if isinstance(corpus, Corpus) else list(corpus)
+    docs = list(corpus)
     (path / "docs").mkdir(parents=True, exist_ok=True)
     for doc in docs:
         write_document(doc, path / "docs" / f"{doc.id}.txt")

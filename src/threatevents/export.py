@@ -28,8 +28,17 @@ def write_csv(docs: Sequence[Sequence[TaggedSentence]], out: TextIO) -> None:
     writer.writerow(CSV_COLUMNS)
     for tagged in docs:
         for s in tagged:
-            writer.writerow([s.document, s.index, s.start, s.end, s.text, ";".join(s.labels),
-                             *(f"{s.scores[x]:.4f}" for x in ALL_LABELS)])
+            writer.writerow(
+                [
+                    s.document,
+                    s.index,
+                    s.start,
+                    s.end,
+                    s.text,
+                    ";".join(s.labels),
+                    *(f"{s.scores[x]:.4f}" for x in ALL_LABELS),
+                ]
+            )
 
 
 def to_corpus_document(tagged: Sequence[TaggedSentence], doc_id: str) -> Document:
@@ -65,27 +74,35 @@ def _sentence_style(s: TaggedSentence) -> str:
 
 def _chip(label: str, text: str | None = None) -> str:
     colour = LABEL_INFO[label].colour
-    return (f'<span style="background:{colour};color:#fff" title="{html.escape(LABEL_INFO[label].description)}">'
-            f"{html.escape(text or label)}</span>")
+    return (
+        f'<span style="background:{colour};color:#fff" title="{html.escape(LABEL_INFO[label].description)}">'
+        f"{html.escape(text or label)}</span>"
+    )
 
 
 def render_html(docs: Sequence[Sequence[TaggedSentence]], *, title: str = "threatevents report") -> str:
     """One standalone page: sentences highlighted by event type, scores on hover, a summary per document."""
-    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-             "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">",
-             f"<title>{html.escape(title)}</title><style>{_PAGE_CSS}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1><div class='legend'>{''.join(_chip(x) for x in EVENT_LABELS)}</div>"]
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+        f"<title>{html.escape(title)}</title><style>{_PAGE_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1><div class='legend'>{''.join(_chip(x) for x in EVENT_LABELS)}</div>",
+    ]
     for tagged in docs:
         name = tagged[0].document if tagged else "(empty)"
         counts = document_events(tagged)
         chips = "".join(_chip(k, f"{k} × {v}") for k, v in counts.items()) or _chip(O, "no events found")
-        parts.append(f"<h2>{html.escape(name)}</h2><div class='chips'>{chips}</div>"
-                     f"<p class='muted'>{len(tagged)} sentences, {sum(1 for s in tagged if s.events)} with events</p>"
-                     "<p class='doc'>")
+        parts.append(
+            f"<h2>{html.escape(name)}</h2><div class='chips'>{chips}</div>"
+            f"<p class='muted'>{len(tagged)} sentences, {sum(1 for s in tagged if s.events)} with events</p>"
+            "<p class='doc'>"
+        )
         for s in tagged:
             hover = "; ".join(f"{k} {v:.2f}" for k, v in sorted(s.scores.items(), key=lambda kv: -kv[1]))
-            parts.append(f"<span class='s' data-events='{html.escape(' '.join(s.events))}' "
-                         f"style='{_sentence_style(s)}' title='{html.escape(hover)}'>{html.escape(s.text)}</span> ")
+            parts.append(
+                f"<span class='s' data-events='{html.escape(' '.join(s.events))}' "
+                f"style='{_sentence_style(s)}' title='{html.escape(hover)}'>{html.escape(s.text)}</span> "
+            )
         parts.append("</p>")
     parts.append("</body></html>\n")
     return "".join(parts)

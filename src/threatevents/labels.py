@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-O = "O"
+O = "O"  # noqa: E741 - the label is called O in the data and the literature
 
 
 @dataclass(frozen=True)
@@ -24,10 +24,14 @@ class LabelInfo:
 
 EVENT_INFO: tuple[LabelInfo, ...] = (
     LabelInfo("AttackDatabreach", "Data was stolen, leaked or exposed by an attack or breach.", "#e4572e"),
-    LabelInfo("AttackPhishing", "Deceptive messages or sites that trick people into giving up data or access.", "#f3a712"),
+    LabelInfo(
+        "AttackPhishing", "Deceptive messages or sites that trick people into giving up data or access.", "#f3a712"
+    ),
     LabelInfo("AttackRansom", "Ransomware or extortion: data or systems held for a payment.", "#a23b72"),
     LabelInfo("DiscoverVulnerability", "A security flaw is found, disclosed or reported.", "#2e86ab"),
-    LabelInfo("PatchVulnerability", "A fix, update or mitigation for a vulnerability is released or applied.", "#3bb273"),
+    LabelInfo(
+        "PatchVulnerability", "A fix, update or mitigation for a vulnerability is released or applied.", "#3bb273"
+    ),
 )
 O_INFO = LabelInfo(O, "No cyber event is described.", "#d9d9d9")
 
@@ -76,7 +80,8 @@ def with_o_column(events: np.ndarray) -> np.ndarray:
 
 # Every subset of the five events, indexed by its bit mask (bit j = EVENT_LABELS[j]).
 _BY_MASK: list[tuple[str, ...]] = [
-    tuple(name for j, name in enumerate(EVENT_LABELS) if mask >> j & 1) or (O,) for mask in range(1 << len(EVENT_LABELS))
+    tuple(name for j, name in enumerate(EVENT_LABELS) if mask >> j & 1) or (O,)
+    for mask in range(1 << len(EVENT_LABELS))
 ]
 _BITS = 1 << np.arange(len(EVENT_LABELS))
 

@@ -30,8 +30,15 @@ class TaggedSentence:
     scores: dict[str, float]
 
     def to_record(self) -> dict[str, Any]:
-        return {"document": self.document, "index": self.index, "start": self.start, "end": self.end,
-                "text": self.text, "labels": list(self.labels), "scores": dict(self.scores)}
+        return {
+            "document": self.document,
+            "index": self.index,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "labels": list(self.labels),
+            "scores": dict(self.scores),
+        }
 
     @property
     def events(self) -> tuple[str, ...]:

@@ -26,8 +26,14 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def train_model(corpus: Corpus, kind: str = "linear", overrides: dict[str, Any] | None = None, *,
-                feedback: Sequence[Document] = (), eval_split: str = "test") -> EventModel:
+def train_model(
+    corpus: Corpus,
+    kind: str = "linear",
+    overrides: dict[str, Any] | None = None,
+    *,
+    feedback: Sequence[Document] = (),
+    eval_split: str = "test",
+) -> EventModel:
     """Fit a model on the corpus's ``train`` split (plus reviewed ``feedback`` sentences).
 
     Thresholds are tuned on ``dev``; metrics on ``dev`` and ``eval_split`` are stored in
@@ -48,8 +54,10 @@ def train_model(corpus: Corpus, kind: str = "linear", overrides: dict[str, Any] 
     model = cls(config).fit(train, dev or None)
     fit_seconds = time.perf_counter() - started
     metrics: dict[str, Any] = {
-        "kind": kind, "fit_seconds": round(fit_seconds, 1),
-        "n_train_documents": len(train), "n_train_sentences": sum(len(d.sentences) for d in train),
+        "kind": kind,
+        "fit_seconds": round(fit_seconds, 1),
+        "n_train_documents": len(train),
+        "n_train_sentences": sum(len(d.sentences) for d in train),
         "n_feedback_documents": len(feedback),
     }
     if dev:
@@ -62,8 +70,14 @@ def train_model(corpus: Corpus, kind: str = "linear", overrides: dict[str, Any] 
     return model
 
 
-def train_and_save(corpus: Corpus, out: str | Path, kind: str = "linear", overrides: dict[str, Any] | None = None,
-                   *, feedback: Sequence[Document] = ()) -> EventModel:
+def train_and_save(
+    corpus: Corpus,
+    out: str | Path,
+    kind: str = "linear",
+    overrides: dict[str, Any] | None = None,
+    *,
+    feedback: Sequence[Document] = (),
+) -> EventModel:
     model = train_model(corpus, kind, overrides, feedback=feedback)
     model.save(out)
     return model

@@ -23,8 +23,10 @@ def model_class(kind: str) -> type[EventModel]:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ModelLoadError(f"the {kind!r} model kind needs a package that is not installed ({exc.name}); "
-                             f"for training try `pip install 'threatevents[train]'`") from None
+        raise ModelLoadError(
+            f"the {kind!r} model kind needs a package that is not installed ({exc.name}); "
+            f"for training try `pip install 'threatevents[train]'`"
+        ) from None
     cls: type[EventModel] = getattr(module, class_name)
     return cls
 
@@ -49,5 +51,12 @@ def load_model(name_or_path: str | Path | None = None) -> EventModel:
     return model_class(kind).load(path)
 
 
-__all__ = ["MODEL_KINDS", "EventModel", "ModelConfig", "ModelLoadError", "load_model", "model_class",
-           "resolve_model_path"]
+__all__ = [
+    "MODEL_KINDS",
+    "EventModel",
+    "ModelConfig",
+    "ModelLoadError",
+    "load_model",
+    "model_class",
+    "resolve_model_path",
+]

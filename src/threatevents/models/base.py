@@ -74,7 +74,7 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(sorted(unknown))}")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**values)
+        return cls(**values)  # type: ignore[arg-type]  # each subclass declares its own fields
 
 
 C = TypeVar("C", bound=ModelConfig)
@@ -120,8 +120,9 @@ class EventModel(ABC):
         """Tag raw text; returns the same records as ``threatevents tag --format jsonl``."""
         return self.tag_many([text], titles=[title], names=[document])[0]
 
-    def tag_many(self, texts: Sequence[str], *, titles: Sequence[str | None] | None = None,
-                 names: Sequence[str] | None = None) -> list[list[dict[str, Any]]]:
+    def tag_many(
+        self, texts: Sequence[str], *, titles: Sequence[str | None] | None = None, names: Sequence[str] | None = None
+    ) -> list[list[dict[str, Any]]]:
         from ..ingest import ingest_text
         from ..tagging import tag_documents
 
@@ -147,8 +148,10 @@ class EventModel(ABC):
 
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        _write_json(path / "config.json", {"kind": self.kind, "threatevents_version": __version__,
-                                           "config": self.config.to_dict()})
+        _write_json(
+            path / "config.json",
+            {"kind": self.kind, "threatevents_version": __version__, "config": self.config.to_dict()},
+        )
         _write_json(path / "labels.json", list(EVENT_LABELS))
         _write_json(path / "thresholds.json", dict(zip(EVENT_LABELS, map(float, self.thresholds), strict=True)))
         _write_json(path / "metrics.json", self.metrics)
@@ -215,8 +218,10 @@ def verify_manifest(path: Path) -> None:
         if not file.is_file():
             raise ModelLoadError(f"model directory {path} is incomplete: {name} is missing")
         if _sha256(file) != expected:
-            raise ModelLoadError(f"model file {file} does not match its sha256 in {MANIFEST}: "
-                                 "the model was modified or truncated; refusing to load it")
+            raise ModelLoadError(
+                f"model file {file} does not match its sha256 in {MANIFEST}: "
+                "the model was modified or truncated; refusing to load it"
+            )
 
 
 def read_model_config(path: Path) -> dict[str, Any]:

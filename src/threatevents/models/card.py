@@ -16,15 +16,33 @@ def _fmt(value: Any) -> str:
 
 def render_card(model: EventModel) -> str:
     m = model.metrics
-    lines = [f"# threatevents model: {model.kind}", "",
-             "Multi-label sentence classifier for cyber events in threat reports: "
-             + ", ".join(f"`{x}`" for x in EVENT_LABELS) + "; `O` when none passes its threshold.", "",
-             "## Data", "",
-             m.get("data", "Trained on the `train` split of the CASIE sentence corpus "
-                   "(Satyapanich, Finin, Ferraro, AAAI 2020; sentence relabelling by stwater20), "
-                   "thresholds tuned on `dev`, scores below on the untouched `test` split."), "",
-             "## Configuration", "", "```json", __import__("json").dumps(model.config.to_dict(), indent=2), "```", "",
-             "## Thresholds", "", "| label | threshold |", "|---|---|"]
+    lines = [
+        f"# threatevents model: {model.kind}",
+        "",
+        "Multi-label sentence classifier for cyber events in threat reports: "
+        + ", ".join(f"`{x}`" for x in EVENT_LABELS)
+        + "; `O` when none passes its threshold.",
+        "",
+        "## Data",
+        "",
+        m.get(
+            "data",
+            "Trained on the `train` split of the CASIE sentence corpus "
+            "(Satyapanich, Finin, Ferraro, AAAI 2020; sentence relabelling by stwater20), "
+            "thresholds tuned on `dev`, scores below on the untouched `test` split.",
+        ),
+        "",
+        "## Configuration",
+        "",
+        "```json",
+        __import__("json").dumps(model.config.to_dict(), indent=2),
+        "```",
+        "",
+        "## Thresholds",
+        "",
+        "| label | threshold |",
+        "|---|---|",
+    ]
     lines += [f"| {name} | {t:.3f} |" for name, t in zip(EVENT_LABELS, model.thresholds, strict=True)]
     test = m.get("test") or {}
     if test:
@@ -34,12 +52,19 @@ def render_card(model: EventModel) -> str:
         per_label = test.get("per_label") or {}
         if per_label:
             lines += ["", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-            lines += [f"| {name} | {_fmt(v['precision'])} | {_fmt(v['recall'])} | {_fmt(v['f1'])} | {v['support']} |"
-                      for name, v in per_label.items()]
+            lines += [
+                f"| {name} | {_fmt(v['precision'])} | {_fmt(v['recall'])} | {_fmt(v['f1'])} | {v['support']} |"
+                for name, v in per_label.items()
+            ]
     details = model.card_details()
     if details:
         lines += ["", details.rstrip()]
-    lines += ["", "## Limits", "",
-              "English security news of 2017-2019; five event types only. Scores on other sources "
-              "(vendor reports, other years) will differ: check a sample before relying on it.", ""]
+    lines += [
+        "",
+        "## Limits",
+        "",
+        "English security news of 2017-2019; five event types only. Scores on other sources "
+        "(vendor reports, other years) will differ: check a sample before relying on it.",
+        "",
+    ]
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,8 +48,9 @@ def make_analyzer(word_max: int, char_range: tuple[int, int] | None) -> Callable
 class NgramFeaturizer:
     """Fitted vocabulary + idf; transforms texts into L2-normalised sublinear TF-IDF rows."""
 
-    def __init__(self, vocabulary: Sequence[str], idf: np.ndarray, word_max: int,
-                 char_range: tuple[int, int] | None) -> None:
+    def __init__(
+        self, vocabulary: Sequence[str], idf: np.ndarray, word_max: int, char_range: tuple[int, int] | None
+    ) -> None:
         self.features = list(vocabulary)
         self.vocab = {f: i for i, f in enumerate(self.features)}
         self.idf = np.asarray(idf, dtype=np.float32)
@@ -56,10 +58,22 @@ class NgramFeaturizer:
         self._token_ids = lru_cache(maxsize=_CACHE_SIZE)(self._token_ids_uncached)
 
     @classmethod
-    def fit(cls, texts: Sequence[str], *, word_max: int = 2, char_range: tuple[int, int] | None = (3, 5),
-            min_df: int = 2, max_features: int | None = None) -> NgramFeaturizer:
-        vec = TfidfVectorizer(analyzer=make_analyzer(word_max, char_range), sublinear_tf=True, min_df=min_df,
-                              max_features=max_features, dtype=np.float32)
+    def fit(
+        cls,
+        texts: Sequence[str],
+        *,
+        word_max: int = 2,
+        char_range: tuple[int, int] | None = (3, 5),
+        min_df: int = 2,
+        max_features: int | None = None,
+    ) -> NgramFeaturizer:
+        vec = TfidfVectorizer(
+            analyzer=make_analyzer(word_max, char_range),
+            sublinear_tf=True,
+            min_df=min_df,
+            max_features=max_features,
+            dtype=np.float32,
+        )
         vec.fit(texts)
         vocabulary = sorted(vec.vocabulary_, key=vec.vocabulary_.__getitem__)
         return cls(vocabulary, vec.idf_, word_max, char_range)
@@ -74,7 +88,7 @@ class NgramFeaturizer:
 
     def _word_ngrams(self, tokens: list[str]) -> list[str]:
         if self.word_max == 2:
-            return [a + " " + b for a, b in zip(tokens, tokens[1:])]
+            return [a + " " + b for a, b in pairwise(tokens)]
         return [" ".join(tokens[i : i + n]) for n in range(2, self.word_max + 1) for i in range(len(tokens) - n + 1)]
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
@@ -88,8 +102,9 @@ class NgramFeaturizer:
             ids.extend([vocab[g] for g in self._word_ngrams(tokens) if g in vocab])
             indptr[row + 1] = len(ids)
         indices = np.array(ids, dtype=np.int32)
-        counts = sp.csr_matrix((np.ones(indices.size, dtype=np.float32), indices, indptr),
-                               shape=(len(texts), self.n_features))
+        counts = sp.csr_matrix(
+            (np.ones(indices.size, dtype=np.float32), indices, indptr), shape=(len(texts), self.n_features)
+        )
         counts.sum_duplicates()
         counts.data = (np.log(counts.data) + 1.0) * self.idf[counts.indices]
         return normalize(counts, norm="l2", copy=False)

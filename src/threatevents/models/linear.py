@@ -61,8 +61,13 @@ class LinearModel(EventModel):
         texts, y = flatten_texts(train), flatten_labels(train)
         if not texts:
             raise ValueError("no training sentences")
-        self.featurizer = NgramFeaturizer.fit(texts, word_max=cfg.word_ngram_max, char_range=cfg.char_range,
-                                              min_df=cfg.min_df, max_features=cfg.max_features)
+        self.featurizer = NgramFeaturizer.fit(
+            texts,
+            word_max=cfg.word_ngram_max,
+            char_range=cfg.char_range,
+            min_df=cfg.min_df,
+            max_features=cfg.max_features,
+        )
         x = self.featurizer.transform(texts)
         coef = np.zeros((len(EVENT_LABELS), x.shape[1]), dtype=np.float32)
         intercept = np.zeros(len(EVENT_LABELS), dtype=np.float32)
@@ -70,8 +75,9 @@ class LinearModel(EventModel):
             if y[:, j].min() == y[:, j].max():  # label absent (or always present) in train: constant score
                 intercept[j] = 10.0 if y[0, j] else -10.0
                 continue
-            clf = LogisticRegression(C=cfg.C, class_weight=cfg.class_weight, solver="liblinear", max_iter=2000,
-                                     random_state=cfg.seed)
+            clf = LogisticRegression(
+                C=cfg.C, class_weight=cfg.class_weight, solver="liblinear", max_iter=2000, random_state=cfg.seed
+            )
             clf.fit(x, y[:, j])
             coef[j], intercept[j] = clf.coef_[0], clf.intercept_[0]
         self.coef, self.intercept = coef, intercept
@@ -89,8 +95,9 @@ class LinearModel(EventModel):
     def _save_weights(self, path: Path) -> None:
         if self.featurizer is None:
             raise RuntimeError("cannot save a model that is not fitted")
-        (path / "vocabulary.json").write_text(json.dumps(self.featurizer.features, ensure_ascii=False),
-                                              encoding="utf-8")
+        (path / "vocabulary.json").write_text(
+            json.dumps(self.featurizer.features, ensure_ascii=False), encoding="utf-8"
+        )
         np.save(path / "idf.npy", self.featurizer.idf, allow_pickle=False)
         np.save(path / "coef.npy", self.coef.astype(np.float32), allow_pickle=False)
         np.save(path / "intercept.npy", self.intercept.astype(np.float32), allow_pickle=False)
@@ -109,7 +116,9 @@ class LinearModel(EventModel):
 
     def card_details(self) -> str:
         n = self.featurizer.n_features if self.featurizer else 0
-        return ("## Model\n\nTF-IDF (sublinear tf, L2) over word 1-{w}-grams and word-bounded character "
-                "{lo}-{hi}-grams ({n:,} features), one L2-regularised logistic regression per event label "
-                "(scikit-learn, liblinear).").format(w=self.config.word_ngram_max, lo=self.config.char_ngram_min,
-                                                     hi=self.config.char_ngram_max, n=n)
+        cfg = self.config
+        return (
+            f"## Model\n\nTF-IDF (sublinear tf, L2) over word 1-{cfg.word_ngram_max}-grams and word-bounded "
+            f"character {cfg.char_ngram_min}-{cfg.char_ngram_max}-grams ({n:,} features), one L2-regularised "
+            "logistic regression per event label (scikit-learn, liblinear)."
+        )
