@@ -11,6 +11,7 @@ message names the file and the problem.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from .document import (
@@ -25,6 +26,11 @@ from .document import (
 )
 from .sentences import normalize_text, split_sentences
 from .sniff import FORMATS, decode_text, detect_format
+
+log = logging.getLogger(__name__)
+
+# More sentences than any report has; a file of millions of one-word lines is cut here, not split whole.
+MAX_SENTENCES = 200_000
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -62,11 +68,15 @@ def ingest_text(
     title = normalize_text(title).replace("\n", " ") if title else None
     if title and not _starts_with(text, title):
         text = f"{title}\n\n{text}" if text else title
-    sentences = split_sentences(text)
+    meta = dict(meta or {})
+    sentences = split_sentences(text, limit=MAX_SENTENCES)
+    if len(sentences) == MAX_SENTENCES and sentences[-1].end < len(text.rstrip()):
+        meta["truncated"] = f"stopped at {MAX_SENTENCES:,} sentences (character {sentences[-1].end:,} of {len(text):,})"
+        log.warning("%s: %s", name, meta["truncated"])
     if not sentences:
         hint = " (a scanned PDF has no text layer: run OCR on it first)" if format == "pdf" else ""
         raise EmptyDocumentError(f"{name}: no text found in this {format} document{hint}")
-    return IngestedDocument(name, text, sentences, format, title or None, dict(meta or {}))
+    return IngestedDocument(name, text, sentences, format, title or None, meta)
 
 
 def ingest_bytes(data: bytes, *, name: str, max_bytes: int = DEFAULT_MAX_BYTES) -> IngestedDocument:

@@ -3,16 +3,15 @@
 trafilatura (Apache-2.0) drops menus, navigation, scripts, styles, sidebars, comments, cookie banners
 and footers, and returns one paragraph per line plus the page title (``og:title``, ``<title>`` or
 ``<h1>``). libxml2 stops building the tree at 256 levels of nesting, so a deeply nested page (or any
-page where trafilatura finds nothing or fails) goes to :func:`fallback_text`, a streaming pass of the
-standard library's HTML tokenizer that never recurses and keeps the text outside boilerplate elements;
-so does a page too big for trafilatura to read in seconds.
+page where trafilatura finds nothing or fails) goes to :func:`fallback_text`, a streaming pass of
+libxml2's HTML parser (events, no tree: linear, never recursive) that keeps the text outside boilerplate
+elements; so does a page too big for trafilatura to read in seconds.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from html.parser import HTMLParser
 
 log = logging.getLogger(__name__)
 
@@ -32,58 +31,57 @@ _BLOCK = frozenset({
     "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "main", "tr",
     "table", "blockquote", "pre", "dd", "dt", "hr", "title",
 })
-_VOID = frozenset({
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr",
-})
 # fmt: on
 _BOILERPLATE_ATTR = re.compile(r"cookie|consent|gdpr|banner|newsletter|menu|navbar|sidebar|footer|share|comment", re.I)
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 
 
-class _TextCollector(HTMLParser):
-    """Text outside skipped elements, one paragraph per block element; a stack of skip flags, no tree."""
+class _TextTarget:
+    """lxml parser target: text outside skipped elements, one paragraph per block element, and the title.
+
+    libxml2 streams events to it without building a tree, so nesting depth does not matter (the tree
+    builder stops at 256 levels) and the pass is linear in the size of the page.
+    """
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.title: list[str] = []
         self._stack: list[tuple[str, bool]] = []
         self._skipping = 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
         if tag in _BLOCK:
             self.parts.append("\n")
-        if tag in _VOID:
-            return
-        marker = " ".join(v for k, v in attrs if k in ("class", "id", "role") and v)
+        marker = " ".join(attrib.get(key, "") for key in ("class", "id", "role"))
         skip = tag in _SKIP or bool(_BOILERPLATE_ATTR.search(marker))
         self._stack.append((tag, skip))
         self._skipping += skip
 
-    def handle_endtag(self, tag: str) -> None:
+    def end(self, tag: str) -> None:
         if tag in _BLOCK:
             self.parts.append("\n")
-        if not any(open_tag == tag for open_tag, _ in self._stack[-50:]):
-            return  # stray end tag: ignore rather than unwind everything
-        while self._stack:
-            open_tag, skip = self._stack.pop()
+        if self._stack:
+            _, skip = self._stack.pop()
             self._skipping -= skip
-            if open_tag == tag:
-                break
 
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
+    def data(self, data: str) -> None:
+        if self._stack and self._stack[-1][0] == "title":
+            self.title.append(data)
+        elif not self._skipping:
+            self.parts.append(" ".join(data.split("\n")))  # in HTML a newline is a space; blocks break lines
+
+    def close(self) -> tuple[str | None, str]:
+        lines = (" ".join(line.split()) for line in "".join(self.parts).split("\n"))
+        return " ".join("".join(self.title).split()) or None, "\n".join(line for line in lines if line)
 
 
 def fallback_text(html: str) -> tuple[str | None, str]:
-    """(title, text) by a flat scan of the page: no tree, so any nesting depth is fine."""
-    match = _TITLE.search(html[:100_000])
-    title = " ".join(match.group(1).split()) if match else None
-    collector = _TextCollector()
-    collector.feed(html)
-    collector.close()
-    lines = (" ".join(line.split()) for line in "".join(collector.parts).split("\n"))
-    return title or None, "\n".join(line for line in lines if line)
+    """(title, text) by a streaming pass of libxml2's HTML parser: any nesting depth, linear time."""
+    from lxml import etree
+
+    parser = etree.HTMLParser(target=_TextTarget(), recover=True, no_network=True)
+    parser.feed(html)
+    result: tuple[str | None, str] = parser.close()
+    return result
 
 
 def extract_html(html: str) -> tuple[str | None, str]:

@@ -34,6 +34,8 @@ _SPACES = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r" ?\n[ \n]*")
 # A sentence that starts with a closing quote or bracket standing alone: the mark ends the previous one.
 _LEADING_CLOSER = re.compile(r"[”’\"')\]]+(?=\s|$)")
+# Punkt only ends a sentence at . ! ? (or an ellipsis) followed by a space; a line without one is one sentence.
+_INNER_END = re.compile(r"[.!?\u2026]\S*\s+\S")
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s")
 
 
@@ -108,12 +110,20 @@ def _split_line(line: str) -> list[tuple[int, int]]:
     return spans
 
 
-def split_sentences(text: str) -> list[Span]:
-    """Split ``text`` into sentences; every line break is a boundary and ``text[s.start:s.end] == s.text``."""
-    out = []
+def split_sentences(text: str, *, limit: int | None = None) -> list[Span]:
+    """Split ``text`` into sentences; every line break is a boundary and ``text[s.start:s.end] == s.text``.
+
+    With ``limit``, stop after that many sentences (the caller can tell by the length of the result).
+    """
+    out: list[Span] = []
     for match in _LINE.finditer(text):
-        offset = match.start()
         line = match.group(0)
-        for start, end in _split_line(line):
-            out.append(Span(offset + start, offset + end, line[start:end]))
+        if len(line) <= MAX_CHUNK_CHARS and not _INNER_END.search(line):
+            spans = [(len(line) - len(line.lstrip()), len(line.rstrip()))] if line.strip() else []
+        else:
+            spans = _split_line(line)
+        offset = match.start()
+        out.extend(Span(offset + start, offset + end, line[start:end]) for start, end in spans)
+        if limit is not None and len(out) >= limit:
+            return out[:limit]
     return out
