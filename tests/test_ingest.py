@@ -174,6 +174,7 @@ def test_format_comes_from_bytes_not_name(tmp_path: Path) -> None:
     fake.write_bytes(b"<!DOCTYPE html><html><body><p>" + BODY[0].encode() + b"</p></body></html>")
     assert ingest_path(fake).format == "html"
     assert detect_format(b"Just a plain report. With < and > signs.") == "text"
+    assert detect_format(b"MZ Corp was hacked. ID3 and RIFF are words here too.") == "text"
 
 
 @pytest.mark.parametrize(
@@ -181,6 +182,8 @@ def test_format_comes_from_bytes_not_name(tmp_path: Path) -> None:
     [
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "PNG"),
         (b"\x7fELF\x02\x01\x01" + b"\x00" * 64, "ELF"),
+        (b"MZ\x90\x00\x03\x00\x00\x00\x04\x00", "Windows executable"),
+        (b"{\\rtf1\\ansi Hello}", "RTF"),
         (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "Office"),
         (b"\x00\x01\x02\x03binary\x00", "binary"),
     ],

@@ -43,6 +43,8 @@ _REFUSED = [
     (b"OggS", "an Ogg media file"),
     (b"ID3", "an MP3 audio file"),
 ]
+_TEXT_FORMATS = {b"{\\rtf", b"%!PS"}  # text-based formats we refuse; other magics must look binary too
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 _BOMS = [
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -58,6 +60,17 @@ _SNIFF_BYTES = 4096
 
 def _bom_encoding(data: bytes) -> str | None:
     return next((enc for bom, enc in _BOMS if data.startswith(bom)), None)
+
+
+def _is_plain_text(head: bytes) -> bool:
+    """Do these bytes read as UTF-8 text without control characters (so "MZ Corp was hacked" is text)?"""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the end of the sample
+            return False
+        text = head[: exc.start].decode("utf-8")
+    return not _CONTROL.search(text)
 
 
 def _zip_kind(data: bytes) -> str:
@@ -98,7 +111,7 @@ def detect_format(data: bytes) -> str:
     if data.startswith(b"PK\x03\x04"):
         return _zip_kind(data)
     for magic, what in _REFUSED:
-        if data.startswith(magic):
+        if data.startswith(magic) and (magic in _TEXT_FORMATS or not _is_plain_text(data[:512])):
             raise UnsupportedFormatError(f"{what}, not a text, HTML, PDF or DOCX report")
     if data.startswith(b"PK"):
         raise UnsupportedFormatError("a ZIP archive that is not a DOCX document")
