@@ -1,8 +1,9 @@
 """Whitespace normalisation and sentence splitting with character offsets.
 
 Sentences come from `nupunkt <https://pypi.org/project/nupunkt/>`_ (Punkt with a bundled English
-model; pure Python, no data download), chosen by ``benchmarks/bench_splitters.py``: on the corpus's
-dev split it matches the best boundary F1 within noise at several times the speed. Every line break is
+model; pure Python, no data download), chosen by ``benchmarks/bench_splitters.py``: with its abbreviation
+list pruned it has the best boundary F1 on the corpus's dev split (0.979; blingfire 0.978, syntok 0.975,
+pysbd 0.941) at some 50,000-70,000 sentences a second on one core. Every line break is
 a boundary (headlines, list items and paragraphs are lines once text is extracted), and a line longer
 than :data:`MAX_CHUNK_CHARS` is cut into chunks first (at a sentence end or a space when there is one)
 so that a megabyte-long line cannot make the splitter slow or a sentence huge.
