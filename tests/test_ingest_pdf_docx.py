@@ -12,10 +12,10 @@ import zlib
 
 import pytest
 
+from test_ingest import BODY, assert_offsets
 from threatevents.ingest import (
     DecodeError,
     EmptyDocumentError,
-    IngestedDocument,
     IngestError,
     TooLargeError,
     UnsupportedFormatError,
@@ -26,17 +26,6 @@ from threatevents.ingest.docx import extract_docx
 from threatevents.ingest.pdf import extract_pdf, meaningful_title, reflow
 
 TITLE = "Phishing wave hits regional banks"
-BODY = [
-    "Attackers sent thousands of phishing emails to customers of three regional banks last week.",
-    "The messages imitated security alerts and linked to a fake login page that collected passwords.",
-    "The banks said that fewer than a hundred customers entered their details.",
-    "Researchers traced the fake pages to a hosting provider in another country.",
-]
-
-
-def assert_offsets(doc: IngestedDocument) -> None:
-    for span in doc.sentences:
-        assert doc.text[span.start : span.end] == span.text and span.text == span.text.strip() != ""
 
 
 def make_pdf(paragraphs: list[str], *, title: str | None = TITLE, heading: str | None = TITLE, pages: int = 1) -> bytes:
