@@ -25,6 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="output folder of benchmarks/train_transformer.py")
     parser.add_argument("--out", type=Path, default=Path("src/threatevents/shipped/default"))
+    parser.add_argument("--compare", type=Path, nargs="*", default=[], help="other runs, for the context table")
     args = parser.parse_args()
     results = json.loads((args.run / "results.json").read_text(encoding="utf-8"))
     model = TransformerModel.load(args.run / "model")
@@ -45,6 +46,14 @@ def main() -> None:
             "int8_test": results["int8_onnx"]["test"],
             "fp32_onnx_test": results["fp32_onnx"]["test"],
             "torch_vs_fp32_onnx_max_abs_diff": results["torch_vs_fp32_onnx_max_abs_diff"],
+        },
+        "context_dev": {
+            (r := json.loads((run / "results.json").read_text(encoding="utf-8")))["config"]["context"]: {
+                "max_length": r["config"]["max_length"],
+                "fp32": r["fp32_onnx"]["dev"],
+                "int8": r["int8_onnx"]["dev"],
+            }
+            for run in [args.run, *args.compare]
         },
         "speed": {"test_split": f"{n_test / seconds:.0f} sentences/s on 2 CPU cores (tokenising and scoring)"},
     }

@@ -172,8 +172,9 @@ class TransformerModel(EventModel):
             "",
             f"- Base encoder: `{base}` (licence {licence}), fine-tuned end to end with a linear head "
             "over mean-pooled sentence tokens.",
-            f"- Context read with each sentence: `{cfg.context}` (as the second segment of a text pair), "
-            f"at most {cfg.max_length} tokens.",
+            f"- Context read with each sentence: `{cfg.context}`"
+            + (" (each sentence alone)" if cfg.context == "none" else " (as the second segment of a text pair)")
+            + f"; at most {cfg.max_length} tokens.",
             f"- Weights: ONNX, {'dynamic int8 quantisation (onnxruntime)' if cfg.quantize else 'fp32'}; "
             "inference needs onnxruntime and tokenizers only.",
         ]
@@ -182,6 +183,19 @@ class TransformerModel(EventModel):
                 f"- Training: {training.get('epochs_run')} epoch(s), best on dev at epoch "
                 f"{training.get('best_epoch')}, {training.get('seconds')} s "
                 f"({training.get('train_sentences_per_s')} sentences/s)."
+            )
+        quantisation: dict[str, Any] = self.metrics.get("quantisation", {})
+        if quantisation:
+            lines.append(
+                f"- Quantisation cost on test (weighted F1): fp32 ONNX "
+                f"{quantisation['fp32_onnx_test']['weighted_f1']:.4f}, int8 "
+                f"{quantisation['int8_test']['weighted_f1']:.4f}."
+            )
+        for context, scores in self.metrics.get("context_dev", {}).items():
+            lines.append(
+                f"- Context `{context}` (max {scores['max_length']} tokens) on dev: weighted F1 "
+                f"{scores['fp32']['weighted_f1']:.4f} fp32 / {scores['int8']['weighted_f1']:.4f} int8, event macro F1 "
+                f"{scores['fp32']['events_macro_f1']:.4f} / {scores['int8']['events_macro_f1']:.4f}."
             )
         for key, value in speed.items():
             lines.append(f"- Speed, {key.replace('_', ' ')}: {value}")
