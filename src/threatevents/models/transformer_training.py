@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import tempfile
 import time
 import warnings
@@ -201,7 +202,13 @@ def quantize_onnx(model: bytes, per_channel: bool = False) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(model)
-        quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=per_channel)
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # onnxruntime logs an advisory on the root logger for every call
+        try:
+            quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=per_channel)
+        finally:
+            root.setLevel(level)
         return dst.read_bytes()
 
 
