@@ -66,7 +66,7 @@ def train_model(
     if corpus.has_split(eval_split):
         metrics["eval_split"] = eval_split
         metrics["test"] = evaluate_model(model, corpus.split(eval_split)).to_dict()
-    model.metrics = metrics
+    model.metrics = {**model.metrics, **metrics}  # keep what fit recorded (e.g. the training curve)
     return model
 
 
