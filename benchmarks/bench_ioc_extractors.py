@@ -63,18 +63,7 @@ def _iocextract() -> Extractor:
 def _ioc_finder() -> Extractor:
     from ioc_finder import find_iocs
 
-    keys = {
-        "cves": "cve",
-        "ipv4s": "ipv4",
-        "ipv6s": "ipv6",
-        "domains": "domain",
-        "urls": "url",
-        "md5s": "md5",
-        "sha1s": "sha1",
-        "sha256s": "sha256",
-        "sha512s": "sha512",
-        "email_addresses": "email",
-    }
+    from threatevents.indicators import _FINDER_TYPES as keys  # the same key mapping, unfiltered
 
     def extract(text: str) -> Found:
         found = find_iocs(text)
