@@ -7,12 +7,11 @@ python-docx and zipfile. Bombs are small on disk and must be refused quickly.
 from __future__ import annotations
 
 import io
-import zipfile
 import zlib
 
 import pytest
 
-from test_ingest import BODY, assert_offsets
+from test_ingest import BODY, _zip, assert_offsets
 from threatevents.ingest import (
     DecodeError,
     EmptyDocumentError,
@@ -191,14 +190,6 @@ def test_docx_title_paragraphs_and_tables() -> None:
 def test_docx_character_budget_stops_early() -> None:
     result = extract_docx(make_docx(BODY * 10), max_chars=300)
     assert "truncated" in result.meta and len(result.text) < 600
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
-    return buf.getvalue()
 
 
 def test_docx_zip_bomb_is_refused() -> None:
