@@ -25,7 +25,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 
 
 def make_client(settings: Settings) -> TestClient:
-    return TestClient(create_app(settings, model=KeywordModel()))
+    return TestClient(create_app(settings, model=KeywordModel()), base_url="http://127.0.0.1")
 
 
 @pytest.fixture

@@ -110,3 +110,44 @@ def test_token_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     (tmp_path / "empty").write_text("\n")
     with pytest.raises(ValueError, match="empty"):
         build_settings(token_file=tmp_path / "empty")
+
+
+@pytest.mark.parametrize(
+    ("method", "host", "origin", "status"),
+    [
+        ("GET", "127.0.0.1:8000", None, None),
+        ("GET", "localhost", None, None),
+        ("GET", "[::1]:8000", None, None),
+        ("POST", "127.0.0.1:8000", "http://localhost:8000", None),
+        ("POST", "127.0.0.1:8000", None, None),  # curl and scripts send no Origin
+        ("GET", "attacker.example", None, 400),  # DNS rebinding
+        ("GET", None, None, 400),
+        ("POST", "127.0.0.1:8000", "http://evil.example", 403),  # cross-site form or upload
+        ("POST", "127.0.0.1:8000", "null", 403),
+        ("GET", "127.0.0.1:8000", "http://evil.example", None),  # reads are kept from evil by the Host check
+    ],
+)
+def test_loopback_refusal(method: str, host: str | None, origin: str | None, status: int | None) -> None:
+    refusal = auth.loopback_refusal(method, host, origin)
+    assert (refusal[0] if refusal else None) == status
+
+
+def test_tokenless_app_refuses_foreign_host_and_cross_site_upload(settings: Settings) -> None:
+    from threatevents.service.app import create_app
+
+    from .conftest import KeywordModel
+
+    client = TestClient(create_app(settings, model=KeywordModel()), base_url="http://127.0.0.1")
+    assert client.get("/v1/documents", headers={"host": "attacker.example"}).status_code == 400
+    upload = {"file": ("r.txt", b"Ransomware hit the city.", "text/plain")}
+    assert client.post("/v1/documents", files=upload, headers={"origin": "http://evil.example"}).status_code == 403
+    assert client.get("/v1/documents").json()["total"] == 0
+    assert client.post("/v1/documents", files=upload, headers={"origin": "http://127.0.0.1"}).status_code == 201
+
+
+def test_session_key_needs_a_secret_besides_the_token() -> None:
+    import hashlib
+
+    assert Settings(token="a").secret_key != Settings(token="b").secret_key  # a new token logs everyone out
+    assert Settings(token="a", session_secret="s").secret_key != Settings(token="a", session_secret="t").secret_key
+    assert Settings(token="a").secret_key != hashlib.sha256(b"threatevents-session:a").hexdigest()

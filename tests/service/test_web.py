@@ -30,7 +30,9 @@ def csrf_of(html: str) -> str:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(replace(settings, page=True), model=KeywordModel())) as client:
+    with TestClient(
+        create_app(replace(settings, page=True), model=KeywordModel()), base_url="http://127.0.0.1"
+    ) as client:
         yield client
 
 

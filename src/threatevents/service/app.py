@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.middleware.sessions import SessionMiddleware
 
 from .. import __version__
 from .api import health_router
 from .api import router as api_router
-from .auth import SESSION_COOKIE, SESSION_MAX_AGE, LoginRequired
+from .auth import SESSION_COOKIE, SESSION_MAX_AGE, LoginRequired, loopback_refusal
 from .core import Busy, ModelNotReady, Workbench, WorkbenchError
 from .db import open_database
 from .settings import Settings
@@ -70,6 +70,15 @@ def create_app(settings: Settings | None = None, *, model: EventModel | None = N
         max_age=SESSION_MAX_AGE,
         same_site="strict",
     )
+    if settings.token is None:
+
+        @app.middleware("http")
+        async def loopback_only(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+            refusal = loopback_refusal(request.method, request.headers.get("host"), request.headers.get("origin"))
+            if refusal is not None:
+                return JSONResponse({"detail": refusal[1]}, status_code=refusal[0])
+            return await call_next(request)
+
     app.add_exception_handler(WorkbenchError, _workbench_error)
     app.add_exception_handler(LoginRequired, _login_required)
     app.include_router(health_router)

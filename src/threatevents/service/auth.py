@@ -1,8 +1,11 @@
 """Access control. With a token configured, the API wants ``Authorization: Bearer <token>`` and the page a
 logged-in session; without one, both are open (the server then only listens on loopback, see ``server``).
 
-The page session is Starlette's signed cookie (``SessionMiddleware``, itsdangerous), keyed from the token so
-that changing the token logs everyone out. Page forms carry a CSRF token bound to the session
+Without a token the server also refuses requests whose ``Host`` is not a loopback name (DNS rebinding) and
+state-changing requests from another origin (cross-site forms and uploads): :func:`loopback_refusal`.
+
+The page session is Starlette's signed cookie (``SessionMiddleware``, itsdangerous), signed with a random
+per-process key unless ``THREATEVENTS_SESSION_SECRET`` is set. Page forms carry a CSRF token bound to the session
 (synchronizer-token pattern): :func:`csrf_token` when rendering, :func:`verify_csrf` on POST.
 """
 
@@ -12,7 +15,7 @@ import hmac
 import json
 import secrets
 from base64 import b64encode
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import itsdangerous
 from fastapi import HTTPException, Request, status
@@ -21,6 +24,28 @@ from .settings import Settings
 
 SESSION_COOKIE = "threatevents_session"
 SESSION_MAX_AGE = 12 * 3600
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _hostname(value: str) -> str | None:
+    try:
+        return urlsplit(value if "//" in value else f"//{value}").hostname
+    except ValueError:
+        return None
+
+
+def loopback_refusal(method: str, host: str | None, origin: str | None) -> tuple[int, str] | None:
+    """Why a request to a token-less (loopback-only) server must be refused, or ``None`` when it may pass.
+
+    A Host other than a loopback name means a DNS-rebinding page is talking to us; an unsafe method with an
+    Origin that is not loopback is a cross-site form or upload. Clients without Origin (curl, scripts) pass.
+    """
+    if _hostname(host or "") not in LOOPBACK_HOSTS:
+        return 400, "this server without a token answers only to localhost, 127.0.0.1 or [::1]"
+    if method not in SAFE_METHODS and origin is not None and _hostname(origin) not in LOOPBACK_HOSTS:
+        return 403, "cross-origin request refused"
+    return None
 
 
 class LoginRequired(Exception):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+_PROCESS_SECRET = secrets.token_urlsafe(32)
 DEFAULT_DB_URL = "sqlite:///threatevents.db"
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
@@ -53,10 +56,10 @@ class Settings:
 
     @property
     def secret_key(self) -> str:
-        """Key signing page session cookies; derived from the token so that changing it logs everyone out."""
-        if self.session_secret:
-            return self.session_secret
-        return hashlib.sha256(f"threatevents-session:{self.token or ''}".encode()).hexdigest()
+        """Key signing page session cookies: an HMAC of the token under ``session_secret`` (else a random key made
+        once per process). Changing the token logs everyone out; a cookie gives no way to guess the token offline."""
+        secret = (self.session_secret or _PROCESS_SECRET).encode()
+        return hmac.new(secret, (self.token or "").encode(), hashlib.sha256).hexdigest()
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
