@@ -307,3 +307,10 @@ def test_splitter_agrees_with_the_corpus_dev_boundaries(casie_dir: Path) -> None
     docs = bench.build_documents(casie_dir, "dev")
     _, _, f1, exact, _ = bench.score(docs, bench._threatevents())
     assert f1 > 0.96 and exact > 0.9
+
+
+def test_text_quoting_a_pdf_header_is_still_text() -> None:
+    data = b"Analysts found the dropper starts with %PDF-1.7 and hides a script in the file.\n"
+    assert detect_format(data) == "text"
+    assert ingest_bytes(data, name="r.txt").sentences[0].text.startswith("Analysts found")
+    assert detect_format(b"\n%PDF-1.7\n") == "pdf" and detect_format(b"\x00\xff junk %PDF-1.4\n") == "pdf"

@@ -217,3 +217,8 @@ def test_spreadsheet_is_not_a_docx() -> None:
     data = _zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"})
     with pytest.raises(UnsupportedFormatError, match="Excel or PowerPoint"):
         ingest_bytes(data, name="sheet.xlsx")
+
+
+def test_docx_budget_cuts_a_single_huge_paragraph() -> None:
+    result = extract_docx(make_docx(["word " * 2000]), max_chars=300)
+    assert len(result.text) <= 300 and "truncated" in result.meta

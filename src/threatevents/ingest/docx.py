@@ -93,4 +93,8 @@ def extract_docx(data: bytes, *, max_chars: int = MAX_CHARS) -> DocxText:
         raise
     except Exception as exc:  # python-docx and lxml raise many kinds of error on damaged files
         raise DecodeError(f"cannot read this DOCX ({type(exc).__name__}: {exc})") from None
-    return DocxText(title, "\n".join(lines), meta)
+    text = "\n".join(lines)
+    if len(text) > max_chars:  # one huge paragraph must not slip past the budget
+        text = text[:max_chars]
+        meta["truncated"] = f"cut at {max_chars} characters"
+    return DocxText(title, text, meta)

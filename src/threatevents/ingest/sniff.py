@@ -106,7 +106,8 @@ def detect_format(data: bytes) -> str:
 
     Raises :class:`UnsupportedFormatError` (with what the file seems to be) for anything else.
     """
-    if b"%PDF-" in data[:1024]:
+    marker = data[:1024].find(b"%PDF-")  # readers accept junk before the header, but prose may quote it too
+    if marker >= 0 and (not data[:marker].strip() or not _is_plain_text(data[:marker])):
         return "pdf"
     if data.startswith(b"PK\x03\x04"):
         return _zip_kind(data)
