@@ -115,7 +115,7 @@ def train_classifier(
     dev: Encoded | None,
     dev_score: Callable[[np.ndarray], float],
 ) -> tuple[EventClassifier, TrainingLog]:
-    """Fine-tune encoder and head; keep the epoch scoring best on dev (stop after ``patience`` worse ones)."""
+    """Fine-tune encoder and head; keep the best epoch on dev, stop after ``patience`` epochs without a better one."""
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
@@ -133,7 +133,8 @@ def train_classifier(
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
     loss_fn = nn.BCEWithLogitsLoss()
     targets = torch.from_numpy(np.asarray(y_train, dtype=np.float32))
-    log, best_state, worse, started = TrainingLog(), None, 0, time.perf_counter()
+    log, best_state, best_score, worse = TrainingLog(), None, float("-inf"), 0
+    started = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         net.train()
         bar = tqdm(_train_batches(lengths, config.batch_size, rng), desc=f"epoch {epoch}/{config.epochs}", unit="batch")
@@ -149,13 +150,13 @@ def train_classifier(
         if dev is None:
             continue
         score = dev_score(predict_torch(net, dev))
-        log.dev_scores.append(round(score, 4))
+        log.dev_scores.append(round(score, 4))  # rounded for the log only; compare the raw score
         bar.write(f"epoch {epoch}: dev score {score:.4f}")
-        if score > max(log.dev_scores[:-1], default=-1.0):
-            best_state, log.best_epoch, worse = copy.deepcopy(net.state_dict()), epoch, 0
+        if score > best_score:
+            best_state, best_score, log.best_epoch, worse = copy.deepcopy(net.state_dict()), score, epoch, 0
         else:
             worse += 1
-            if worse > config.patience:
+            if worse >= config.patience:
                 break
     if best_state is not None:
         net.load_state_dict(best_state)
