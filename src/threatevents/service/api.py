@@ -8,7 +8,7 @@ full) *before* handing the model call to the thread pool, so excess requests nev
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import pydantic
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
@@ -19,7 +19,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .auth import check_api_token
-from .core import Workbench
+from .core import MAX_PAGE, MEDIA_TYPES, ExportFormat, Workbench
 from .views import (
     Alive,
     DocumentCreate,
@@ -135,7 +135,7 @@ async def create_document(request: Request, response: Response, workbench: Workb
 def list_documents(
     workbench: WorkbenchDep,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> DocumentPage:
     """Stored documents, newest first, with review progress and event counts."""
     return workbench.list_documents(offset, limit)
@@ -169,17 +169,14 @@ _EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "JSONL, CSV, training text, or a STIX 2.1 bundle (JSON object)",
         "content": {
-            **{t: {"schema": {"type": "string"}} for t in ("application/x-ndjson", "text/csv", "text/plain")},
-            "application/json": {"schema": {"type": "object"}},
+            t: {"schema": {"type": "object" if t == "application/json" else "string"}} for t in MEDIA_TYPES.values()
         },
     }
 }
 
 
 @router.get("/documents/{doc_id}/export", response_class=Response, responses=_EXPORT_RESPONSES, tags=["export"])
-def export_document(
-    doc_id: DocId, workbench: WorkbenchDep, format: Literal["jsonl", "csv", "corpus", "stix"] = "jsonl"
-) -> Response:
+def export_document(doc_id: DocId, workbench: WorkbenchDep, format: ExportFormat = "jsonl") -> Response:
     """The document with its effective labels (reviews applied) as JSONL, CSV, training text or STIX 2.1."""
     export = workbench.export_document(doc_id, format)
     return Response(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -37,8 +37,9 @@ if TYPE_CHECKING:
     from ..ingest import IngestedDocument
     from ..models.base import EventModel
 
-EXPORT_FORMATS = ("jsonl", "csv", "corpus", "stix")
-_MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "corpus": "text/plain", "stix": "application/json"}
+ExportFormat = Literal["jsonl", "csv", "corpus", "stix"]
+EXPORT_FORMATS: tuple[str, ...] = get_args(ExportFormat)
+MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "corpus": "text/plain", "stix": "application/json"}
 _EXTENSIONS = {"jsonl": "jsonl", "csv": "csv", "corpus": "txt", "stix": "stix.json"}
 MAX_PAGE = 200
 __all__ = [
@@ -340,7 +341,7 @@ class Workbench:
             ]
             content = export_string([tagged], fmt)
         stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in view.name.rsplit(".", 1)[0])[:60] or "document"
-        return Export(content, _MEDIA_TYPES[fmt], f"{stem}-{view.id}.{_EXTENSIONS[fmt]}")
+        return Export(content, MEDIA_TYPES[fmt], f"{stem}-{view.id}.{_EXTENSIONS[fmt]}")
 
     def export_reviewed_corpus(self) -> str:
         """Every reviewed sentence in the corpus training format, one block per document, blank-line separated."""
