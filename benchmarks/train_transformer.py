@@ -46,6 +46,9 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=8e-5)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--patience", type=int, default=1)
+    parser.add_argument("--events-dir", default=None, help="CASIE annotation folder: adds the trigger loss")
+    parser.add_argument("--trigger-weight", type=float, default=1.0)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N train documents (smoke test)")
     args = parser.parse_args()
@@ -58,6 +61,9 @@ def main() -> None:
         learning_rate=args.learning_rate,
         batch_size=args.batch_size,
         seed=args.seed,
+        patience=args.patience,
+        events_dir=args.events_dir,
+        trigger_weight=args.trigger_weight,
     )
     model = TransformerModel(config)
     started = time.perf_counter()

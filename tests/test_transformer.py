@@ -181,3 +181,50 @@ def test_shipped_default_tags_without_torch() -> None:
         pytest.skip("no shipped default model in this checkout")
     records = _tag_without_torch(SHIPPED)
     assert records[0]["labels"] != ["O"] or records[1]["labels"] != ["O"]
+
+
+# -- trigger supervision from the CASIE annotation ----------------------------------------------------
+def test_trigger_targets_mark_tokens_overlapping_a_trigger() -> None:
+    pytest.importorskip("torch")
+    from threatevents.labels import EVENT_LABELS
+    from threatevents.models.transformer_training import trigger_targets
+
+    offsets = [(0, 0), (0, 7), (8, 17), (18, 21), (21, 22), (0, 0)]  # [CLS] Hackers encrypted files . [SEP]
+    targets = trigger_targets(offsets, [(8, 21, "AttackRansom")])
+    ransom = EVENT_LABELS.index("AttackRansom")
+    assert targets.shape == (6, len(EVENT_LABELS))
+    assert targets[:, ransom].tolist() == [0, 0, 1, 1, 0, 0]
+    assert targets.sum() == 2
+
+
+def test_fit_with_trigger_annotation_changes_training_not_the_graph(
+    tiny_base: Path, fitted: TransformerModel, tmp_path: Path
+) -> None:
+    from threatevents.casie import CASIE_TYPES
+
+    kinds = {label: kind for kind, label in CASIE_TYPES.items()}
+    train = make_documents(16, seed=1)
+    folder = tmp_path / "annotation"
+    folder.mkdir()
+    for doc in train:  # the second word of each single-event sentence is its trigger
+        content, events = "", []
+        for sentence in doc.sentences:
+            start = len(content)
+            content += sentence.text + " "
+            if len(sentence.labels) == 1 and sentence.labels[0] != "O":
+                word = sentence.text.split()[1]
+                at = start + sentence.text.index(word)
+                kind, subtype = kinds[sentence.labels[0]]
+                nugget = {"startOffset": at, "endOffset": at + len(word), "text": word}
+                events.append({"type": kind, "subtype": subtype, "nugget": nugget})
+        data = {"content": content, "cyberevent": {"hopper": [{"events": events}]}}
+        (folder / f"{doc.id}.json").write_text(json.dumps(data), encoding="utf-8")
+    model = TransformerModel(tiny_config(tiny_base, events_dir=str(tmp_path))).fit(train, make_documents(4, seed=2))
+    assert model.metrics["training"]["trigger_sentences"] > 0
+    docs = make_documents(3, seed=9)
+    probs = model.predict_proba(docs)
+    assert probs.shape == fitted.predict_proba(docs).shape
+    assert not np.allclose(probs, fitted.predict_proba(docs))  # the trigger loss moved the weights
+    reloaded = TransformerModel.load(model.save(tmp_path / "model"))
+    assert reloaded.config.events_dir == str(tmp_path)
+    np.testing.assert_allclose(reloaded.predict_proba(docs), probs, atol=1e-6)

@@ -24,6 +24,8 @@ from .onnx_runtime import CONTEXT_MODES, OnnxClassifier, build_pairs, encode_pai
 from .thresholds import tune_thresholds
 
 if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
     from .transformer_training import EventClassifier
 
 ONNX_FILE = "model.onnx"
@@ -58,6 +60,8 @@ class TransformerConfig(ModelConfig):
     quantize: bool = True
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
+    events_dir: str | None = None
+    trigger_weight: float = 1.0
 
     def validate(self) -> None:
         super().validate()
@@ -77,6 +81,8 @@ class TransformerConfig(ModelConfig):
             raise ValueError(f"max_length must be between 8 and 512, not {self.max_length}")
         if not isinstance(self.quantize, bool):
             raise ValueError("quantize must be true or false")
+        if float(self.trigger_weight) < 0:
+            raise ValueError(f"trigger_weight must be non-negative, not {self.trigger_weight!r}")
 
 
 def dev_weighted_f1(y_true: np.ndarray, probs: np.ndarray) -> float:
@@ -113,14 +119,44 @@ class TransformerModel(EventModel):
         encoded = encode_pairs(tokenizer, build_pairs([d.texts for d in train], cfg.context))
         dev_encoded = encode_pairs(tokenizer, build_pairs([d.texts for d in dev], cfg.context)) if dev else None
         y_dev = flatten_labels(dev) if dev else np.zeros((0, len(EVENT_LABELS)))
+        token_targets, trigger_log = self._trigger_targets(train, tokenizer) if cfg.events_dir else (None, {})
         net, log = tt.train_classifier(
-            cfg, base, encoded, flatten_labels(train), dev_encoded, lambda probs: dev_weighted_f1(y_dev, probs)
+            cfg,
+            base,
+            encoded,
+            flatten_labels(train),
+            dev_encoded,
+            lambda probs: dev_weighted_f1(y_dev, probs),
+            token_targets=token_targets,
         )
         self.torch_net = net
         self.fp32_onnx = tt.export_onnx(net, max(encoded, key=lambda e: len(e[0])))
         self._set_runtime(tt.quantize_onnx(self.fp32_onnx) if cfg.quantize else self.fp32_onnx, tokenizer_json)
-        self.metrics["training"] = dataclasses.asdict(log) | {"base_model": self._base_name(base)}
+        self.metrics["training"] = dataclasses.asdict(log) | {"base_model": self._base_name(base)} | trigger_log
         return self
+
+    def _trigger_targets(
+        self, train: Sequence[Document], tokenizer: Tokenizer
+    ) -> tuple[list[np.ndarray | None], dict[str, Any]]:
+        """Token trigger targets from the CASIE annotation in ``config.events_dir`` (``None`` where untrusted)."""
+        from ..casie import align_triggers
+        from .transformer_training import trigger_targets
+
+        assert self.config.events_dir is not None
+        alignment = align_triggers(self.config.events_dir, train)
+        usable = alignment.agreeing(train)
+        texts = [s.text for doc in train for s in doc.sentences]
+        encodings = tokenizer.encode_batch(texts)
+        targets: list[np.ndarray | None] = [
+            trigger_targets(enc.offsets, triggers) if ok else None
+            for enc, triggers, ok in zip(encodings, alignment.triggers, usable, strict=True)
+        ]
+        log = {
+            "trigger_sentences": sum(usable),
+            "trigger_sentences_share": round(sum(usable) / max(len(usable), 1), 4),
+            "trigger_weight": self.config.trigger_weight,
+        }
+        return targets, log
 
     # -- inference -------------------------------------------------------------------------------
     def predict_proba(self, docs: Sequence[DocLike]) -> np.ndarray:

@@ -34,23 +34,39 @@ HEAD_FILE = "head.safetensors"
 
 
 class EventClassifier(nn.Module):
-    """Encoder + mean pooling over the sentence's own tokens (segment A) + a linear layer."""
+    """Encoder + mean pooling over the sentence's own tokens (segment A) + a linear layer.
 
-    def __init__(self, encoder: PreTrainedModel, dropout: float = 0.1) -> None:
+    With ``token_head`` a second linear layer scores each token as an event trigger; it only adds a
+    training signal (the trigger loss) and is not part of the exported graph.
+    """
+
+    def __init__(self, encoder: PreTrainedModel, dropout: float = 0.1, token_head: bool = False) -> None:
         super().__init__()
         self.encoder: PreTrainedModel = encoder
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, len(EVENT_LABELS))
+        self.token_head = nn.Linear(encoder.config.hidden_size, len(EVENT_LABELS)) if token_head else None
+
+    def hidden(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> torch.Tensor:
+        out: torch.Tensor = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state
+        return out
+
+    def pooled_logits(
+        self, hidden: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> torch.Tensor:
+        mask = (attention_mask * (token_type_ids == 0)).unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return self.head(self.dropout(pooled))
 
     def logits(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
     ) -> torch.Tensor:
-        hidden = self.encoder(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-        ).last_hidden_state
-        mask = (attention_mask * (token_type_ids == 0)).unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        return self.head(self.dropout(pooled))
+        hidden = self.hidden(input_ids, attention_mask, token_type_ids)
+        return self.pooled_logits(hidden, attention_mask, token_type_ids)
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
@@ -97,6 +113,53 @@ def _train_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Gener
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def trigger_targets(offsets: Sequence[tuple[int, int]], triggers: Sequence[tuple[int, int, str]]) -> np.ndarray:
+    """``(tokens, 5)`` 0/1 targets: a token is a trigger of a label when its characters overlap one.
+
+    ``offsets`` are the token character spans of the sentence encoded alone (special tokens have
+    empty spans and are never triggers).
+    """
+    out = np.zeros((len(offsets), len(EVENT_LABELS)), dtype=np.float32)
+    column = {label: j for j, label in enumerate(EVENT_LABELS)}
+    for row, (start, end) in enumerate(offsets):
+        if end <= start:
+            continue
+        for t_start, t_end, label in triggers:
+            if start < t_end and t_start < end:
+                out[row, column[label]] = 1.0
+    return out
+
+
+def _trigger_loss(
+    net: EventClassifier,
+    hidden: torch.Tensor,
+    targets: Sequence[np.ndarray | None],
+    inputs: dict[str, torch.Tensor],
+) -> torch.Tensor:
+    """Mean BCE of the token head over the sentence tokens of rows that have targets.
+
+    Row ``r``'s sentence tokens sit at positions ``1 .. n-2`` where ``n`` counts its segment-A
+    tokens (``[CLS]`` first, ``[SEP]`` last); they are the same tokens as positions ``1 .. n-2`` of
+    the sentence encoded alone, whose targets are given.
+    """
+    assert net.token_head is not None
+    dense = torch.zeros(hidden.shape[0], hidden.shape[1], len(EVENT_LABELS))
+    mask = torch.zeros(hidden.shape[0], hidden.shape[1], 1)
+    segment_a = ((inputs["token_type_ids"] == 0) & (inputs["attention_mask"] == 1)).sum(dim=1)
+    for row, target in enumerate(targets):
+        if target is None:
+            continue
+        n = min(int(segment_a[row]) - 1, target.shape[0])
+        if n > 1:
+            dense[row, 1:n] = torch.from_numpy(target[1:n])
+            mask[row, 1:n] = 1.0
+    if mask.sum() == 0:
+        return hidden.new_zeros(())
+    token_logits = net.token_head(net.dropout(hidden))
+    losses = nn.functional.binary_cross_entropy_with_logits(token_logits, dense, reduction="none") * mask
+    return losses.sum() / (mask.sum() * len(EVENT_LABELS))
+
+
 @torch.no_grad()
 def predict_torch(net: EventClassifier, encoded: Encoded, batch_size: int = 64) -> np.ndarray:
     """Probabilities from the torch network, batched by length (used for dev scoring)."""
@@ -114,14 +177,20 @@ def train_classifier(
     y_train: np.ndarray,
     dev: Encoded | None,
     dev_score: Callable[[np.ndarray], float],
+    token_targets: Sequence[np.ndarray | None] | None = None,
 ) -> tuple[EventClassifier, TrainingLog]:
-    """Fine-tune encoder and head; keep the best epoch on dev, stop after ``patience`` epochs without a better one."""
+    """Fine-tune encoder and head; keep the best epoch on dev, stop after ``patience`` epochs without a better one.
+
+    ``token_targets`` (see :func:`trigger_targets`) adds the trigger loss, weighted by
+    ``config.trigger_weight``, for the sentences that have targets.
+    """
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
     seed_everything(config.seed)
     rng = np.random.default_rng(config.seed)
-    net = EventClassifier(load_encoder(base_model))
+    use_triggers = token_targets is not None and any(t is not None for t in token_targets)
+    net = EventClassifier(load_encoder(base_model), token_head=use_triggers)
     lengths = [len(ids) for ids, _ in train]
     steps = config.epochs * -(-len(train) // config.batch_size)
     decay = [p for n, p in net.named_parameters() if p.ndim > 1 and "LayerNorm" not in n]
@@ -139,7 +208,13 @@ def train_classifier(
         net.train()
         bar = tqdm(_train_batches(lengths, config.batch_size, rng), desc=f"epoch {epoch}/{config.epochs}", unit="batch")
         for batch in bar:
-            loss = loss_fn(net.logits(**_tensors([train[i] for i in batch])), targets[batch])
+            inputs = _tensors([train[i] for i in batch])
+            hidden = net.hidden(**inputs)
+            pooled = net.pooled_logits(hidden, inputs["attention_mask"], inputs["token_type_ids"])
+            loss = loss_fn(pooled, targets[batch])
+            if use_triggers and token_targets is not None:
+                rows = [token_targets[i] for i in batch]
+                loss = loss + config.trigger_weight * _trigger_loss(net, hidden, rows, inputs)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optimizer.step()
