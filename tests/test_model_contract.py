@@ -11,24 +11,28 @@ from conftest import make_documents
 from threatevents.labels import ALL_LABELS
 from threatevents.models import MODEL_KINDS, EventModel, load_model, model_class
 
-KINDS = sorted(MODEL_KINDS)
-OVERRIDES = {
-    "linear": lambda request: {"min_df": 1},
-    "transformer": lambda request: {
-        "base_model": str(request.getfixturevalue("tiny_encoder_dir")),
-        "epochs": 1,
-        "batch_size": 8,
-        "max_length": 64,
-        "learning_rate": 1e-3,
-    },
+TINY_TRANSFORMER = {
+    "epochs": 1,
+    "batch_size": 8,
+    "max_length": 64,
+    "learning_rate": 1e-3,
+}
+# (kind, config overrides) per variant; a fixture-valued override is resolved per test session
+VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
+    "linear": ("linear", {"min_df": 1}),
+    "transformer": ("transformer", TINY_TRANSFORMER),
+    "transformer+linear": ("transformer", TINY_TRANSFORMER | {"linear_weight": None, "cascade_below": None}),
 }
 
 
-@pytest.fixture(scope="module", params=KINDS)
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
 def fitted(request: pytest.FixtureRequest) -> EventModel:
-    assert set(OVERRIDES) == set(MODEL_KINDS), "every registered kind needs contract-test settings"
-    cls = model_class(request.param)
-    model = cls(cls.config_class.from_dict(OVERRIDES[request.param](request)))
+    assert {kind for kind, _ in VARIANTS.values()} == set(MODEL_KINDS), "every registered kind needs a variant"
+    kind, overrides = VARIANTS[request.param]
+    if kind == "transformer":
+        overrides = overrides | {"base_model": str(request.getfixturevalue("tiny_encoder_dir"))}
+    cls = model_class(kind)
+    model = cls(cls.config_class.from_dict(overrides))
     model.fit(make_documents(16, seed=1), make_documents(4, seed=2))
     model.tune_thresholds(make_documents(4, seed=2))
     return model

@@ -228,3 +228,30 @@ def test_fit_with_trigger_annotation_changes_training_not_the_graph(
     reloaded = TransformerModel.load(model.save(tmp_path / "model"))
     assert reloaded.config.events_dir == str(tmp_path)
     np.testing.assert_allclose(reloaded.predict_proba(docs), probs, atol=1e-6)
+
+
+def test_linear_companion_is_tuned_saved_and_reloaded(tiny_base: Path, tmp_path: Path) -> None:
+    config = tiny_config(tiny_base, context="none", linear_weight=None, cascade_below=None)
+    model = TransformerModel(config).fit(make_documents(16, seed=1), make_documents(6, seed=2))
+    assert model.linear is not None
+    assert model.config.linear_weight is not None and model.config.cascade_below is not None  # chosen on dev
+    assert set(model.metrics["blend"]) >= {"weight", "cut", "dev_skipped", "weight_scores"}
+    path = model.save(tmp_path / "blend")
+    assert (path / "linear" / "coef.npy").is_file()
+    docs = make_documents(3, seed=9)
+    reloaded = TransformerModel.load(path)
+    assert reloaded.linear is not None
+    np.testing.assert_allclose(reloaded.predict_proba(docs), model.predict_proba(docs), atol=1e-6)
+
+
+def test_linear_companion_missing_from_the_directory_is_refused(tiny_base: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from threatevents.models.base import ModelLoadError, write_manifest
+
+    config = tiny_config(tiny_base, context="none", linear_weight=0.3, cascade_below=0.0)
+    path = TransformerModel(config).fit(make_documents(8, seed=1)).save(tmp_path / "m")
+    shutil.rmtree(path / "linear")
+    write_manifest(path)
+    with pytest.raises(ModelLoadError, match="linear/ is missing"):
+        TransformerModel.load(path)

@@ -128,11 +128,17 @@ class OnnxClassifier:
         self.context = context
         self.batch_size = batch_size
 
-    def predict_proba(self, docs: Sequence[Sequence[str]]) -> np.ndarray:
-        """Probabilities ``(total sentences, 5)`` for the sentences of ``docs``, in order."""
-        encoded = encode_pairs(self.tokenizer, build_pairs(docs, self.context))
-        out = np.zeros((len(encoded), len(EVENT_LABELS)), dtype=np.float32)
+    def predict_proba(self, docs: Sequence[Sequence[str]], only: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities ``(total sentences, 5)`` for the sentences of ``docs``, in order.
+
+        With ``only`` (a boolean mask over the sentences) the other rows are not run and stay zero;
+        context still comes from the whole document.
+        """
+        pairs = build_pairs(docs, self.context)
+        rows = np.arange(len(pairs)) if only is None else np.flatnonzero(only)
+        encoded = encode_pairs(self.tokenizer, [pairs[i] for i in rows])
+        out = np.zeros((len(pairs), len(EVENT_LABELS)), dtype=np.float32)
         for batch in length_batches([len(ids) for ids, _ in encoded], self.batch_size):
             inputs = pad_batch([encoded[i] for i in batch])
-            out[batch] = self.session.run([OUTPUT_NAME], inputs)[0]
+            out[rows[batch]] = self.session.run([OUTPUT_NAME], inputs)[0]
         return out

@@ -20,6 +20,8 @@ import numpy as np
 from ..corpus import Document
 from ..labels import EVENT_LABELS, with_o_column
 from .base import DocLike, EventModel, ModelConfig, ModelLoadError, doc_texts, flatten_labels
+from .blend import combine, easy_rows, tune_blend
+from .linear import LinearConfig, LinearModel
 from .onnx_runtime import CONTEXT_MODES, OnnxClassifier, build_pairs, encode_pairs, load_tokenizer
 from .thresholds import tune_thresholds
 
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from .transformer_training import EventClassifier
 
 ONNX_FILE = "model.onnx"
+LINEAR_DIR = "linear"
 TOKENIZER_FILE = "tokenizer.json"
 DEFAULT_BASE = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_BASE_LICENCE = "Apache-2.0"
@@ -62,6 +65,8 @@ class TransformerConfig(ModelConfig):
     weight_decay: float = 0.01
     events_dir: str | None = None
     trigger_weight: float = 1.0
+    linear_weight: float | None = 0.0
+    cascade_below: float | None = 0.0
 
     def validate(self) -> None:
         super().validate()
@@ -83,6 +88,10 @@ class TransformerConfig(ModelConfig):
             raise ValueError("quantize must be true or false")
         if float(self.trigger_weight) < 0:
             raise ValueError(f"trigger_weight must be non-negative, not {self.trigger_weight!r}")
+        if self.linear_weight is not None and not 0 <= float(self.linear_weight) < 1:
+            raise ValueError(f"linear_weight must be in [0, 1) or null (tune on dev), not {self.linear_weight!r}")
+        if self.cascade_below is not None and not 0 <= float(self.cascade_below) < 1:
+            raise ValueError(f"cascade_below must be in [0, 1) or null (tune on dev), not {self.cascade_below!r}")
 
 
 def dev_weighted_f1(y_true: np.ndarray, probs: np.ndarray) -> float:
@@ -107,6 +116,12 @@ class TransformerModel(EventModel):
         self._tokenizer_json = ""
         self.torch_net: EventClassifier | None = None  # the fp32 network after fit (not saved)
         self.fp32_onnx: bytes = b""  # the unquantised export after fit (not saved)
+        self.linear: LinearModel | None = None  # the companion for blending and the cascade (see .blend)
+
+    @property
+    def uses_linear(self) -> bool:
+        """Whether a linear model is blended in or settles easy sentences (a knob that is non-zero or tuned)."""
+        return self.config.linear_weight != 0 or self.config.cascade_below != 0
 
     # -- training --------------------------------------------------------------------------------
     def fit(self, train: Sequence[Document], dev: Sequence[Document] | None = None) -> Self:
@@ -133,7 +148,34 @@ class TransformerModel(EventModel):
         self.fp32_onnx = tt.export_onnx(net, max(encoded, key=lambda e: len(e[0])))
         self._set_runtime(tt.quantize_onnx(self.fp32_onnx) if cfg.quantize else self.fp32_onnx, tokenizer_json)
         self.metrics["training"] = dataclasses.asdict(log) | {"base_model": self._base_name(base)} | trigger_log
+        if self.uses_linear:
+            self.attach_linear(LinearModel(LinearConfig(seed=cfg.seed)).fit(train), dev)
         return self
+
+    def attach_linear(self, linear: LinearModel, dev: Sequence[Document] | None) -> None:
+        """Use ``linear`` beside the transformer; a ``None`` weight or cut-off in the config is tuned on ``dev``.
+
+        The chosen values replace ``None`` in the config (so the saved config says what runs), and the
+        dev scores behind the choice go to ``metrics["blend"]``. Re-tune thresholds afterwards.
+        """
+        cfg = self.config
+        if self._runtime is None:
+            raise RuntimeError("fit or load the transformer before attaching a linear model")
+        if (cfg.linear_weight is None or cfg.cascade_below is None) and not dev:
+            raise ValueError("tuning linear_weight or cascade_below needs dev documents")
+        self.linear = linear
+        if dev:
+            y_dev = flatten_labels(dev)
+            transformer = self._runtime.predict_proba([d.texts for d in dev])
+            choice = tune_blend(
+                transformer,
+                linear.predict_proba(dev),
+                lambda probs: dev_weighted_f1(y_dev, probs),
+                weight=cfg.linear_weight,
+                cut=cfg.cascade_below,
+            )
+            cfg.linear_weight, cfg.cascade_below = choice.weight, choice.cut
+            self.metrics["blend"] = choice.to_dict()
 
     def _trigger_targets(
         self, train: Sequence[Document], tokenizer: Tokenizer
@@ -162,7 +204,13 @@ class TransformerModel(EventModel):
     def predict_proba(self, docs: Sequence[DocLike]) -> np.ndarray:
         if self._runtime is None:
             raise RuntimeError("the transformer model is not trained or loaded")
-        return self._runtime.predict_proba([doc_texts(doc) for doc in docs])
+        texts = [doc_texts(doc) for doc in docs]
+        if self.linear is None:
+            return self._runtime.predict_proba(texts)
+        weight, cut = float(self.config.linear_weight or 0.0), float(self.config.cascade_below or 0.0)
+        linear = self.linear.predict_proba(docs)
+        transformer = self._runtime.predict_proba(texts, only=~easy_rows(linear, cut))
+        return combine(transformer, linear, weight, cut)
 
     def _set_runtime(self, onnx_model: bytes, tokenizer_json: str) -> None:
         self._onnx, self._tokenizer_json = onnx_model, tokenizer_json
@@ -180,6 +228,8 @@ class TransformerModel(EventModel):
             raise RuntimeError("cannot save an untrained transformer model")
         (path / ONNX_FILE).write_bytes(self._onnx)
         (path / TOKENIZER_FILE).write_text(self._tokenizer_json, encoding="utf-8")
+        if self.linear is not None:
+            self.linear.save(path / LINEAR_DIR)
 
     def _load_weights(self, path: Path) -> None:
         try:
@@ -188,6 +238,10 @@ class TransformerModel(EventModel):
         except OSError as exc:
             raise ModelLoadError(f"cannot read transformer weights in {path}: {exc}") from None
         self._set_runtime(onnx_model, tokenizer_json)
+        if self.uses_linear:
+            if not (path / LINEAR_DIR).is_dir():
+                raise ModelLoadError(f"{path}: the config blends in a linear model but {LINEAR_DIR}/ is missing")
+            self.linear = LinearModel.load(path / LINEAR_DIR)
 
     # -- model card ------------------------------------------------------------------------------
     @staticmethod
@@ -232,6 +286,21 @@ class TransformerModel(EventModel):
                 f"- Context `{context}` (max {scores['max_length']} tokens) on dev: weighted F1 "
                 f"{scores['fp32']['weighted_f1']:.4f} fp32 / {scores['int8']['weighted_f1']:.4f} int8, event macro F1 "
                 f"{scores['fp32']['events_macro_f1']:.4f} / {scores['int8']['events_macro_f1']:.4f}."
+            )
+        blend: dict[str, Any] = self.metrics.get("blend", {})
+        if self.linear is not None:
+            lines.append(
+                f"- Linear companion (`{LINEAR_DIR}/`, TF-IDF + logistic regression trained on the same data): "
+                f"probabilities blended as {cfg.linear_weight:g} x linear + {1 - float(cfg.linear_weight or 0):g} x "
+                f"transformer; sentences whose highest linear event probability is below {cfg.cascade_below:g} "
+                "skip the transformer and keep the linear probabilities"
+                + (f" ({blend['dev_skipped']:.0%} of dev sentences)." if "dev_skipped" in blend else ".")
+            )
+        if training.get("trigger_sentences"):
+            lines.append(
+                f"- Trigger loss: {training['trigger_sentences']} training sentences "
+                f"({training['trigger_sentences_share']:.0%}) also taught which tokens are CASIE event triggers "
+                f"(weight {training['trigger_weight']:g}; training only, not in the exported graph)."
             )
         for key, value in speed.items():
             lines.append(f"- Speed, {key.replace('_', ' ')}: {value}")
