@@ -2,8 +2,9 @@
 
 Prints sentences/s for the shipped linear model, the fine-tuned transformer as a plain PyTorch
 fp32 loop would run it (batches of 32 in document order, padded to the longest of the batch), and
-the shipped default (ONNX, batched by token length); the ratios between them; and the peak
-resident memory of ``threatevents tag`` on a text file with the shipped default.
+the shipped default's ONNX transformer alone (batched by token length) and the shipped default as
+tagging runs it (with its linear companion settling the easy sentences, when it has one); the
+ratios between them; and the peak resident memory of ``threatevents tag`` on a text file with the shipped default.
 
     python benchmarks/bench_models.py --torch-checkpoint runs/tf-none/torch
 
@@ -98,7 +99,14 @@ def main() -> None:
     else:
         print(f"torch baseline skipped: no checkpoint at {args.torch_checkpoint}")
     shipped = load_model(args.model)
-    rates[f"shipped {shipped.kind} (ONNX)"] = rate(shipped.predict_proba, test)
+    alone = getattr(shipped, "transformer_proba", None)
+    if alone is not None and getattr(shipped, "linear", None) is not None:
+        rates["shipped ONNX transformer alone"] = rate(alone, test)
+        from threatevents.models.blend import easy_rows
+
+        skipped = float(easy_rows(shipped.linear.predict_proba(test), shipped.config.cascade_below or 0.0).mean())
+        print(f"the shipped cascade leaves {skipped:.1%} of test sentences to the linear model")
+    rates[f"shipped {shipped.kind} (as tagging runs it)"] = rate(shipped.predict_proba, test)
     for name, value in rates.items():
         print(f"{name:32s} {value:10.1f} sentences/s")
     names = list(rates)

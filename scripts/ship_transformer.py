@@ -15,6 +15,7 @@ from pathlib import Path
 
 from threatevents.corpus import read_corpus
 from threatevents.evaluate import evaluate_model
+from threatevents.models.linear import LinearConfig, LinearModel
 from threatevents.models.transformer import TransformerModel
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentences"
@@ -26,11 +27,20 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="output folder of benchmarks/train_transformer.py")
     parser.add_argument("--out", type=Path, default=Path("src/threatevents/shipped/default"))
     parser.add_argument("--compare", type=Path, nargs="*", default=[], help="other runs, for the context table")
+    parser.add_argument(
+        "--no-linear", action="store_true", help="ship the transformer alone (no linear blend or cascade)"
+    )
     args = parser.parse_args()
     results = json.loads((args.run / "results.json").read_text(encoding="utf-8"))
     model = TransformerModel.load(args.run / "model")
     corpus = read_corpus(DATA)
     dev, test = corpus.split("dev"), corpus.split("test")
+    blend = {}
+    if not args.no_linear:  # a linear model trained on train, blended in and cascading; both tuned on dev
+        model.config.linear_weight, model.config.cascade_below = None, None
+        model.attach_linear(LinearModel(LinearConfig(seed=model.config.seed)).fit(corpus.split("train")), dev)
+        model.tune_thresholds(dev)
+        blend = model.metrics["blend"]
     model.predict_proba(dev[:3])  # warm-up
     started = time.perf_counter()
     test_result = evaluate_model(model, test)
@@ -39,6 +49,7 @@ def main() -> None:
     model.metrics = {
         "kind": model.kind,
         "training": results["training"],
+        **({"blend": blend} if blend else {}),
         "dev": evaluate_model(model, dev).to_dict(),
         "eval_split": "test",
         "test": test_result.to_dict(),

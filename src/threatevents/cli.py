@@ -128,6 +128,10 @@ def train(
     batch_size: Annotated[int | None, typer.Option(help="[transformer] batch size.")] = None,
     max_length: Annotated[int | None, typer.Option(help="[transformer] max tokens per input.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same model).")] = None,
+    events_dir: Annotated[
+        Path | None,
+        typer.Option(help="[transformer] CASIE event annotation folder: also learn which tokens are triggers."),
+    ] = None,
     param: Annotated[
         list[str] | None, typer.Option("--set", help="Other config field, KEY=VALUE (repeatable).")
     ] = None,
@@ -147,6 +151,7 @@ def train(
             "batch_size": batch_size,
             "max_length": max_length,
             "seed": seed,
+            "events_dir": str(events_dir) if events_dir else None,
         }
         overrides.update({k: v for k, v in named.items() if v is not None})
         corpus = _read_corpus(corpus_dir, strict, split_file)

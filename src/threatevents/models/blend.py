@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-BLEND_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+BLEND_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 CASCADE_CUTS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 #: the cascade may cost at most this much dev weighted F1 against the blend run on every sentence
 MAX_CASCADE_COST = 0.002

@@ -212,6 +212,12 @@ class TransformerModel(EventModel):
         transformer = self._runtime.predict_proba(texts, only=~easy_rows(linear, cut))
         return combine(transformer, linear, weight, cut)
 
+    def transformer_proba(self, docs: Sequence[DocLike]) -> np.ndarray:
+        """The transformer's own probabilities for every sentence, without the linear companion."""
+        if self._runtime is None:
+            raise RuntimeError("the transformer model is not trained or loaded")
+        return self._runtime.predict_proba([doc_texts(doc) for doc in docs])
+
     def _set_runtime(self, onnx_model: bytes, tokenizer_json: str) -> None:
         self._onnx, self._tokenizer_json = onnx_model, tokenizer_json
         self._runtime = OnnxClassifier(
@@ -277,7 +283,7 @@ class TransformerModel(EventModel):
         quantisation: dict[str, Any] = self.metrics.get("quantisation", {})
         if quantisation:
             lines.append(
-                f"- Quantisation cost on test (weighted F1): fp32 ONNX "
+                f"- Quantisation cost on test (weighted F1, transformer alone): fp32 ONNX "
                 f"{quantisation['fp32_onnx_test']['weighted_f1']:.4f}, int8 "
                 f"{quantisation['int8_test']['weighted_f1']:.4f}."
             )
