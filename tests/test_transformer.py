@@ -64,6 +64,10 @@ def fitted(tiny_base: Path) -> TransformerModel:
         ("learning_rate", 0.0),
         ("context", "paragraph"),
         ("quantize", "yes"),
+        ("pooling", "max"),
+        ("trigger_weight", -1.0),
+        ("linear_weight", 1.0),
+        ("cascade_below", -0.1),
     ],
 )
 def test_config_rejects_bad_values(field: str, value: object) -> None:
@@ -255,3 +259,26 @@ def test_linear_companion_missing_from_the_directory_is_refused(tiny_base: Path,
     write_manifest(path)
     with pytest.raises(ModelLoadError, match="linear/ is missing"):
         TransformerModel.load(path)
+
+
+@pytest.mark.slow
+def test_mean_plus_max_pooling_is_exported_and_checkpointed(tiny_base: Path, tmp_path: Path) -> None:
+    """Under mean+max the token head is part of the graph: ONNX matches torch, and the torch checkpoint keeps it."""
+    from threatevents.models.onnx_runtime import OnnxClassifier, encode_pairs
+    from threatevents.models.transformer_training import load_torch_checkpoint, predict_torch, save_torch_checkpoint
+
+    model = TransformerModel(tiny_config(tiny_base, pooling="mean+max", quantize=False)).fit(make_documents(16, seed=1))
+    assert model.torch_net is not None and model.torch_net.token_head is not None
+    docs = make_documents(4, seed=7)
+    cfg = model.config
+    runtime = OnnxClassifier(model.fp32_onnx, model._tokenizer_json, max_length=cfg.max_length, context=cfg.context)
+    encoded = encode_pairs(runtime.tokenizer, build_pairs([d.texts for d in docs], cfg.context))
+    torch_probs = predict_torch(model.torch_net, encoded)
+    assert np.abs(torch_probs - model.predict_proba(docs)).max() < 1e-4
+    save_torch_checkpoint(model.torch_net, tmp_path / "ckpt", model._tokenizer_json, {"context": cfg.context})
+    net, _, settings = load_torch_checkpoint(tmp_path / "ckpt")
+    assert settings["pooling"] == "mean+max"
+    np.testing.assert_allclose(predict_torch(net, encoded), torch_probs, atol=1e-6)
+    # the token head changes the output: the same weights under mean pooling score differently
+    net.pooling = "mean"
+    assert np.abs(predict_torch(net, encoded) - torch_probs).max() > 1e-4

@@ -65,6 +65,7 @@ class TransformerConfig(ModelConfig):
     weight_decay: float = 0.01
     events_dir: str | None = None
     trigger_weight: float = 1.0
+    pooling: str = "mean"
     linear_weight: float | None = 0.0
     cascade_below: float | None = 0.0
 
@@ -86,6 +87,8 @@ class TransformerConfig(ModelConfig):
             raise ValueError(f"max_length must be between 8 and 512, not {self.max_length}")
         if not isinstance(self.quantize, bool):
             raise ValueError("quantize must be true or false")
+        if self.pooling not in ("mean", "mean+max"):
+            raise ValueError(f"pooling must be mean or mean+max, not {self.pooling!r}")
         if float(self.trigger_weight) < 0:
             raise ValueError(f"trigger_weight must be non-negative, not {self.trigger_weight!r}")
         if self.linear_weight is not None and not 0 <= float(self.linear_weight) < 1:
@@ -267,7 +270,8 @@ class TransformerModel(EventModel):
             "## Transformer",
             "",
             f"- Base encoder: `{base}` (licence {licence}), fine-tuned end to end with a linear head "
-            "over mean-pooled sentence tokens.",
+            "over mean-pooled sentence tokens"
+            + (", plus the highest per-token trigger score of each label." if cfg.pooling == "mean+max" else "."),
             f"- Context read with each sentence: `{cfg.context}`"
             + (" (each sentence alone)" if cfg.context == "none" else " (as the second segment of a text pair)")
             + f"; at most {cfg.max_length} tokens.",

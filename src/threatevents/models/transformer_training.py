@@ -33,19 +33,30 @@ Encoded = Sequence[tuple[list[int], list[int]]]
 HEAD_FILE = "head.safetensors"
 
 
+POOLINGS = ("mean", "mean+max")
+
+
 class EventClassifier(nn.Module):
     """Encoder + mean pooling over the sentence's own tokens (segment A) + a linear layer.
 
-    With ``token_head`` a second linear layer scores each token as an event trigger; it only adds a
-    training signal (the trigger loss) and is not part of the exported graph.
+    With ``token_head`` a second linear layer scores each token as an event trigger. Under
+    ``pooling="mean"`` it only adds a training signal (the trigger loss) and is left out of the
+    exported graph; under ``"mean+max"`` each label's sentence logit also adds the highest token
+    logit of the sentence, so a single trigger word can carry the sentence.
     """
 
-    def __init__(self, encoder: PreTrainedModel, dropout: float = 0.1, token_head: bool = False) -> None:
+    def __init__(
+        self, encoder: PreTrainedModel, dropout: float = 0.1, token_head: bool = False, pooling: str = "mean"
+    ) -> None:
         super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {pooling!r}")
         self.encoder: PreTrainedModel = encoder
         self.dropout = nn.Dropout(dropout)
+        self.pooling = pooling
         self.head = nn.Linear(encoder.config.hidden_size, len(EVENT_LABELS))
-        self.token_head = nn.Linear(encoder.config.hidden_size, len(EVENT_LABELS)) if token_head else None
+        wants_tokens = token_head or pooling == "mean+max"
+        self.token_head = nn.Linear(encoder.config.hidden_size, len(EVENT_LABELS)) if wants_tokens else None
 
     def hidden(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
@@ -60,7 +71,12 @@ class EventClassifier(nn.Module):
     ) -> torch.Tensor:
         mask = (attention_mask * (token_type_ids == 0)).unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        return self.head(self.dropout(pooled))
+        logits = self.head(self.dropout(pooled))
+        if self.pooling == "mean+max":
+            assert self.token_head is not None
+            tokens = self.token_head(self.dropout(hidden)) + (mask - 1.0) * 1e4  # padding and context never win
+            logits = logits + tokens.max(dim=1).values
+        return logits
 
     def logits(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
@@ -190,7 +206,7 @@ def train_classifier(
     seed_everything(config.seed)
     rng = np.random.default_rng(config.seed)
     use_triggers = token_targets is not None and any(t is not None for t in token_targets)
-    net = EventClassifier(load_encoder(base_model), token_head=use_triggers)
+    net = EventClassifier(load_encoder(base_model), token_head=use_triggers, pooling=config.pooling)
     lengths = [len(ids) for ids, _ in train]
     steps = config.epochs * -(-len(train) // config.batch_size)
     decay = [p for n, p in net.named_parameters() if p.ndim > 1 and "LayerNorm" not in n]
@@ -294,7 +310,11 @@ def save_torch_checkpoint(net: EventClassifier, path: Path, tokenizer_json: str,
 
     path.mkdir(parents=True, exist_ok=True)
     net.encoder.save_pretrained(path)
-    save_file({k: v.contiguous() for k, v in net.head.state_dict().items()}, str(path / HEAD_FILE))
+    heads = {f"head.{k}": v for k, v in net.head.state_dict().items()}
+    if net.token_head is not None:
+        heads |= {f"token_head.{k}": v for k, v in net.token_head.state_dict().items()}
+    save_file({k: v.contiguous() for k, v in heads.items()}, str(path / HEAD_FILE))
+    settings = settings | {"pooling": net.pooling}
     (path / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
     (path / "settings.json").write_text(json.dumps(settings, indent=2), encoding="utf-8")
 
@@ -303,7 +323,16 @@ def load_torch_checkpoint(path: Path) -> tuple[EventClassifier, str, dict[str, A
     """The network, tokenizer JSON and settings written by :func:`save_torch_checkpoint`."""
     from safetensors.torch import load_file
 
-    net = EventClassifier(load_encoder(path))
-    net.head.load_state_dict(load_file(str(path / HEAD_FILE)))
     settings = json.loads((path / "settings.json").read_text(encoding="utf-8"))
+    heads = load_file(str(path / HEAD_FILE))
+    if "weight" in heads:  # written before the token head existed: the sentence head alone
+        heads = {f"head.{k}": v for k, v in heads.items()}
+    net = EventClassifier(
+        load_encoder(path),
+        token_head=any(k.startswith("token_head.") for k in heads),
+        pooling=settings.get("pooling", "mean"),
+    )
+    net.head.load_state_dict({k[5:]: v for k, v in heads.items() if k.startswith("head.")})
+    if net.token_head is not None:
+        net.token_head.load_state_dict({k[11:]: v for k, v in heads.items() if k.startswith("token_head.")})
     return net.eval(), (path / "tokenizer.json").read_text(encoding="utf-8"), settings
