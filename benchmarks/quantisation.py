@@ -12,10 +12,8 @@ import argparse
 import time
 from pathlib import Path
 
-from sklearn.metrics import f1_score
-
 from threatevents.corpus import read_corpus
-from threatevents.labels import with_o_column
+from threatevents.evaluate import headline_scores
 from threatevents.models.base import flatten_labels
 from threatevents.models.onnx_runtime import OnnxClassifier, encode_pairs, load_tokenizer
 from threatevents.models.thresholds import tune_thresholds
@@ -43,12 +41,11 @@ def main() -> None:
         p_test = runtime.predict_proba([d.texts for d in test])
         speed = len(p_test) / (time.perf_counter() - started)
         thresholds = tune_thresholds(y_dev, p_dev)
-        row = []
-        for y, p in ((y_dev, p_dev), (y_test, p_test)):
-            pred = (p >= thresholds).astype(int)
-            row.append(f1_score(with_o_column(y), with_o_column(pred), average="weighted", zero_division=0))
-        ev = f1_score(y_test, (p_test >= thresholds).astype(int), average="macro", zero_division=0)
-        print(f"{name:18s} {len(model) / 1e6:6.1f} {row[0]:8.4f} {row[1]:8.4f} {ev:9.4f} {speed:7.0f}")
+        on_dev, on_test = headline_scores(y_dev, p_dev >= thresholds), headline_scores(y_test, p_test >= thresholds)
+        print(
+            f"{name:18s} {len(model) / 1e6:6.1f} {on_dev['weighted_f1']:8.4f} {on_test['weighted_f1']:8.4f} "
+            f"{on_test['events_macro_f1']:9.4f} {speed:7.0f}"
+        )
 
 
 if __name__ == "__main__":

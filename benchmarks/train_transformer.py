@@ -14,10 +14,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import f1_score
 
 from threatevents.corpus import read_corpus
-from threatevents.labels import with_o_column
+from threatevents.evaluate import headline_scores
 from threatevents.models.base import flatten_labels
 from threatevents.models.onnx_runtime import OnnxClassifier, build_pairs, encode_pairs
 from threatevents.models.thresholds import tune_thresholds
@@ -29,13 +28,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentence
 
 def scores(y_true: np.ndarray, probs: np.ndarray, thresholds: np.ndarray) -> dict[str, float]:
     """Weighted F1 over the five events + O, and macro F1 over the five events."""
-    pred = (probs >= thresholds).astype(int)
-    return {
-        "weighted_f1": round(
-            float(f1_score(with_o_column(y_true), with_o_column(pred), average="weighted", zero_division=0)), 4
-        ),
-        "events_macro_f1": round(float(f1_score(y_true, pred, average="macro", zero_division=0)), 4),
-    }
+    return {k: round(v, 4) for k, v in headline_scores(y_true, probs >= thresholds).items()}
 
 
 def main() -> None:
@@ -49,6 +42,7 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=1)
     parser.add_argument("--events-dir", default=None, help="CASIE annotation folder: adds the trigger loss")
     parser.add_argument("--trigger-weight", type=float, default=1.0)
+    parser.add_argument("--pooling", default="mean", choices=["mean", "mean+max"])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N train documents (smoke test)")
     args = parser.parse_args()
@@ -64,6 +58,7 @@ def main() -> None:
         patience=args.patience,
         events_dir=args.events_dir,
         trigger_weight=args.trigger_weight,
+        pooling=args.pooling,
     )
     model = TransformerModel(config)
     started = time.perf_counter()
@@ -102,7 +97,7 @@ def main() -> None:
         model.torch_net,
         args.out / "torch",
         model._tokenizer_json,
-        {"context": config.context, "max_length": config.max_length},
+        {"context": config.context, "max_length": config.max_length, "pooling": config.pooling},
     )
     (args.out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(json.dumps(results, indent=2))

@@ -18,6 +18,7 @@ from threatevents.evaluate import (
     EvaluationResult,
     evaluate_model,
     evaluate_predictions,
+    headline_scores,
     render_table,
     result_from_dict,
     write_json,
@@ -284,3 +285,13 @@ def test_all_o_baseline_on_real_dev_split(casie_dir: Path) -> None:
     assert result.per_label["O"].recall == 1.0
     assert result.event_averages["micro"].f1 == 0.0
     assert result.exact_match == pytest.approx(float((gold.sum(axis=1) == 0).mean()))
+
+
+def test_headline_scores_match_the_full_result(result: EvaluationResult) -> None:
+    from threatevents.labels import events_to_matrix
+
+    docs, predicted = _docs(DOC_A, DOC_B)
+    quick = headline_scores(flatten_labels(docs), events_to_matrix(predicted))
+    assert quick == pytest.approx(
+        {"weighted_f1": result.to_dict()["weighted_f1"], "events_macro_f1": result.to_dict()["events_macro_f1"]}
+    )

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from rich.markup import escape
 from rich.table import Table
-from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 from .corpus import Document
 from .labels import ALL_LABELS, EVENT_LABELS, check_labels, events_to_matrix, with_o_column
@@ -202,6 +202,21 @@ def _document_matrix(sentence_matrix: np.ndarray, lengths: Sequence[int]) -> np.
     for d in range(len(lengths)):
         events[d] = sentence_matrix[bounds[d] : bounds[d + 1], :n_events].max(axis=0, initial=0)
     return with_o_column(events)
+
+
+def headline_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """The two headline numbers from ``(sentences, 5)`` 0/1 event matrices, without building a result.
+
+    ``weighted_f1`` is over the five events plus the derived ``O`` and ``events_macro_f1`` over the
+    five events, as in :func:`evaluate_predictions`; used where many settings are compared (tuning).
+    """
+    y_true, y_pred = np.asarray(y_true).astype(int), np.asarray(y_pred).astype(int)
+    return {
+        "weighted_f1": float(
+            f1_score(with_o_column(y_true), with_o_column(y_pred), average="weighted", zero_division=0)
+        ),
+        "events_macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+    }
 
 
 def _gold_columns(y_true: np.ndarray) -> list[int]:

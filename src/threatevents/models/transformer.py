@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 
 from ..corpus import Document
-from ..labels import EVENT_LABELS, with_o_column
+from ..labels import EVENT_LABELS
 from .base import DocLike, EventModel, ModelConfig, ModelLoadError, doc_texts, flatten_labels
 from .blend import combine, easy_rows, tune_blend
 from .linear import LinearConfig, LinearModel
@@ -99,10 +99,9 @@ class TransformerConfig(ModelConfig):
 
 def dev_weighted_f1(y_true: np.ndarray, probs: np.ndarray) -> float:
     """Weighted F1 over the five events and ``O`` after tuning thresholds on the same data (model selection)."""
-    from sklearn.metrics import f1_score
+    from ..evaluate import headline_scores
 
-    predicted = (probs >= tune_thresholds(y_true, probs)).astype(int)
-    return float(f1_score(with_o_column(y_true), with_o_column(predicted), average="weighted", zero_division=0))
+    return headline_scores(y_true, probs >= tune_thresholds(y_true, probs))["weighted_f1"]
 
 
 class TransformerModel(EventModel):
