@@ -16,6 +16,7 @@ from pathlib import Path
 from threatevents.corpus import read_corpus
 from threatevents.evaluate import evaluate_model
 from threatevents.models.linear import LinearConfig, LinearModel
+from threatevents.models.onnx_runtime import default_threads
 from threatevents.models.transformer import TransformerModel
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentences"
@@ -66,7 +67,11 @@ def main() -> None:
             }
             for run in [args.run, *args.compare]
         },
-        "speed": {"test_split": f"{n_test / seconds:.0f} sentences/s on 2 CPU cores (tokenising and scoring)"},
+        "speed": {
+            "test_split": (
+                f"{n_test / seconds:.0f} sentences/s on {default_threads()} CPU threads (tokenising and scoring)"
+            )
+        },
     }
     model.save(args.out)
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file()) / 1e6

@@ -282,3 +282,15 @@ def test_mean_plus_max_pooling_is_exported_and_checkpointed(tiny_base: Path, tmp
     # the token head changes the output: the same weights under mean pooling score differently
     net.pooling = "mean"
     assert np.abs(predict_torch(net, encoded) - torch_probs).max() > 1e-4
+
+
+def test_fit_leaves_torch_settings_as_it_found_them(tiny_base: Path) -> None:
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        TransformerModel(tiny_config(tiny_base, context="none")).fit(make_documents(4, seed=1))
+        assert torch.get_num_threads() == 1
+        assert not torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.set_num_threads(threads)

@@ -200,6 +200,23 @@ def train_classifier(
     ``token_targets`` (see :func:`trigger_targets`) adds the trigger loss, weighted by
     ``config.trigger_weight``, for the sentences that have targets.
     """
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    try:
+        return _train(config, base_model, train, y_train, dev, dev_score, token_targets)
+    finally:  # leave the caller's torch settings as they were
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def _train(
+    config: TransformerConfig,
+    base_model: Path,
+    train: Encoded,
+    y_train: np.ndarray,
+    dev: Encoded | None,
+    dev_score: Callable[[np.ndarray], float],
+    token_targets: Sequence[np.ndarray | None] | None,
+) -> tuple[EventClassifier, TrainingLog]:
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
