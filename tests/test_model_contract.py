@@ -44,8 +44,8 @@ def test_predict_proba_is_one_row_per_sentence_in_order(fitted: EventModel) -> N
     assert probs.shape == (sum(len(d.sentences) for d in docs), 5)
     assert np.all((probs >= 0) & (probs <= 1))
     separately = np.vstack([fitted.predict_proba([d]) for d in docs])
-    # Dynamic int8 quantisation scales activations per batch, so batch company moves scores slightly.
-    np.testing.assert_allclose(probs, separately, atol=5e-3)
+    # a sentence scores the same whatever shares its batch (static quantisation for the transformer)
+    np.testing.assert_allclose(probs, separately, atol=1e-5)
 
 
 def test_predict_applies_thresholds_and_derives_o(fitted: EventModel) -> None:

@@ -139,7 +139,7 @@ def test_same_seed_gives_same_model(tiny_base: Path, fitted: TransformerModel) -
 
 @pytest.mark.slow
 def test_onnx_matches_torch(fitted: TransformerModel) -> None:
-    """fp32 ONNX within 1e-4 of torch; dynamic int8 within 0.05 of fp32 (probabilities)."""
+    """fp32 ONNX within 1e-4 of torch; int8 (static and dynamic) within 0.05 of fp32 (probabilities)."""
     from threatevents.models.onnx_runtime import OnnxClassifier, encode_pairs
     from threatevents.models.transformer_training import predict_torch, quantize_onnx
 
@@ -148,14 +148,22 @@ def test_onnx_matches_torch(fitted: TransformerModel) -> None:
     fp32 = OnnxClassifier(fitted.fp32_onnx, fitted._tokenizer_json, max_length=cfg.max_length, context=cfg.context)
     fp32_probs = fp32.predict_proba([d.texts for d in docs])
     assert fitted.torch_net is not None
-    torch_probs = predict_torch(
-        fitted.torch_net, encode_pairs(fp32.tokenizer, build_pairs([d.texts for d in docs], cfg.context))
-    )
+    encoded = encode_pairs(fp32.tokenizer, build_pairs([d.texts for d in docs], cfg.context))
+    torch_probs = predict_torch(fitted.torch_net, encoded)
     assert np.abs(torch_probs - fp32_probs).max() < 1e-4
-    int8 = OnnxClassifier(
+    assert cfg.quantize == "static"
+    assert np.abs(fitted.predict_proba(docs) - fp32_probs).max() < 0.05
+    dynamic = OnnxClassifier(
         quantize_onnx(fitted.fp32_onnx), fitted._tokenizer_json, max_length=cfg.max_length, context=cfg.context
     )
-    assert np.abs(int8.predict_proba([d.texts for d in docs]) - fp32_probs).max() < 0.05
+    assert np.abs(dynamic.predict_proba([d.texts for d in docs]) - fp32_probs).max() < 0.05
+
+
+def test_static_quantisation_scores_a_sentence_the_same_in_any_batch(fitted: TransformerModel) -> None:
+    """Each document alone gives the same scores as all of them in shared, differently padded batches."""
+    docs = make_documents(5, seed=12)
+    per_document = np.vstack([fitted.predict_proba([doc]) for doc in docs])
+    np.testing.assert_allclose(per_document, fitted.predict_proba(docs), atol=1e-5)
 
 
 def _tag_without_torch(model_dir: Path) -> list[dict[str, object]]:

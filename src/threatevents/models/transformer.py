@@ -1,7 +1,7 @@
 """The ``transformer`` model kind: a fine-tuned MiniLM sentence encoder served with onnxruntime.
 
 Training (``fit``) needs the ``train`` extra (torch, transformers, onnx); it ends by exporting the
-network to ONNX (int8-quantised when ``quantize``) and from then on predicts through that graph,
+network to ONNX (int8-quantised unless ``quantize="none"``) and from then on predicts through that graph,
 exactly as a saved and reloaded model does. Loading and tagging need only onnxruntime and
 tokenizers. Each sentence is read together with its context (the headline and/or neighbouring
 sentences, see :func:`~threatevents.models.onnx_runtime.build_pairs`).
@@ -32,6 +32,13 @@ if TYPE_CHECKING:
 
 ONNX_FILE = "model.onnx"
 LINEAR_DIR = "linear"
+QUANTIZATIONS = ("static", "dynamic", "none")
+CALIBRATION_SENTENCES = 640
+QUANTIZATION_NOTES = {
+    "static": f"static int8 quantisation (onnxruntime, MinMax scales from {CALIBRATION_SENTENCES} training inputs)",
+    "dynamic": "dynamic int8 quantisation (onnxruntime; scores shift slightly with batch company)",
+    "none": "fp32",
+}
 TOKENIZER_FILE = "tokenizer.json"
 DEFAULT_BASE = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_BASE_LICENCE = "Apache-2.0"
@@ -60,7 +67,7 @@ class TransformerConfig(ModelConfig):
     max_length: int = 128
     context: str = "headline+neighbours"
     patience: int = 1
-    quantize: bool = True
+    quantize: str = "static"
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     events_dir: str | None = None
@@ -85,8 +92,10 @@ class TransformerConfig(ModelConfig):
             raise ValueError(f"context must be one of {', '.join(CONTEXT_MODES)}, not {self.context!r}")
         if self.max_length < 8 or self.max_length > 512:
             raise ValueError(f"max_length must be between 8 and 512, not {self.max_length}")
-        if not isinstance(self.quantize, bool):
-            raise ValueError("quantize must be true or false")
+        if isinstance(self.quantize, bool):  # configs saved before quantisation had modes
+            self.quantize = "dynamic" if self.quantize else "none"
+        if self.quantize not in QUANTIZATIONS:
+            raise ValueError(f"quantize must be one of {', '.join(QUANTIZATIONS)}, not {self.quantize!r}")
         if self.pooling not in ("mean", "mean+max"):
             raise ValueError(f"pooling must be mean or mean+max, not {self.pooling!r}")
         if float(self.trigger_weight) < 0:
@@ -148,11 +157,23 @@ class TransformerModel(EventModel):
         )
         self.torch_net = net
         self.fp32_onnx = tt.export_onnx(net, max(encoded, key=lambda e: len(e[0])))
-        self._set_runtime(tt.quantize_onnx(self.fp32_onnx) if cfg.quantize else self.fp32_onnx, tokenizer_json)
+        self._set_runtime(self._quantized(encoded), tokenizer_json)
         self.metrics["training"] = dataclasses.asdict(log) | {"base_model": self._base_name(base)} | trigger_log
         if self.uses_linear:
             self.attach_linear(LinearModel(LinearConfig(seed=cfg.seed)).fit(train), dev)
         return self
+
+    def _quantized(self, encoded: Sequence[tuple[list[int], list[int]]]) -> bytes:
+        """The fp32 export quantised as configured; static calibration uses a seeded sample of training inputs."""
+        from .transformer_training import quantize_onnx
+
+        if self.config.quantize == "none":
+            return self.fp32_onnx
+        if self.config.quantize == "dynamic":
+            return quantize_onnx(self.fp32_onnx)
+        rng = np.random.default_rng(self.config.seed)
+        sample = rng.choice(len(encoded), size=min(CALIBRATION_SENTENCES, len(encoded)), replace=False)
+        return quantize_onnx(self.fp32_onnx, calibration=[encoded[i] for i in sorted(sample)])
 
     def attach_linear(self, linear: LinearModel, dev: Sequence[Document] | None) -> None:
         """Use ``linear`` beside the transformer; a ``None`` weight or cut-off in the config is tuned on ``dev``.
@@ -274,8 +295,7 @@ class TransformerModel(EventModel):
             f"- Context read with each sentence: `{cfg.context}`"
             + (" (each sentence alone)" if cfg.context == "none" else " (as the second segment of a text pair)")
             + f"; at most {cfg.max_length} tokens.",
-            f"- Weights: ONNX, {'dynamic int8 quantisation (onnxruntime)' if cfg.quantize else 'fp32'}; "
-            "inference needs onnxruntime and tokenizers only.",
+            f"- Weights: ONNX, {QUANTIZATION_NOTES[cfg.quantize]}; inference needs onnxruntime and tokenizers only.",
         ]
         if training:
             lines.append(

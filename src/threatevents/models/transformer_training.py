@@ -304,9 +304,16 @@ def export_onnx(net: EventClassifier, example: tuple[list[int], list[int]]) -> b
         return target.read_bytes()
 
 
-def quantize_onnx(model: bytes, per_channel: bool = False) -> bytes:
-    """Dynamic int8 quantisation of weights (activations quantised at run time) with onnxruntime."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+def quantize_onnx(model: bytes, per_channel: bool = False, calibration: Encoded | None = None) -> bytes:
+    """Int8 quantisation of an fp32 graph with onnxruntime: static when ``calibration`` is given, else dynamic.
+
+    Dynamic quantisation picks each activation's scale at run time from the whole batch tensor, so
+    a sentence's scores move with the sentences that share its batch (by up to 0.24 in probability
+    on the real model). Static quantisation fixes the scales from ``calibration`` inputs (MinMax,
+    batches grouped by length as at inference), so every sentence scores the same in any company.
+    Only matrix products and the embedding lookups are quantised.
+    """
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
 
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
@@ -315,10 +322,37 @@ def quantize_onnx(model: bytes, per_channel: bool = False) -> bytes:
         level = root.level
         root.setLevel(logging.ERROR)  # onnxruntime logs an advisory on the root logger for every call
         try:
-            quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=per_channel)
+            if calibration is None:
+                quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=per_channel)
+            else:
+                quantize_static(
+                    src,
+                    dst,
+                    _CalibrationReader(calibration),
+                    quant_format=QuantFormat.QOperator,
+                    activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8,
+                    op_types_to_quantize=["MatMul", "Gather"],
+                    per_channel=per_channel,
+                    calibrate_method=CalibrationMethod.MinMax,
+                )
         finally:
             root.setLevel(level)
         return dst.read_bytes()
+
+
+class _CalibrationReader:
+    """Feeds calibration inputs to onnxruntime's ``quantize_static`` in length-grouped padded batches."""
+
+    def __init__(self, encoded: Encoded, batch_size: int = 32) -> None:
+        batches = length_batches([len(ids) for ids, _ in encoded], batch_size)
+        self._batches = iter([pad_batch([encoded[i] for i in batch]) for batch in batches])
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._batches, None)
+
+    def rewind(self) -> None:  # pragma: no cover - MinMax reads the data once
+        raise NotImplementedError
 
 
 def save_torch_checkpoint(net: EventClassifier, path: Path, tokenizer_json: str, settings: dict[str, Any]) -> None:
