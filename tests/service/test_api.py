@@ -195,8 +195,6 @@ def test_review_errors(client: TestClient, path: str, body: dict[str, Any], stat
     ],
 )
 def test_export_formats(client: TestClient, fmt: str, media_type: str, marker: str) -> None:
-    if fmt == "stix":
-        pytest.importorskip("stix2")
     doc_id = add(client)["id"]
     client.post(
         f"/v1/documents/{doc_id}/sentences/3/review",

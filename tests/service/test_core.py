@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 import threading
 
 import pytest
@@ -33,6 +34,15 @@ def test_tag_text_returns_records_with_indicators_and_stores_nothing(workbench: 
     assert {"document", "start", "end", "text", "scores", "indicators"} <= set(records[0])
     assert any(i["value"] == "CVE-2024-12345" for i in records[-1]["indicators"])
     assert workbench.list_documents().total == 0
+
+
+def test_missing_indicator_extractor_is_an_error_not_empty_indicators(
+    workbench: Workbench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ioc-finder and stix2 are core dependencies: a broken install fails loudly, never tags without indicators."""
+    monkeypatch.setitem(sys.modules, "threatevents.indicators", None)
+    with pytest.raises(ImportError):
+        workbench.tag_text("The flaw is CVE-2024-12345.")
 
 
 def test_tag_batch_keeps_order(workbench: Workbench) -> None:
@@ -214,7 +224,6 @@ def test_gate_queue_wait_is_bounded() -> None:
 
 
 def test_stix_export_carries_reviews_and_indicators(workbench: Workbench) -> None:
-    pytest.importorskip("stix2")
     view = workbench.add_document(text=ARTICLE + " Researchers found a flaw, CVE-2024-4321.")
     workbench.review_sentence(view.id, 1, accept=False, labels=["AttackRansom"], reviewer="ann")
     export = workbench.export_document(view.id, "stix")

@@ -24,7 +24,6 @@ from .errors import (
     ModelNotReady,
     NotFound,
     TooLarge,
-    Unavailable,
     UnsupportedMedia,
     ValidationError,
     WorkbenchError,
@@ -50,7 +49,6 @@ __all__ = [
     "ModelNotReady",
     "NotFound",
     "TooLarge",
-    "Unavailable",
     "UnsupportedMedia",
     "ValidationError",
     "Workbench",
@@ -66,11 +64,9 @@ class Export:
 
 
 def _indicators(texts: Sequence[str]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
-    """Indicators of the whole document and of each sentence (empty when the extractor is not installed)."""
-    try:
-        from ..indicators import document_indicators, indicators_for_sentences
-    except ImportError:
-        return [], [[] for _ in texts]
+    """Indicators of the whole document and of each sentence (ioc-finder, imported on first use: it is slow to load)."""
+    from ..indicators import document_indicators, indicators_for_sentences
+
     per_sentence = indicators_for_sentences(texts)
     return (
         [i.to_dict() for i in document_indicators(per_sentence)],
@@ -365,10 +361,8 @@ class Workbench:
 
 def _stix(view: DocumentView) -> str:
     """STIX 2.1 bundle: the model's labels as records, the latest reviews passed alongside."""
-    try:
-        from ..stix import to_stix_json
-    except ImportError:
-        raise Unavailable("STIX export needs the stix2 package, which is not installed") from None
+    from ..stix import to_stix_json  # imported on first use: stix2 is slow to load
+
     records = [
         TaggedSentence(view.name, s.index, s.start, s.end, s.text, tuple(s.predicted), s.scores).to_record()
         for s in view.sentences

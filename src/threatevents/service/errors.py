@@ -35,9 +35,3 @@ class Busy(WorkbenchError):
 class ModelNotReady(WorkbenchError):
     status = 503
     retry_after = 5
-
-
-class Unavailable(WorkbenchError):
-    """A feature whose optional dependency is not installed."""
-
-    status = 501
