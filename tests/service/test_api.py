@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -82,6 +83,20 @@ def test_tag_rejects_broken_json_and_big_batches(client: TestClient) -> None:
     assert broken.status_code == 422
     too_many = client.post("/v1/tag/batch", json={"items": [{"text": "Ransom."}] * 65})
     assert too_many.status_code == 422
+
+
+@pytest.mark.parametrize("max_batch", [2, 100])
+def test_batch_limit_follows_the_setting(settings: Settings, max_batch: int) -> None:
+    with make_client(replace(settings, max_batch=max_batch)) as client:
+        full = client.post("/v1/tag/batch", json={"items": [{"text": "Ransom."}] * max_batch})
+        assert full.status_code == 200 and len(full.json()["items"]) == max_batch
+        over = client.post("/v1/tag/batch", json={"items": [{"text": "Ransom."}] * (max_batch + 1)})
+        assert over.status_code == 422 and over.json() == {"detail": f"at most {max_batch} items per batch"}
+
+
+def test_batch_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THREATEVENTS_MAX_BATCH", "100")
+    assert Settings.from_env().max_batch == 100
 
 
 def test_create_document_from_json_and_uploads(client: TestClient) -> None:
@@ -216,8 +231,6 @@ def test_export_errors_and_reviewed_corpus(client: TestClient) -> None:
 
 
 def test_token_required_when_configured(settings: Settings) -> None:
-    from dataclasses import replace
-
     with make_client(replace(settings, token="s3cret-token")) as client:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret-token"}):
             for method, path in (("get", "/v1/documents"), ("post", "/v1/tag"), ("get", "/v1/export/reviewed")):

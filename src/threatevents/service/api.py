@@ -66,7 +66,8 @@ async def tag_text(body: TagRequest, workbench: WorkbenchDep) -> dict[str, Any]:
 
 @router.post("/tag/batch", response_model=TagBatchResponse, tags=["tagging"])
 async def tag_batch(body: TagBatchRequest, workbench: WorkbenchDep) -> dict[str, Any]:
-    """Tag several texts (at most 64) in one model call; answers in the same order."""
+    """Tag several texts in one model call; answers in the same order. More than the server's ``max_batch``
+    (64 by default, ``THREATEVENTS_MAX_BATCH``) is refused with 422."""
     results = await _run_model_work(workbench, lambda: workbench.tag_batch(body.items))
     return {"items": [{"sentences": records} for records in results]}
 

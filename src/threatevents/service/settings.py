@@ -29,7 +29,8 @@ class Settings:
     ``model`` is a model directory or a shipped name (``None`` = the shipped default). With ``token``
     set, every endpoint except ``/healthz`` and ``/readyz`` needs it. ``max_concurrency`` model calls
     run at once and at most ``max_queue`` more wait (up to ``queue_timeout`` seconds); anything beyond
-    is answered 503 with ``Retry-After`` at once. ``page=False`` serves the API without the review page.
+    is answered 503 with ``Retry-After`` at once. A batch tags at most ``max_batch`` texts. ``page=False``
+    serves the API without the review page.
     """
 
     db_url: str = DEFAULT_DB_URL
@@ -64,7 +65,8 @@ class Settings:
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         """Settings from ``THREATEVENTS_DB_URL``, ``_MODEL``, ``_TOKEN``, ``_TOKEN_FILE``, ``_MAX_UPLOAD_BYTES``,
-        ``_MAX_CONCURRENCY``, ``_MAX_QUEUE`` and ``_SESSION_SECRET``; ``overrides`` that are not ``None`` win."""
+        ``_MAX_CONCURRENCY``, ``_MAX_QUEUE``, ``_MAX_BATCH`` and ``_SESSION_SECRET``; ``overrides`` that are not
+        ``None`` win."""
         env = os.environ
         token = env.get("THREATEVENTS_TOKEN") or None
         if not token and env.get("THREATEVENTS_TOKEN_FILE"):
@@ -76,6 +78,7 @@ class Settings:
             "max_upload_bytes": int(env.get("THREATEVENTS_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)),
             "max_concurrency": int(env.get("THREATEVENTS_MAX_CONCURRENCY", cls.max_concurrency)),
             "max_queue": int(env.get("THREATEVENTS_MAX_QUEUE", cls.max_queue)),
+            "max_batch": int(env.get("THREATEVENTS_MAX_BATCH", cls.max_batch)),
             "session_secret": env.get("THREATEVENTS_SESSION_SECRET") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

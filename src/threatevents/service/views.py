@@ -19,8 +19,10 @@ class TagRequest(BaseModel):
 
 
 class TagBatchRequest(BaseModel):
+    """Texts to tag in one call; how many at most is a setting (``max_batch``), checked by the workbench."""
+
     model_config = ConfigDict(extra="forbid")
-    items: list[TagRequest] = Field(min_length=1, max_length=64)
+    items: list[TagRequest] = Field(min_length=1)
 
 
 class DocumentCreate(TagRequest):
