@@ -230,3 +230,19 @@ def test_errors_are_pages_for_people_and_json_for_scripts(client: TestClient) ->
     assert "no document with id 999" in page.text and "content-security-policy" in page.headers
     scripted = client.get("/documents/999", headers={"accept": "application/json"})
     assert scripted.status_code == 404 and scripted.json() == {"detail": "no document with id 999"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [("get", "/documents/abc", None), ("post", "/reviewer", {}), ("post", "/login", {"next": "/"})],
+)
+def test_invalid_page_input_is_an_html_page(
+    client: TestClient, method: str, path: str, data: dict[str, str] | None
+) -> None:
+    page = client.request(method, path, data=data)
+    assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+    assert "content-security-policy" in page.headers and "invalid request:" in page.text
+    scripted = client.request(method, path, data=data, headers={"accept": "application/json"})
+    assert scripted.status_code == 422 and isinstance(scripted.json()["detail"], list)
+    api = client.get("/v1/documents/abc")  # the API keeps FastAPI's JSON field errors
+    assert api.status_code == 422 and api.json()["detail"][0]["loc"] == ["path", "doc_id"]

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
@@ -57,7 +58,8 @@ PAGE_SIZE = 50
 
 
 class PageRoute(APIRoute):
-    """A page route: errors become an HTML error page (JSON ``{"detail"}`` for script callers)."""
+    """A page route: errors become an HTML error page (JSON ``{"detail"}`` for script callers; invalid input
+    keeps FastAPI's JSON list of field errors for them)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -69,6 +71,10 @@ class PageRoute(APIRoute):
                 return error_page(request, exc.status, str(exc))
             except HTTPException as exc:
                 return error_page(request, exc.status_code, str(exc.detail))
+            except RequestValidationError as exc:
+                if _wants_json(request):
+                    raise
+                return error_page(request, 422, describe_invalid(exc))
 
         return guarded
 
@@ -99,6 +105,15 @@ templates.env.globals.update(
 )
 
 LoggedIn = Depends(auth.require_page_login)
+
+
+def describe_invalid(exc: RequestValidationError) -> str:
+    """One line naming each invalid field of a request (what the HTML error page shows)."""
+    problems = []
+    for error in exc.errors():
+        where = [str(part) for part in error.get("loc", ())[1:]]
+        problems.append(f"{'.'.join(where) or 'request'}: {error.get('msg', 'invalid')}")
+    return "invalid request: " + "; ".join(problems)
 
 
 def _workbench(request: Request) -> Workbench:
