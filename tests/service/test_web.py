@@ -246,3 +246,25 @@ def test_invalid_page_input_is_an_html_page(
     assert scripted.status_code == 422 and isinstance(scripted.json()["detail"], list)
     api = client.get("/v1/documents/abc")  # the API keeps FastAPI's JSON field errors
     assert api.status_code == 422 and api.json()["detail"][0]["loc"] == ["path", "doc_id"]
+
+
+@pytest.mark.parametrize("path", ["/documents/1", "/threatevents/documents/1"])
+def test_login_redirects_stay_under_the_proxy_prefix(settings: Settings, path: str) -> None:
+    """Served at /threatevents behind a proxy; uvicorn puts the prefix in the request path, other servers may not."""
+    app = create_app(replace(settings, page=True, token=TOKEN), model=KeywordModel())
+    with TestClient(app, root_path="/threatevents", follow_redirects=False) as client:
+        response = client.get(f"{path}?event=O")
+        assert response.headers["location"] == "/threatevents/login?next=/threatevents/documents/1%3Fevent%3DO"
+        form = client.get("/threatevents/login").text
+        assert 'action="/threatevents/login"' in form and 'name="next" value="/threatevents/"' in form
+        for next_url, expected in (
+            ("/threatevents/documents/1", "/threatevents/documents/1"),
+            (None, "/threatevents/"),
+            ("//evil.example/", "/threatevents/"),
+        ):
+            data = {"token": TOKEN} if next_url is None else {"token": TOKEN, "next": next_url}
+            assert client.post("/threatevents/login", data=data).headers["location"] == expected
+        token = csrf_of(client.get("/threatevents/").text)
+        assert client.post("/threatevents/reviewer", data={"csrf": token, "reviewer": "Bea"}).headers["location"] == (
+            "/threatevents/"
+        )

@@ -49,15 +49,25 @@ def loopback_refusal(method: str, host: str | None, origin: str | None) -> tuple
 
 
 class LoginRequired(Exception):
-    """Raised by :func:`require_page_login`; the app answers with a redirect to ``/login?next=...``."""
+    """Raised by :func:`require_page_login`; the app answers with a redirect to ``<root_path>/login?next=...``."""
 
-    def __init__(self, next_url: str) -> None:
+    def __init__(self, next_url: str, root_path: str = "") -> None:
         super().__init__(next_url)
         self.next_url = next_url
+        self.root_path = root_path
 
     @property
     def login_url(self) -> str:
-        return f"/login?next={quote(self.next_url, safe='/')}"
+        return f"{self.root_path}/login?next={quote(self.next_url, safe='/')}"
+
+
+def site_path(request: Request) -> str:
+    """The request's path as the browser sees it: under the app's ``root_path`` (the prefix of a proxy that
+    serves the app at, say, ``/threatevents``), whether or not the server put the prefix in ``path`` already."""
+    root, path = request.scope.get("root_path", ""), request.url.path
+    if root and path != root and not path.startswith(root + "/"):
+        path = root + path
+    return path
 
 
 def settings_of(request: Request) -> Settings:
@@ -129,5 +139,5 @@ def verify_csrf(request: Request, token: str | None) -> bool:
 def require_page_login(request: Request) -> None:
     """FastAPI dependency for page routes: raises :class:`LoginRequired` when not logged in."""
     if not read_session(request):
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise LoginRequired(target)
+        target = site_path(request) + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target, request.scope.get("root_path", ""))

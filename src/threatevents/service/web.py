@@ -135,10 +135,10 @@ def _check_csrf(request: Request, form_token: str | None) -> None:
         raise HTTPException(403, "missing or invalid CSRF token; reload the page and try again")
 
 
-def _local_path(target: str | None, default: str = "/") -> str:
-    """``target`` when it is a path on this site (never another host, so no open redirect), else ``default``."""
+def _local_path(request: Request, target: str | None) -> str:
+    """``target`` when it is a path on this site (never another host, so no open redirect), else the index."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or urlsplit(target).netloc:
-        return default
+        return path_for(request, "page_index")
     return target
 
 
@@ -262,22 +262,22 @@ def page_reviewer(
     """Set the name recorded with this browser session's reviews."""
     _check_csrf(request, csrf)
     request.session["reviewer"] = reviewer.strip() or DEFAULT_REVIEWER
-    return RedirectResponse(_local_path(next), status_code=303)
+    return RedirectResponse(_local_path(request, next), status_code=303)
 
 
 # -- login -------------------------------------------------------------------------------------------
 @router.get("/login")
-def page_login_form(request: Request, next: str = "/") -> Response:
-    return render(request, "login.html", {"next": _local_path(next)})
+def page_login_form(request: Request, next: str | None = None) -> Response:
+    return render(request, "login.html", {"next": _local_path(request, next)})
 
 
 @router.post("/login")
 def page_login(request: Request, token: Annotated[str, Form()], next: Annotated[str | None, Form()] = None) -> Response:
     """Check the access token; on success start a signed session and go back where the user was heading."""
     if not auth.login(request, token):
-        context = {"next": _local_path(next), "login_error": "That token is not right."}
+        context = {"next": _local_path(request, next), "login_error": "That token is not right."}
         return render(request, "login.html", context, status=401)
-    return RedirectResponse(_local_path(next), status_code=303)
+    return RedirectResponse(_local_path(request, next), status_code=303)
 
 
 @router.post("/logout")
