@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from threatevents.service.app import create_app
+from threatevents.service.auth import LoginThrottle
 from threatevents.service.core import Workbench
 from threatevents.service.limits import Gate
 from threatevents.service.settings import Settings
@@ -37,10 +38,14 @@ def client(settings: Settings) -> Iterator[TestClient]:
         assert test_client.post("/v1/tag", json={"text": "Ransom paid."}).status_code == 200
 
 
-def workbench_of(client: TestClient) -> Workbench:
+def workbench_app(client: TestClient) -> FastAPI:
     app = client.app
     assert isinstance(app, FastAPI)
-    workbench: Workbench = app.state.workbench
+    return app
+
+
+def workbench_of(client: TestClient) -> Workbench:
+    workbench: Workbench = workbench_app(client).state.workbench
     return workbench
 
 
@@ -232,6 +237,7 @@ def test_export_errors_and_reviewed_corpus(client: TestClient) -> None:
 
 def test_token_required_when_configured(settings: Settings) -> None:
     with make_client(replace(settings, token="s3cret-token")) as client:
+        workbench_app(client).state.login_throttle = LoginThrottle(limit=100)  # six wrong tokens below: not throttled
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret-token"}):
             for method, path in (("get", "/v1/documents"), ("post", "/v1/tag"), ("get", "/v1/export/reviewed")):
                 response = client.request(method, path, headers=headers, json={"text": "x"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ def page_app(settings: Settings) -> FastAPI:
     """A stand-in for the review page wired the way ``create_app`` wires the real one."""
     app = FastAPI()
     app.state.settings = settings
+    app.state.login_throttle = auth.LoginThrottle()
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie=auth.SESSION_COOKIE)
 
     @app.exception_handler(auth.LoginRequired)
@@ -151,3 +153,73 @@ def test_session_key_needs_a_secret_besides_the_token() -> None:
     assert Settings(token="a").secret_key != Settings(token="b").secret_key  # a new token logs everyone out
     assert Settings(token="a", session_secret="s").secret_key != Settings(token="a", session_secret="t").secret_key
     assert Settings(token="a").secret_key != hashlib.sha256(b"threatevents-session:a").hexdigest()
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_login_throttle_locks_a_client_out_within_the_window() -> None:
+    clock = Clock()
+    throttle = auth.LoginThrottle(limit=5, window=60, clock=clock)
+    for _ in range(5):
+        throttle.check("10.0.0.1")
+        throttle.failed("10.0.0.1")
+        clock.now += 1
+    with pytest.raises(auth.TooManyFailures) as refused:
+        throttle.check("10.0.0.1")
+    assert refused.value.status_code == 429 and refused.value.headers == {"Retry-After": "55"}
+    throttle.check("10.0.0.2")  # other clients are not affected
+    clock.now = 1060.0  # the first failure has left the window: one more try
+    throttle.check("10.0.0.1")
+    throttle.failed("10.0.0.1")
+    with pytest.raises(auth.TooManyFailures):
+        throttle.check("10.0.0.1")
+    throttle.succeeded("10.0.0.1")  # a success forgets the failures
+    throttle.check("10.0.0.1")
+
+
+def test_login_throttle_remembers_a_bounded_number_of_clients() -> None:
+    clock = Clock()
+    throttle = auth.LoginThrottle(limit=2, window=60, clock=clock, max_clients=3)
+    for i in range(10):
+        throttle.failed(f"10.0.0.{i}")
+    assert len(throttle) == 3
+    throttle.failed("10.0.0.9")
+    with pytest.raises(auth.TooManyFailures):
+        throttle.check("10.0.0.9")
+
+
+def test_wrong_tokens_at_page_and_api_are_throttled(settings: Settings) -> None:
+    from threatevents.service.app import create_app
+
+    from .conftest import KeywordModel
+
+    clock = Clock()
+    app = create_app(replace(settings, page=True, token="tok"), model=KeywordModel())
+    app.state.login_throttle = auth.LoginThrottle(clock=clock)
+    good, wrong = {"Authorization": "Bearer tok"}, {"Authorization": "Bearer nope"}
+    with TestClient(app, follow_redirects=False) as client:
+        for _ in range(10):  # no credentials at all is not a guess
+            assert client.get("/v1/documents").status_code == 401
+        for _ in range(3):
+            assert client.post("/login", data={"token": "wrong"}).status_code == 401
+        for _ in range(2):
+            assert client.get("/v1/documents", headers=wrong).status_code == 401
+        page = client.post("/login", data={"token": "tok"})  # even the right token, while locked out
+        assert page.status_code == 429 and page.headers["retry-after"] == "60"
+        assert page.headers["content-type"].startswith("text/html") and "Too many failed logins" in page.text
+        api = client.get("/v1/documents", headers=good)
+        assert api.status_code == 429 and api.headers["retry-after"] == "60" and "retry in 60 s" in api.json()["detail"]
+        clock.now += 60
+        assert client.post("/login", data={"token": "tok"}).status_code == 303
+        for _ in range(4):
+            assert client.get("/v1/documents", headers=wrong).status_code == 401
+        assert client.get("/v1/documents", headers=good).status_code == 200  # resets the count
+        for _ in range(4):
+            assert client.post("/login", data={"token": "wrong"}).status_code == 401
+        assert client.get("/v1/documents", headers=good).status_code == 200

@@ -215,6 +215,14 @@ def test_login_flow(secured: TestClient) -> None:
     assert secured.get("/", follow_redirects=False).status_code == 303
 
 
+def test_guessing_the_token_is_throttled(secured: TestClient) -> None:
+    for _ in range(5):
+        assert secured.post("/login", data={"token": "guess"}).status_code == 401
+    refused = secured.post("/login", data={"token": TOKEN}, follow_redirects=False)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+    assert 'role="alert"' in refused.text and "Log out" not in secured.get("/login").text
+
+
 def test_csrf_is_needed_when_logged_in(secured: TestClient) -> None:
     secured.post("/login", data={"token": TOKEN})
     doc_id = add_article(secured)

@@ -38,7 +38,9 @@ from .views import (
 T = TypeVar("T")
 MAX_ID = 2**31 - 1  # ids and indexes are 32-bit integers in every backend
 DocId = Annotated[int, Path(ge=1, le=MAX_ID, description="document id")]
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (400, 401, 404, 413, 415, 422, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 404, 413, 415, 422, 429, 503)
+}
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(check_api_token)], responses=ERRORS)
 health_router = APIRouter(tags=["health"])

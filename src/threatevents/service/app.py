@@ -14,7 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from .. import __version__
 from .api import health_router
 from .api import router as api_router
-from .auth import SESSION_COOKIE, SESSION_MAX_AGE, LoginRequired, loopback_refusal
+from .auth import SESSION_COOKIE, SESSION_MAX_AGE, LoginRequired, LoginThrottle, loopback_refusal
 from .core import Busy, ModelNotReady, Workbench, WorkbenchError
 from .db import open_database
 from .settings import Settings
@@ -39,7 +39,7 @@ async def _login_required(request: Request, exc: Exception) -> RedirectResponse:
 def create_app(settings: Settings | None = None, *, model: EventModel | None = None) -> FastAPI:
     """The workbench app. Migrates the database; loads ``settings.model`` unless ``model`` is given.
 
-    ``app.state.settings`` and ``app.state.workbench`` are what the routers use.
+    ``app.state.settings``, ``app.state.workbench`` and ``app.state.login_throttle`` are what the routers use.
     """
     settings = settings or Settings.from_env()
     engine, sessions = open_database(settings.db_url)
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, *, model: EventModel | None = N
     )
     app.state.settings = settings
     app.state.workbench = workbench
+    app.state.login_throttle = LoginThrottle()
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,

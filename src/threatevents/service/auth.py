@@ -7,14 +7,23 @@ state-changing requests from another origin (cross-site forms and uploads): :fun
 The page session is Starlette's signed cookie (``SessionMiddleware``, itsdangerous), signed with a random
 per-process key unless ``THREATEVENTS_SESSION_SECRET`` is set. Page forms carry a CSRF token bound to the session
 (synchronizer-token pattern): :func:`csrf_token` when rendering, :func:`verify_csrf` on POST.
+
+Token guessing is throttled per client address (:class:`LoginThrottle`, one per app in ``app.state.login_throttle``):
+wrong tokens at the page login or in an API ``Authorization`` header count as failures. Behind a reverse proxy
+every client has the proxy's address, so they share one budget.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import math
 import secrets
+import threading
+import time
 from base64 import b64encode
+from collections import deque
+from collections.abc import Callable
 from urllib.parse import quote, urlsplit
 
 import itsdangerous
@@ -26,6 +35,8 @@ SESSION_COOKIE = "threatevents_session"
 SESSION_MAX_AGE = 12 * 3600
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOGIN_FAILURES = 5
+LOGIN_WINDOW = 60.0
 
 
 def _hostname(value: str) -> str | None:
@@ -70,6 +81,77 @@ def site_path(request: Request) -> str:
     return path
 
 
+class TooManyFailures(HTTPException):
+    """429 for a client that gave a wrong token too often lately; ``retry_after`` seconds until it may try again."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many failed logins from this address; retry in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+        self.retry_after = retry_after
+
+
+class LoginThrottle:
+    """Failed logins per client, in memory: once a client has ``limit`` failures within ``window`` seconds,
+    :meth:`check` refuses it (:class:`TooManyFailures`) until the oldest of them is ``window`` seconds old.
+    A success forgets the client's failures. At most ``max_clients`` clients are remembered (stale ones are
+    dropped first). Thread-safe; ``clock`` (seconds, monotonic) is injectable for tests.
+    """
+
+    def __init__(
+        self,
+        limit: int = LOGIN_FAILURES,
+        window: float = LOGIN_WINDOW,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_clients: int = 10_000,
+    ) -> None:
+        self.limit, self.window, self.max_clients = limit, window, max_clients
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._failures)
+
+    def check(self, client: str) -> None:
+        """Raise :class:`TooManyFailures` while ``client`` is locked out."""
+        with self._lock:
+            now = self._clock()
+            failures = self._failures.get(client)
+            if failures is not None and len(failures) >= self.limit and failures[0] > now - self.window:
+                raise TooManyFailures(max(1, math.ceil(failures[0] + self.window - now)))
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            now = self._clock()
+            if client not in self._failures and len(self._failures) >= self.max_clients:
+                self._forget_some(now)
+            self._failures.setdefault(client, deque(maxlen=self.limit)).append(now)
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._failures.pop(client, None)
+
+    def _forget_some(self, now: float) -> None:
+        for client in [c for c, failures in self._failures.items() if failures[-1] <= now - self.window]:
+            del self._failures[client]
+        while len(self._failures) >= self.max_clients:
+            del self._failures[next(iter(self._failures))]  # the longest-known client
+
+
+def throttle_of(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    return throttle
+
+
+def client_of(request: Request) -> str:
+    """The client's address (the proxy's, behind a reverse proxy: the server ignores forwarded headers)."""
+    return request.client.host if request.client else ""
+
+
 def settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -83,15 +165,21 @@ def token_matches(settings: Settings, given: str | None) -> bool:
 
 
 def check_api_token(request: Request) -> None:
-    """FastAPI dependency for API routes: 401 unless the Bearer token matches (when one is configured)."""
+    """FastAPI dependency for API routes: 401 unless the Bearer token matches (when one is configured);
+    429 while the client is throttled for wrong tokens (a missing header is not counted as a guess)."""
     settings = settings_of(request)
     if settings.token is None:
         return
+    throttle, client = throttle_of(request), client_of(request)
+    throttle.check(client)
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token_matches(settings, credentials.strip()):
+        if credentials.strip():
+            throttle.failed(client)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing or wrong access token", headers={"WWW-Authenticate": "Bearer"}
         )
+    throttle.succeeded(client)
 
 
 def make_session_cookie(settings: Settings) -> str:
@@ -107,13 +195,20 @@ def read_session(request: Request, settings: Settings | None = None) -> bool:
 
 
 def login(request: Request, token: str, settings: Settings | None = None) -> bool:
-    """Log the session in when ``token`` is right; a fresh CSRF token is issued either way."""
+    """Log the session in when ``token`` is right; a fresh CSRF token is issued either way.
+
+    Raises :class:`TooManyFailures` (before looking at ``token``) while the client is throttled."""
     settings = settings or settings_of(request)
+    throttle, client = throttle_of(request), client_of(request)
+    throttle.check(client)
     ok = settings.token is not None and token_matches(settings, token)
     request.session.clear()
     request.session["csrf"] = secrets.token_urlsafe(32)
     if ok:
         request.session["auth"] = True
+        throttle.succeeded(client)
+    else:
+        throttle.failed(client)
     return ok
 
 

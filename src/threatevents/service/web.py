@@ -273,8 +273,19 @@ def page_login_form(request: Request, next: str | None = None) -> Response:
 
 @router.post("/login")
 def page_login(request: Request, token: Annotated[str, Form()], next: Annotated[str | None, Form()] = None) -> Response:
-    """Check the access token; on success start a signed session and go back where the user was heading."""
-    if not auth.login(request, token):
+    """Check the access token; on success start a signed session and go back where the user was heading.
+    Too many wrong tokens from one address within a minute are answered 429 (``Retry-After``) for a while."""
+    try:
+        ok = auth.login(request, token)
+    except auth.TooManyFailures as exc:
+        context = {
+            "next": _local_path(request, next),
+            "login_error": f"Too many failed logins; try again in {exc.retry_after} s.",
+        }
+        response = render(request, "login.html", context, status=exc.status_code)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if not ok:
         context = {"next": _local_path(request, next), "login_error": "That token is not right."}
         return render(request, "login.html", context, status=401)
     return RedirectResponse(_local_path(request, next), status_code=303)
