@@ -1,7 +1,9 @@
 """Turn a run of ``benchmarks/train_transformer.py`` into the shipped default model.
 
-Re-scores the saved (quantised) model on dev and test with :func:`threatevents.evaluate.evaluate_model`,
-records training, quantisation and speed figures in its metrics, and saves it (new card and manifest).
+Re-quantises the run's fp32 network as the current config says (static int8 by default), attaches the
+linear companion (blend weight and cascade cut-off tuned on dev), tunes thresholds on dev, scores dev
+and test with :func:`threatevents.evaluate.evaluate_model`, records training, quantisation and speed
+figures in its metrics, and saves it (new card and manifest).
 
     python scripts/ship_transformer.py runs/tf-none --out src/threatevents/shipped/default
 """
@@ -11,16 +13,37 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from threatevents.corpus import read_corpus
-from threatevents.evaluate import evaluate_model
+import numpy as np
+
+from threatevents.corpus import Document, read_corpus
+from threatevents.evaluate import evaluate_model, headline_scores
+from threatevents.models.base import flatten_labels
 from threatevents.models.linear import LinearConfig, LinearModel
-from threatevents.models.onnx_runtime import default_threads
+from threatevents.models.onnx_runtime import OnnxClassifier, build_pairs, default_threads, encode_pairs, load_tokenizer
+from threatevents.models.thresholds import tune_thresholds
 from threatevents.models.transformer import TransformerModel
+from threatevents.models.transformer_training import export_onnx, load_torch_checkpoint
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentences"
 MAX_MB = 30
+
+
+def len_ids(encoded: tuple[list[int], list[int]]) -> int:
+    return len(encoded[0])
+
+
+def transformer_alone(
+    predict: Callable[[Any], np.ndarray], dev: list[Document], test: list[Document], texts: bool = False
+) -> dict[str, float]:
+    """Test headline scores of the transformer alone, thresholds tuned on dev."""
+    inputs = (lambda docs: [d.texts for d in docs]) if texts else (lambda docs: docs)
+    thresholds = tune_thresholds(flatten_labels(dev), predict(inputs(dev)))
+    scores = headline_scores(flatten_labels(test), predict(inputs(test)) >= thresholds)
+    return {k: round(v, 4) for k, v in scores.items()}
 
 
 def main() -> None:
@@ -28,6 +51,7 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="output folder of benchmarks/train_transformer.py")
     parser.add_argument("--out", type=Path, default=Path("src/threatevents/shipped/default"))
     parser.add_argument("--compare", type=Path, nargs="*", default=[], help="other runs, for the context table")
+    parser.add_argument("--quantize", default="static", choices=["static", "dynamic", "none"])
     parser.add_argument(
         "--no-linear", action="store_true", help="ship the transformer alone (no linear blend or cascade)"
     )
@@ -35,7 +59,26 @@ def main() -> None:
     results = json.loads((args.run / "results.json").read_text(encoding="utf-8"))
     model = TransformerModel.load(args.run / "model")
     corpus = read_corpus(DATA)
-    dev, test = corpus.split("dev"), corpus.split("test")
+    train, dev, test = corpus.split("train"), corpus.split("dev"), corpus.split("test")
+    net, tokenizer_json, _ = load_torch_checkpoint(args.run / "torch")
+    tokenizer = load_tokenizer(tokenizer_json, model.config.max_length)
+    fp32 = export_onnx(
+        net, max(encode_pairs(tokenizer, build_pairs([d.texts for d in train], model.config.context)), key=len_ids)
+    )
+    model.config.quantize = args.quantize
+    model.requantize(fp32, train)
+    quantisation = {
+        "mode": args.quantize,
+        "int8_test": transformer_alone(model.transformer_proba, dev, test),
+        "fp32_onnx_test": transformer_alone(
+            OnnxClassifier(
+                fp32, tokenizer_json, max_length=model.config.max_length, context=model.config.context
+            ).predict_proba,
+            dev,
+            test,
+            texts=True,
+        ),
+    }
     blend = {}
     if not args.no_linear:  # a linear model trained on train, blended in and cascading; both tuned on dev
         model.config.linear_weight, model.config.cascade_below = None, None
@@ -54,9 +97,8 @@ def main() -> None:
         "dev": evaluate_model(model, dev).to_dict(),
         "eval_split": "test",
         "test": test_result.to_dict(),
-        "quantisation": {
-            "int8_test": results["int8_onnx"]["test"],
-            "fp32_onnx_test": results["fp32_onnx"]["test"],
+        "quantisation": quantisation
+        | {
             "torch_vs_fp32_onnx_max_abs_diff": results["torch_vs_fp32_onnx_max_abs_diff"],
         },
         "context_dev": {

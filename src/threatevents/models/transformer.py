@@ -35,8 +35,9 @@ LINEAR_DIR = "linear"
 QUANTIZATIONS = ("static", "dynamic", "none")
 CALIBRATION_SENTENCES = 640
 QUANTIZATION_NOTES = {
-    "static": f"static int8 quantisation (onnxruntime, MinMax scales from {CALIBRATION_SENTENCES} training inputs)",
-    "dynamic": "dynamic int8 quantisation (onnxruntime; scores shift slightly with batch company)",
+    "static": f"static int8 quantisation (onnxruntime; 99.99th-percentile scales from {CALIBRATION_SENTENCES} "
+    "training inputs)",
+    "dynamic": "dynamic int8 quantisation (onnxruntime; scores shift with batch company)",
     "none": "fp32",
 }
 TOKENIZER_FILE = "tokenizer.json"
@@ -162,6 +163,19 @@ class TransformerModel(EventModel):
         if self.uses_linear:
             self.attach_linear(LinearModel(LinearConfig(seed=cfg.seed)).fit(train), dev)
         return self
+
+    def requantize(self, fp32_onnx: bytes, train: Sequence[Document]) -> None:
+        """Serve ``fp32_onnx`` (this model's unquantised export) quantised as the config now says.
+
+        Calibration uses the same seeded sample of ``train`` inputs as :meth:`fit`, so the result is the
+        graph ``fit`` would have produced with this ``quantize`` setting. Re-tune thresholds afterwards.
+        """
+        if self._runtime is None:
+            raise RuntimeError("fit or load the transformer before re-quantising it")
+        tokenizer = load_tokenizer(self._tokenizer_json, self.config.max_length)
+        encoded = encode_pairs(tokenizer, build_pairs([d.texts for d in train], self.config.context))
+        self.fp32_onnx = fp32_onnx
+        self._set_runtime(self._quantized(encoded), self._tokenizer_json)
 
     def _quantized(self, encoded: Sequence[tuple[list[int], list[int]]]) -> bytes:
         """The fp32 export quantised as configured; static calibration uses a seeded sample of training inputs."""

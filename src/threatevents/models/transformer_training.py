@@ -309,9 +309,11 @@ def quantize_onnx(model: bytes, per_channel: bool = False, calibration: Encoded 
 
     Dynamic quantisation picks each activation's scale at run time from the whole batch tensor, so
     a sentence's scores move with the sentences that share its batch (by up to 0.24 in probability
-    on the real model). Static quantisation fixes the scales from ``calibration`` inputs (MinMax,
-    batches grouped by length as at inference), so every sentence scores the same in any company.
-    Only matrix products and the embedding lookups are quantised.
+    on the real model; 1.4% of dev sentences changed labels between alone and batched). Static
+    quantisation fixes the scales from ``calibration`` inputs, so every sentence scores the same in
+    any company. Scales are the 99.99th percentile of each activation (min-max scales moved test
+    weighted F1 by up to 2 points between calibration samples; percentiles by 0.1). Only matrix
+    products and the embedding lookups are quantised.
     """
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
 
@@ -334,7 +336,8 @@ def quantize_onnx(model: bytes, per_channel: bool = False, calibration: Encoded 
                     weight_type=QuantType.QInt8,
                     op_types_to_quantize=["MatMul", "Gather"],
                     per_channel=per_channel,
-                    calibrate_method=CalibrationMethod.MinMax,
+                    calibrate_method=CalibrationMethod.Percentile,
+                    extra_options={"CalibPercentile": 99.99},
                 )
         finally:
             root.setLevel(level)
@@ -342,16 +345,25 @@ def quantize_onnx(model: bytes, per_channel: bool = False, calibration: Encoded 
 
 
 class _CalibrationReader:
-    """Feeds calibration inputs to onnxruntime's ``quantize_static`` in length-grouped padded batches."""
+    """Calibration inputs for ``quantize_static``: length-grouped batches, all padded to one shape.
+
+    The percentile calibrator stacks every batch's activations, so batches must share their shape.
+    """
 
     def __init__(self, encoded: Encoded, batch_size: int = 32) -> None:
-        batches = length_batches([len(ids) for ids, _ in encoded], batch_size)
-        self._batches = iter([pad_batch([encoded[i] for i in batch]) for batch in batches])
+        batches = [pad_batch([encoded[i] for i in b]) for b in length_batches([len(e[0]) for e in encoded], batch_size)]
+        width = max(len(ids) for ids, _ in encoded)
+        self._batches = iter(
+            [
+                {k: np.pad(v, ((0, batch_size - v.shape[0]), (0, width - v.shape[1]))) for k, v in batch.items()}
+                for batch in batches
+            ]
+        )
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._batches, None)
 
-    def rewind(self) -> None:  # pragma: no cover - MinMax reads the data once
+    def rewind(self) -> None:  # pragma: no cover - the calibrator reads the data once
         raise NotImplementedError
 
 
