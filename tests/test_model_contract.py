@@ -20,7 +20,7 @@ TINY_TRANSFORMER = {
 # (kind, config overrides) per variant; a fixture-valued override is resolved per test session
 VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
     "linear": ("linear", {"min_df": 1}),
-    "transformer": ("transformer", TINY_TRANSFORMER),
+    "transformer": ("transformer", TINY_TRANSFORMER | {"linear_weight": 0.0, "cascade_below": 0.0}),
     "transformer+linear": ("transformer", TINY_TRANSFORMER | {"linear_weight": None, "cascade_below": None}),
 }
 

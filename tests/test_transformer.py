@@ -44,6 +44,9 @@ def tiny_config(base: Path, **overrides: object) -> TransformerConfig:
         "max_length": 64,
         "learning_rate": 1e-3,
         "context": "headline+neighbours",
+        "pooling": "mean",
+        "linear_weight": 0.0,
+        "cascade_below": 0.0,
     }
     return TransformerConfig(**(values | overrides))  # type: ignore[arg-type]
 

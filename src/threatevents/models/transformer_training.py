@@ -7,7 +7,9 @@ torch and numpy generators, deterministic kernels, and a fixed single-threaded b
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
 import logging
 import tempfile
@@ -327,18 +329,19 @@ def quantize_onnx(model: bytes, per_channel: bool = False, calibration: Encoded 
             if calibration is None:
                 quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=per_channel)
             else:
-                quantize_static(
-                    src,
-                    dst,
-                    _CalibrationReader(calibration),
-                    quant_format=QuantFormat.QOperator,
-                    activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8,
-                    op_types_to_quantize=["MatMul", "Gather"],
-                    per_channel=per_channel,
-                    calibrate_method=CalibrationMethod.Percentile,
-                    extra_options={"CalibPercentile": 99.99},
-                )
+                with contextlib.redirect_stdout(io.StringIO()):  # the calibrator prints progress
+                    quantize_static(
+                        src,
+                        dst,
+                        _CalibrationReader(calibration),
+                        quant_format=QuantFormat.QOperator,
+                        activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8,
+                        op_types_to_quantize=["MatMul", "Gather"],
+                        per_channel=per_channel,
+                        calibrate_method=CalibrationMethod.Percentile,
+                        extra_options={"CalibPercentile": 99.99},
+                    )
         finally:
             root.setLevel(level)
         return dst.read_bytes()
