@@ -204,77 +204,67 @@ def train_classifier(
     """
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     try:
-        return _train(config, base_model, train, y_train, dev, dev_score, token_targets)
+        from tqdm.auto import tqdm
+        from transformers import get_linear_schedule_with_warmup
+
+        seed_everything(config.seed)
+        rng = np.random.default_rng(config.seed)
+        use_triggers = token_targets is not None and any(t is not None for t in token_targets)
+        net = EventClassifier(load_encoder(base_model), token_head=use_triggers, pooling=config.pooling)
+        lengths = [len(ids) for ids, _ in train]
+        steps = config.epochs * -(-len(train) // config.batch_size)
+        decay = [p for n, p in net.named_parameters() if p.ndim > 1 and "LayerNorm" not in n]
+        no_decay = [p for n, p in net.named_parameters() if not (p.ndim > 1 and "LayerNorm" not in n)]
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=config.learning_rate,
+        )
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
+        loss_fn = nn.BCEWithLogitsLoss()
+        targets = torch.from_numpy(np.asarray(y_train, dtype=np.float32))
+        log, best_state, best_score, worse = TrainingLog(), None, float("-inf"), 0
+        started = time.perf_counter()
+        for epoch in range(1, config.epochs + 1):
+            net.train()
+            bar = tqdm(
+                _train_batches(lengths, config.batch_size, rng), desc=f"epoch {epoch}/{config.epochs}", unit="batch"
+            )
+            for batch in bar:
+                inputs = _tensors([train[i] for i in batch])
+                hidden = net.hidden(**inputs)
+                pooled = net.pooled_logits(hidden, inputs["attention_mask"], inputs["token_type_ids"])
+                loss = loss_fn(pooled, targets[batch])
+                if use_triggers and token_targets is not None:
+                    rows = [token_targets[i] for i in batch]
+                    loss = loss + config.trigger_weight * _trigger_loss(net, hidden, rows, inputs)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+            log.epochs_run = epoch
+            if dev is None:
+                continue
+            score = dev_score(predict_torch(net, dev))
+            log.dev_scores.append(round(score, 4))  # rounded for the log only; compare the raw score
+            bar.write(f"epoch {epoch}: dev score {score:.4f}")
+            if score > best_score:
+                best_state, best_score, log.best_epoch, worse = copy.deepcopy(net.state_dict()), score, epoch, 0
+            else:
+                worse += 1
+                if worse >= config.patience:
+                    break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        else:
+            log.best_epoch = log.epochs_run
+        log.seconds = round(time.perf_counter() - started, 1)
+        log.train_sentences_per_s = round(log.epochs_run * len(train) / max(log.seconds, 1e-9), 1)
+        return net.eval(), log
     finally:  # leave the caller's torch settings as they were
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
-
-
-def _train(
-    config: TransformerConfig,
-    base_model: Path,
-    train: Encoded,
-    y_train: np.ndarray,
-    dev: Encoded | None,
-    dev_score: Callable[[np.ndarray], float],
-    token_targets: Sequence[np.ndarray | None] | None,
-) -> tuple[EventClassifier, TrainingLog]:
-    from tqdm.auto import tqdm
-    from transformers import get_linear_schedule_with_warmup
-
-    seed_everything(config.seed)
-    rng = np.random.default_rng(config.seed)
-    use_triggers = token_targets is not None and any(t is not None for t in token_targets)
-    net = EventClassifier(load_encoder(base_model), token_head=use_triggers, pooling=config.pooling)
-    lengths = [len(ids) for ids, _ in train]
-    steps = config.epochs * -(-len(train) // config.batch_size)
-    decay = [p for n, p in net.named_parameters() if p.ndim > 1 and "LayerNorm" not in n]
-    no_decay = [p for n, p in net.named_parameters() if not (p.ndim > 1 and "LayerNorm" not in n)]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.learning_rate,
-    )
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
-    loss_fn = nn.BCEWithLogitsLoss()
-    targets = torch.from_numpy(np.asarray(y_train, dtype=np.float32))
-    log, best_state, best_score, worse = TrainingLog(), None, float("-inf"), 0
-    started = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
-        net.train()
-        bar = tqdm(_train_batches(lengths, config.batch_size, rng), desc=f"epoch {epoch}/{config.epochs}", unit="batch")
-        for batch in bar:
-            inputs = _tensors([train[i] for i in batch])
-            hidden = net.hidden(**inputs)
-            pooled = net.pooled_logits(hidden, inputs["attention_mask"], inputs["token_type_ids"])
-            loss = loss_fn(pooled, targets[batch])
-            if use_triggers and token_targets is not None:
-                rows = [token_targets[i] for i in batch]
-                loss = loss + config.trigger_weight * _trigger_loss(net, hidden, rows, inputs)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-        log.epochs_run = epoch
-        if dev is None:
-            continue
-        score = dev_score(predict_torch(net, dev))
-        log.dev_scores.append(round(score, 4))  # rounded for the log only; compare the raw score
-        bar.write(f"epoch {epoch}: dev score {score:.4f}")
-        if score > best_score:
-            best_state, best_score, log.best_epoch, worse = copy.deepcopy(net.state_dict()), score, epoch, 0
-        else:
-            worse += 1
-            if worse >= config.patience:
-                break
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    else:
-        log.best_epoch = log.epochs_run
-    log.seconds = round(time.perf_counter() - started, 1)
-    log.train_sentences_per_s = round(log.epochs_run * len(train) / max(log.seconds, 1e-9), 1)
-    return net.eval(), log
 
 
 def export_onnx(net: EventClassifier, example: tuple[list[int], list[int]]) -> bytes:
