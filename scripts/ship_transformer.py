@@ -15,7 +15,6 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -37,12 +36,11 @@ def len_ids(encoded: tuple[list[int], list[int]]) -> int:
 
 
 def transformer_alone(
-    predict: Callable[[Any], np.ndarray], dev: list[Document], test: list[Document], texts: bool = False
+    predict: Callable[[list[Document]], np.ndarray], dev: list[Document], test: list[Document]
 ) -> dict[str, float]:
     """Test headline scores of the transformer alone, thresholds tuned on dev."""
-    inputs = (lambda docs: [d.texts for d in docs]) if texts else (lambda docs: docs)
-    thresholds = tune_thresholds(flatten_labels(dev), predict(inputs(dev)))
-    scores = headline_scores(flatten_labels(test), predict(inputs(test)) >= thresholds)
+    thresholds = tune_thresholds(flatten_labels(dev), predict(dev))
+    scores = headline_scores(flatten_labels(test), predict(test) >= thresholds)
     return {k: round(v, 4) for k, v in scores.items()}
 
 
@@ -67,16 +65,14 @@ def main() -> None:
     )
     model.config.quantize = args.quantize
     model.requantize(fp32, train)
+    fp32_runtime = OnnxClassifier(
+        fp32, tokenizer_json, max_length=model.config.max_length, context=model.config.context
+    )
     quantisation = {
         "mode": args.quantize,
         "int8_test": transformer_alone(model.transformer_proba, dev, test),
         "fp32_onnx_test": transformer_alone(
-            OnnxClassifier(
-                fp32, tokenizer_json, max_length=model.config.max_length, context=model.config.context
-            ).predict_proba,
-            dev,
-            test,
-            texts=True,
+            lambda docs: fp32_runtime.predict_proba([d.texts for d in docs]), dev, test
         ),
     }
     blend = {}

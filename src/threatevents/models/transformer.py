@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 ONNX_FILE = "model.onnx"
 LINEAR_DIR = "linear"
 QUANTIZATIONS = ("static", "dynamic", "none")
+POOLINGS = ("mean", "mean+max")
 CALIBRATION_SENTENCES = 640
 QUANTIZATION_NOTES = {
     "static": f"static int8 quantisation (onnxruntime; 99.99th-percentile scales from {CALIBRATION_SENTENCES} "
@@ -97,8 +98,8 @@ class TransformerConfig(ModelConfig):
             self.quantize = "dynamic" if self.quantize else "none"
         if self.quantize not in QUANTIZATIONS:
             raise ValueError(f"quantize must be one of {', '.join(QUANTIZATIONS)}, not {self.quantize!r}")
-        if self.pooling not in ("mean", "mean+max"):
-            raise ValueError(f"pooling must be mean or mean+max, not {self.pooling!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {self.pooling!r}")
         if float(self.trigger_weight) < 0:
             raise ValueError(f"trigger_weight must be non-negative, not {self.trigger_weight!r}")
         if self.linear_weight is not None and not 0 <= float(self.linear_weight) < 1:
@@ -203,7 +204,7 @@ class TransformerModel(EventModel):
         self.linear = linear
         if dev:
             y_dev = flatten_labels(dev)
-            transformer = self._runtime.predict_proba([d.texts for d in dev])
+            transformer = self.transformer_proba(dev)
             choice = tune_blend(
                 transformer,
                 linear.predict_proba(dev),
@@ -239,21 +240,17 @@ class TransformerModel(EventModel):
 
     # -- inference -------------------------------------------------------------------------------
     def predict_proba(self, docs: Sequence[DocLike]) -> np.ndarray:
-        if self._runtime is None:
-            raise RuntimeError("the transformer model is not trained or loaded")
-        texts = [doc_texts(doc) for doc in docs]
         if self.linear is None:
-            return self._runtime.predict_proba(texts)
+            return self.transformer_proba(docs)
         weight, cut = float(self.config.linear_weight or 0.0), float(self.config.cascade_below or 0.0)
         linear = self.linear.predict_proba(docs)
-        transformer = self._runtime.predict_proba(texts, only=~easy_rows(linear, cut))
-        return combine(transformer, linear, weight, cut)
+        return combine(self.transformer_proba(docs, only=~easy_rows(linear, cut)), linear, weight, cut)
 
-    def transformer_proba(self, docs: Sequence[DocLike]) -> np.ndarray:
-        """The transformer's own probabilities for every sentence, without the linear companion."""
+    def transformer_proba(self, docs: Sequence[DocLike], only: np.ndarray | None = None) -> np.ndarray:
+        """The transformer's own probabilities, without the linear companion (rows outside ``only`` stay 0)."""
         if self._runtime is None:
             raise RuntimeError("the transformer model is not trained or loaded")
-        return self._runtime.predict_proba([doc_texts(doc) for doc in docs])
+        return self._runtime.predict_proba([doc_texts(doc) for doc in docs], only=only)
 
     def _set_runtime(self, onnx_model: bytes, tokenizer_json: str) -> None:
         self._onnx, self._tokenizer_json = onnx_model, tokenizer_json
