@@ -97,8 +97,9 @@ def main() -> None:
         | {
             "torch_vs_fp32_onnx_max_abs_diff": results["torch_vs_fp32_onnx_max_abs_diff"],
         },
-        "context_dev": {
-            (r := json.loads((run / "results.json").read_text(encoding="utf-8")))["config"]["context"]: {
+        "context_dev": {  # keyed by run folder: several runs may share a context setting
+            run.name: {
+                "context": (r := json.loads((run / "results.json").read_text(encoding="utf-8")))["config"]["context"],
                 "max_length": r["config"]["max_length"],
                 "fp32": r["fp32_onnx"]["dev"],
                 "int8": r["int8_onnx"]["dev"],

@@ -305,3 +305,17 @@ def test_fit_leaves_torch_settings_as_it_found_them(tiny_base: Path) -> None:
         assert not torch.are_deterministic_algorithms_enabled()
     finally:
         torch.set_num_threads(threads)
+
+
+def test_card_lists_each_compared_run_even_when_runs_share_a_context(fitted: TransformerModel) -> None:
+    scores = {"weighted_f1": 0.8, "events_macro_f1": 0.7}
+    run = {"max_length": 64, "fp32": scores, "int8": scores}
+    fitted.metrics["context_dev"] = {"tf-a": {"context": "none", **run}, "tf-b": {"context": "none", **run}}
+    try:
+        card = fitted.card_details()
+        assert "Context `none` (run `tf-a`, max 64 tokens)" in card
+        assert "Context `none` (run `tf-b`, max 64 tokens)" in card
+        fitted.metrics["context_dev"] = {"headline": run}  # the older layout: keyed by context
+        assert "Context `headline` (max 64 tokens)" in fitted.card_details()
+    finally:
+        del fitted.metrics["context_dev"]
