@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--events-dir", default=None, help="CASIE annotation folder: adds the trigger loss")
     parser.add_argument("--trigger-weight", type=float, default=1.0)
     parser.add_argument("--pooling", default="mean", choices=["mean", "mean+max"])
+    parser.add_argument("--base-model", default=None, help="local Hugging Face model folder (default: MiniLM-L6)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N train documents (smoke test)")
     args = parser.parse_args()
@@ -59,6 +60,7 @@ def main() -> None:
         events_dir=args.events_dir,
         trigger_weight=args.trigger_weight,
         pooling=args.pooling,
+        base_model=args.base_model,
     )
     model = TransformerModel(config)
     started = time.perf_counter()
