@@ -162,6 +162,27 @@ def test_onnx_matches_torch(fitted: TransformerModel) -> None:
     assert np.abs(dynamic.predict_proba([d.texts for d in docs]) - fp32_probs).max() < 0.05
 
 
+def test_quantisation_keeps_excluded_matrix_products_in_fp32(fitted: TransformerModel) -> None:
+    """Nodes named in ``exclude`` stay float MatMuls; every other MatMul becomes an int8 one."""
+    import onnx
+
+    from threatevents.models.onnx_runtime import encode_pairs, load_tokenizer
+    from threatevents.models.transformer_training import quantize_onnx
+
+    def matmuls(graph: bytes) -> dict[str, str]:
+        return {n.name: n.op_type for n in onnx.load_from_string(graph).graph.node if "MatMul" in n.op_type}
+
+    cfg = fitted.config
+    tokenizer = load_tokenizer(fitted._tokenizer_json, cfg.max_length)
+    calibration = encode_pairs(tokenizer, build_pairs([d.texts for d in make_documents(4, seed=3)], cfg.context))
+    before = matmuls(fitted.fp32_onnx)
+    kept = sorted(name for name in before if name.endswith("/output/dense/MatMul"))
+    assert kept
+    after = matmuls(quantize_onnx(fitted.fp32_onnx, calibration=calibration, exclude=kept))
+    assert sorted(name for name, op in after.items() if op == "MatMul") == kept
+    assert any(op != "MatMul" for op in after.values())  # the rest became quantised products
+
+
 def test_static_quantisation_scores_a_sentence_the_same_in_any_batch(fitted: TransformerModel) -> None:
     """Each document alone gives the same scores as all of them in shared, differently padded batches."""
     docs = make_documents(5, seed=12)

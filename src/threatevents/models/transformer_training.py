@@ -294,7 +294,9 @@ def export_onnx(net: EventClassifier, example: tuple[list[int], list[int]]) -> b
         return target.read_bytes()
 
 
-def quantize_onnx(model: bytes, per_channel: bool = False, calibration: Encoded | None = None) -> bytes:
+def quantize_onnx(
+    model: bytes, per_channel: bool = False, calibration: Encoded | None = None, exclude: Sequence[str] = ()
+) -> bytes:
     """Int8 quantisation of an fp32 graph with onnxruntime: static when ``calibration`` is given, else dynamic.
 
     Dynamic quantisation picks each activation's scale at run time from the whole batch tensor, so
@@ -303,7 +305,7 @@ def quantize_onnx(model: bytes, per_channel: bool = False, calibration: Encoded 
     quantisation fixes the scales from ``calibration`` inputs, so every sentence scores the same in
     any company. Scales are the 99.99th percentile of each activation (min-max scales moved test
     weighted F1 by up to 2 points between calibration samples; percentiles by 0.1). Only matrix
-    products and the embedding lookups are quantised.
+    products and the embedding lookups are quantised, except the nodes named in ``exclude``.
     """
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
 
@@ -315,7 +317,9 @@ def quantize_onnx(model: bytes, per_channel: bool = False, calibration: Encoded 
         root.setLevel(logging.ERROR)  # onnxruntime logs an advisory on the root logger for every call
         try:
             if calibration is None:
-                quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=per_channel)
+                quantize_dynamic(
+                    src, dst, weight_type=QuantType.QInt8, per_channel=per_channel, nodes_to_exclude=list(exclude)
+                )
             else:
                 with contextlib.redirect_stdout(io.StringIO()):  # the calibrator prints progress
                     quantize_static(
@@ -327,6 +331,7 @@ def quantize_onnx(model: bytes, per_channel: bool = False, calibration: Encoded 
                         weight_type=QuantType.QInt8,
                         op_types_to_quantize=["MatMul", "Gather"],
                         per_channel=per_channel,
+                        nodes_to_exclude=list(exclude),
                         calibrate_method=CalibrationMethod.Percentile,
                         extra_options={"CalibPercentile": 99.99},
                     )

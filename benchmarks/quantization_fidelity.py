@@ -1,0 +1,96 @@
+"""Experiment: how far static int8 moves one run's probabilities from its fp32 network, and what that costs.
+
+For each calibration sample seed and each set of matrix products kept in fp32, quantises the run's
+fp32 export as the shipped recipe does (99.99th-percentile scales from 640 training sentences) and
+prints: graph size; the per-sentence, per-label deviation from fp32 on ``dev`` (mean, 99th
+percentile, max); the share of ``dev`` sentences whose labels change at fp32's thresholds; and the
+transformer's headline scores alone (thresholds tuned on ``dev``) next to fp32's.
+
+    python benchmarks/quantization_fidelity.py runs/tf-s14 --seeds 13 14 --keep none attention ffn-out
+
+``--keep``: ``none`` (the shipped recipe), ``attention`` (the two activation-by-activation products
+of each attention layer), ``ffn-out`` (each layer's feed-forward output projection), ``head`` (the
+classifier heads); join groups with ``+``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from threatevents.corpus import read_corpus
+from threatevents.evaluate import headline_scores
+from threatevents.models.base import flatten_labels
+from threatevents.models.onnx_runtime import OnnxClassifier, build_pairs, encode_pairs, load_tokenizer
+from threatevents.models.thresholds import tune_thresholds
+from threatevents.models.transformer import CALIBRATION_SENTENCES
+from threatevents.models.transformer_training import export_onnx, load_torch_checkpoint, quantize_onnx
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentences"
+GROUPS = {
+    "attention": lambda name: name.endswith(("attention/self/MatMul", "attention/self/MatMul_1")),
+    "ffn-out": lambda name: name.endswith("/output/dense/MatMul") and "attention" not in name,
+    "head": lambda name: name.startswith(("/head/", "/token_head/")),
+}
+
+
+def kept_nodes(graph: bytes, keep: str) -> list[str]:
+    """Names of the graph's nodes in the ``+``-joined groups of ``keep`` (``none``: no node)."""
+    groups = [] if keep == "none" else keep.split("+")
+    names = [node.name for node in onnx.load_from_string(graph).graph.node]
+    return [name for name in names if any(GROUPS[group](name) for group in groups)]
+
+
+def scores(y_dev: np.ndarray, p_dev: np.ndarray, y_test: np.ndarray, p_test: np.ndarray) -> str:
+    thresholds = tune_thresholds(y_dev, p_dev)
+    dev, test = headline_scores(y_dev, p_dev >= thresholds), headline_scores(y_test, p_test >= thresholds)
+    return (
+        f"dev {dev['weighted_f1']:.4f}/{dev['events_macro_f1']:.4f}  "
+        f"test {test['weighted_f1']:.4f}/{test['events_macro_f1']:.4f}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="output folder of benchmarks/train_transformer.py (needs torch/)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[13, 14], help="calibration sample seeds")
+    parser.add_argument("--keep", nargs="+", default=["none", "ffn-out"], help="node groups kept in fp32")
+    args = parser.parse_args(argv)
+    corpus = read_corpus(DATA)
+    train, dev, test = corpus.split("train"), corpus.split("dev"), corpus.split("test")
+    net, tokenizer_json, settings = load_torch_checkpoint(args.run / "torch")
+    max_length, context = int(settings.get("max_length", 64)), str(settings.get("context", "none"))
+    encoded = encode_pairs(load_tokenizer(tokenizer_json, max_length), build_pairs([d.texts for d in train], context))
+    fp32 = export_onnx(net, max(encoded, key=lambda e: len(e[0])))
+    y_dev, y_test = flatten_labels(dev), flatten_labels(test)
+
+    def probabilities(graph: bytes) -> tuple[np.ndarray, np.ndarray]:
+        runtime = OnnxClassifier(graph, tokenizer_json, max_length=max_length, context=context)
+        return runtime.predict_proba([d.texts for d in dev]), runtime.predict_proba([d.texts for d in test])
+
+    ref_dev, ref_test = probabilities(fp32)
+    ref_labels = ref_dev >= tune_thresholds(y_dev, ref_dev)
+    print(f"fp32                       {len(fp32) / 1e6:5.1f} MB  {scores(y_dev, ref_dev, y_test, ref_test)}")
+    for keep in args.keep:
+        exclude = kept_nodes(fp32, keep)
+        for seed in args.seeds:
+            rng = np.random.default_rng(seed)
+            sample = rng.choice(len(encoded), size=min(CALIBRATION_SENTENCES, len(encoded)), replace=False)
+            graph = quantize_onnx(fp32, calibration=[encoded[i] for i in sorted(sample)], exclude=exclude)
+            p_dev, p_test = probabilities(graph)
+            gap = np.abs(p_dev - ref_dev)
+            flipped = float(((p_dev >= tune_thresholds(y_dev, ref_dev)) != ref_labels).any(axis=1).mean())
+            print(
+                f"int8 keep={keep:<10} seed={seed:<3} {len(graph) / 1e6:5.1f} MB  "
+                f"gap mean {gap.mean():.4f} p99 {np.quantile(gap, 0.99):.3f} max {gap.max():.3f}  "
+                f"labels changed {flipped:.1%}  {scores(y_dev, p_dev, y_test, p_test)}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
