@@ -304,7 +304,8 @@ def quantize_onnx(
     on the real model; 1.4% of 712 dev sentences changed labels between alone and batched). Static
     quantisation fixes the scales from ``calibration`` inputs, so every sentence scores the same in
     any company. Scales are the 99.99th percentile of each activation (min-max scales moved test
-    weighted F1 by up to 2 points between calibration samples; percentiles by 0.1). Only matrix
+    weighted F1 by up to 2 points between calibration samples; percentiles by 0.1 to 0.5, though a
+    sentence's int8 probability can still sit far from fp32's: ``benchmarks/quantization_fidelity.py``). Only matrix
     products and the embedding lookups are quantised, except the nodes named in ``exclude``.
     """
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
