@@ -32,16 +32,20 @@ from threatevents.evaluate import headline_scores
 from threatevents.models.base import flatten_labels
 from threatevents.models.blend import combine, easy_rows
 from threatevents.models.thresholds import tune_thresholds
+from threatevents.models.transformer import TransformerModel
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentences"
-Decide = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+#: (gold, probabilities, context features) to fit on, then (probabilities, features) to decide -> 0/1 matrix
+Decide = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
-def per_label(y_fit: np.ndarray, p_fit: np.ndarray, _x_fit: np.ndarray, p: np.ndarray) -> np.ndarray:
+def per_label(y_fit: np.ndarray, p_fit: np.ndarray, _x_fit: np.ndarray, p: np.ndarray, _x: np.ndarray) -> np.ndarray:
     return p >= tune_thresholds(y_fit, p_fit)
 
 
-def one_threshold(y_fit: np.ndarray, p_fit: np.ndarray, _x_fit: np.ndarray, p: np.ndarray) -> np.ndarray:
+def one_threshold(
+    y_fit: np.ndarray, p_fit: np.ndarray, _x_fit: np.ndarray, p: np.ndarray, _x: np.ndarray
+) -> np.ndarray:
     grid = np.arange(0.05, 0.96, 0.01)
     best = grid[int(np.argmax([headline_scores(y_fit, p_fit >= t)["weighted_f1"] for t in grid]))]
     return p >= best
@@ -64,7 +68,7 @@ def context_features(docs: Sequence[Document], probs: np.ndarray) -> np.ndarray:
     return out
 
 
-def second_stage(y_fit: np.ndarray, p_fit: np.ndarray, x_fit: np.ndarray, x: np.ndarray) -> np.ndarray:
+def second_stage(y_fit: np.ndarray, p_fit: np.ndarray, x_fit: np.ndarray, _p: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Per-label logistic regression on the context features; thresholds tuned on its fitted probabilities."""
     fitted, new = np.zeros_like(p_fit), np.zeros((len(x), p_fit.shape[1]))
     for j in range(p_fit.shape[1]):
@@ -79,7 +83,7 @@ def cross_validated(decide: Decide, y: np.ndarray, p: np.ndarray, x: np.ndarray,
         folds = np.random.default_rng(shuffle).permutation(groups.max() + 1)[groups] % 5
         for fit, held in GroupKFold(5).split(p, y, folds):
             truth.append(y[held])
-            predicted.append(decide(y[fit], p[fit], x[fit], x[held] if decide is second_stage else p[held]))
+            predicted.append(decide(y[fit], p[fit], x[fit], p[held], x[held]))
     return fmt(headline_scores(np.vstack(truth), np.vstack(predicted)))
 
 
@@ -92,9 +96,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--model", default="default")
     args = parser.parse_args(argv)
     model = load_model(args.model)
-    linear = getattr(model, "linear", None)
-    if linear is None:
-        raise SystemExit(f"{args.model} has no linear companion")
+    if not isinstance(model, TransformerModel) or model.linear is None:
+        raise SystemExit(f"{args.model} is not a transformer with a linear companion")
+    linear = model.linear
     weight, shipped_cut = float(model.config.linear_weight or 0), float(model.config.cascade_below or 0)
     corpus = read_corpus(DATA)
     split = {name: corpus.split(name) for name in ("dev", "test")}
@@ -119,13 +123,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     p = {name: combine(tf[name], lin[name], weight, shipped_cut) for name in split}
     x = {name: context_features(split[name], p[name]) for name in split}
     print("\n2-3. decision rules on the shipped blend and cascade")
-    for name, decide in [("per-label thresholds", per_label), ("one threshold", one_threshold)]:
-        test = decide(y["dev"], p["dev"], x["dev"], p["test"])
+    rules: list[tuple[str, Decide]] = [
+        ("per-label thresholds", per_label),
+        ("one threshold", one_threshold),
+        ("context second stage", second_stage),
+    ]
+    for name, decide in rules:
+        test = decide(y["dev"], p["dev"], x["dev"], p["test"], x["test"])
         cv = cross_validated(decide, y["dev"], p["dev"], x["dev"], groups)
         print(f"  {name:<22} cv {cv}  test {fmt(headline_scores(y['test'], test))}")
-    test = second_stage(y["dev"], p["dev"], x["dev"], x["test"])
-    cv = cross_validated(second_stage, y["dev"], p["dev"], x["dev"], groups)
-    print(f"  {'context second stage':<22} cv {cv}  test {fmt(headline_scores(y['test'], test))}")
 
 
 if __name__ == "__main__":
