@@ -88,8 +88,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     print(f"fp32                       {len(fp32) / 1e6:5.1f} MB  {scores(y_dev, ref_dev, y_test, ref_test)}")
     if args.dynamic:  # scales from each batch at run time, so a sentence's scores depend on its batch
-        p_dev, p_test = probabilities(quantize_onnx(fp32))
-        report("dynamic int8", fp32, p_dev, p_test)
+        dynamic = quantize_onnx(fp32)
+        p_dev, p_test = probabilities(dynamic)
+        report("dynamic int8", dynamic, p_dev, p_test)
     for keep in args.keep:
         exclude = kept_nodes(fp32, keep)
         for seed in args.seeds:
