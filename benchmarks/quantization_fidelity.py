@@ -27,7 +27,7 @@ from threatevents.evaluate import headline_scores
 from threatevents.models.base import flatten_labels
 from threatevents.models.onnx_runtime import OnnxClassifier, build_pairs, encode_pairs, load_tokenizer
 from threatevents.models.thresholds import tune_thresholds
-from threatevents.models.transformer import CALIBRATION_SENTENCES
+from threatevents.models.transformer import calibration_sample
 from threatevents.models.transformer_training import export_onnx, load_torch_checkpoint, quantize_onnx
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentences"
@@ -40,7 +40,9 @@ GROUPS = {
 
 def kept_nodes(graph: bytes, keep: str) -> list[str]:
     """Names of the graph's nodes in the ``+``-joined groups of ``keep`` (``none``: no node)."""
-    groups = [] if keep == "none" else keep.split("+")
+    if keep == "none":
+        return []
+    groups = keep.split("+")
     names = [node.name for node in onnx.load_from_string(graph).graph.node]
     return [name for name in names if any(GROUPS[group](name) for group in groups)]
 
@@ -94,9 +96,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for keep in args.keep:
         exclude = kept_nodes(fp32, keep)
         for seed in args.seeds:
-            rng = np.random.default_rng(seed)
-            sample = rng.choice(len(encoded), size=min(CALIBRATION_SENTENCES, len(encoded)), replace=False)
-            graph = quantize_onnx(fp32, calibration=[encoded[i] for i in sorted(sample)], exclude=exclude)
+            graph = quantize_onnx(fp32, calibration=calibration_sample(encoded, seed), exclude=exclude)
             p_dev, p_test = probabilities(graph)
             report(f"int8 keep={keep:<10} seed={seed:<3}", graph, p_dev, p_test)
 

@@ -108,6 +108,13 @@ class TransformerConfig(ModelConfig):
             raise ValueError(f"cascade_below must be in [0, 1) or null (tune on dev), not {self.cascade_below!r}")
 
 
+def calibration_sample(encoded: Sequence[tuple[list[int], list[int]]], seed: int) -> list[tuple[list[int], list[int]]]:
+    """The seeded sample of encoded training inputs that static quantisation calibrates on, in corpus order."""
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(len(encoded), size=min(CALIBRATION_SENTENCES, len(encoded)), replace=False)
+    return [encoded[i] for i in sorted(sample)]
+
+
 def dev_weighted_f1(y_true: np.ndarray, probs: np.ndarray) -> float:
     """Weighted F1 over the five events and ``O`` after tuning thresholds on the same data (model selection)."""
     from ..evaluate import headline_scores
@@ -186,9 +193,7 @@ class TransformerModel(EventModel):
             return self.fp32_onnx
         if self.config.quantize == "dynamic":
             return quantize_onnx(self.fp32_onnx)
-        rng = np.random.default_rng(self.config.seed)
-        sample = rng.choice(len(encoded), size=min(CALIBRATION_SENTENCES, len(encoded)), replace=False)
-        return quantize_onnx(self.fp32_onnx, calibration=[encoded[i] for i in sorted(sample)])
+        return quantize_onnx(self.fp32_onnx, calibration=calibration_sample(encoded, self.config.seed))
 
     def attach_linear(self, linear: LinearModel, dev: Sequence[Document] | None) -> None:
         """Use ``linear`` beside the transformer; a ``None`` weight or cut-off in the config is tuned on ``dev``.
