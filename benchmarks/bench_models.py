@@ -4,7 +4,8 @@ Prints sentences/s for the shipped linear model, the fine-tuned transformer as a
 fp32 loop would run it (batches of 32 in document order, padded to the longest of the batch), and
 the shipped default's ONNX transformer alone (batched by token length) and the shipped default as
 tagging runs it (with its linear companion settling the easy sentences, when it has one); the
-ratios between them; and the peak resident memory of ``threatevents tag`` on a text file with the shipped default.
+ratios between them (medians of interleaved rounds, so that both sides of a ratio ran under the
+same load); and the peak resident memory of ``threatevents tag`` on a text file with the shipped default.
 
     python benchmarks/bench_models.py --torch-checkpoint runs/tf-none/torch
 
@@ -29,16 +30,32 @@ from threatevents.corpus import Document, read_corpus
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentences"
 
 
-def rate(predict: Callable[[Sequence[Document]], object], docs: Sequence[Document], repeats: int = 2) -> float:
-    """Best sentences/s over ``repeats`` timed runs after one warm-up call on a few documents."""
-    predict(docs[:3])
+def interleaved_rates(
+    predictors: dict[str, Callable[[Sequence[Document]], object]], docs: Sequence[Document], rounds: int
+) -> tuple[dict[str, float], dict[tuple[str, str], float]]:
+    """Sentences/s of each predictor, and the ratio of each pair, from ``rounds`` interleaved rounds.
+
+    Every round times each predictor once on all of ``docs``, one after the other, so that a pair's
+    ratio compares runs seconds apart under the same machine load. A predictor's rate is its median
+    over rounds; a pair's ratio is the median of its per-round ratios. Each predictor first gets one
+    untimed warm-up call on a few documents.
+    """
     n = sum(len(d.sentences) for d in docs)
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        predict(docs)
-        best = min(best, time.perf_counter() - started)
-    return n / best
+    for predict in predictors.values():
+        predict(docs[:3])
+    per_round: dict[str, list[float]] = {name: [] for name in predictors}
+    for _ in range(rounds):
+        for name, predict in predictors.items():
+            started = time.perf_counter()
+            predict(docs)
+            per_round[name].append(n / (time.perf_counter() - started))
+    names = list(predictors)
+    ratios = {
+        (a, b): float(np.median(np.asarray(per_round[b]) / np.asarray(per_round[a])))
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+    }
+    return {name: float(np.median(values)) for name, values in per_round.items()}, ratios
 
 
 def torch_plain_loop(checkpoint: Path) -> Callable[[Sequence[Document]], np.ndarray]:
@@ -83,36 +100,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--torch-checkpoint", type=Path, default=Path("runs/tf-none/torch"))
     parser.add_argument("--model", default="default", help="the shipped ONNX model: 'default' or a directory")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds (medians are reported)")
     args = parser.parse_args()
     from threatevents.models import load_model
+    from threatevents.models.blend import easy_rows
+    from threatevents.models.transformer import TransformerModel
 
     test = read_corpus(DATA).split("test")
     n = sum(len(d.sentences) for d in test)
     print(f"test split: {len(test)} documents, {n} sentences")
-    rates: dict[str, float] = {}
+    predictors: dict[str, Callable[[Sequence[Document]], object]] = {}
     try:
-        rates["linear"] = rate(load_model("linear").predict_proba, test)
+        predictors["linear"] = load_model("linear").predict_proba
     except Exception as exc:  # the linear model is someone else's; report and go on
         print(f"linear model skipped: {exc}")
     if args.torch_checkpoint.is_dir():
-        rates["torch fp32 plain loop"] = rate(torch_plain_loop(args.torch_checkpoint), test)
+        predictors["torch fp32 plain loop"] = torch_plain_loop(args.torch_checkpoint)
     else:
         print(f"torch baseline skipped: no checkpoint at {args.torch_checkpoint}")
     shipped = load_model(args.model)
-    alone = getattr(shipped, "transformer_proba", None)
-    if alone is not None and getattr(shipped, "linear", None) is not None:
-        rates["shipped ONNX transformer alone"] = rate(alone, test)
-        from threatevents.models.blend import easy_rows
-
-        skipped = float(easy_rows(shipped.linear.predict_proba(test), shipped.config.cascade_below or 0.0).mean())
+    if isinstance(shipped, TransformerModel) and shipped.linear is not None:
+        predictors["shipped ONNX transformer alone"] = shipped.transformer_proba
+        cut = shipped.config.cascade_below or 0.0
+        skipped = float(easy_rows(shipped.linear.predict_proba(test), cut).mean())
         print(f"the shipped cascade leaves {skipped:.1%} of test sentences to the linear model")
-    rates[f"shipped {shipped.kind} (as tagging runs it)"] = rate(shipped.predict_proba, test)
+    predictors[f"shipped {shipped.kind} (as tagging runs it)"] = shipped.predict_proba
+    rates, ratios = interleaved_rates(predictors, test, args.rounds)
+    print(f"medians of {args.rounds} interleaved rounds (each round runs every predictor once on the test split)")
     for name, value in rates.items():
-        print(f"{name:32s} {value:10.1f} sentences/s")
-    names = list(rates)
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            print(f"ratio {b} / {a}: {rates[b] / rates[a]:.2f}x")
+        print(f"{name:42s} {value:10.1f} sentences/s")
+    for (a, b), ratio in ratios.items():
+        print(f"ratio {b} / {a}: {ratio:.2f}x")
     print(f"peak RSS of `threatevents tag --model {args.model}`: {peak_rss_mb(args.model, test):.0f} MB")
 
 
