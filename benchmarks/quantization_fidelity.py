@@ -10,7 +10,8 @@ transformer's headline scores alone (thresholds tuned on ``dev``) next to fp32's
 
 ``--keep``: ``none`` (the shipped recipe), ``attention`` (the two activation-by-activation products
 of each attention layer), ``ffn-out`` (each layer's feed-forward output projection), ``head`` (the
-classifier heads); join groups with ``+``.
+classifier heads); ``GROUP:N`` keeps only encoder layer N's nodes of a group (``ffn-out:5``); join
+groups with ``+`` (``ffn-out:4+ffn-out:5``).
 """
 
 from __future__ import annotations
@@ -42,9 +43,16 @@ def kept_nodes(graph: bytes, keep: str) -> list[str]:
     """Names of the graph's nodes in the ``+``-joined groups of ``keep`` (``none``: no node)."""
     if keep == "none":
         return []
-    groups = keep.split("+")
+    groups = [group.partition(":") for group in keep.split("+")]
+    for base, _, _ in groups:
+        if base not in GROUPS:
+            raise ValueError(f"unknown node group {base!r}; expected one of {', '.join(GROUPS)}")
+
+    def kept(name: str) -> bool:
+        return any(GROUPS[base](name) and (not layer or f"/layer.{layer}/" in name) for base, _, layer in groups)
+
     names = [node.name for node in onnx.load_from_string(graph).graph.node]
-    return [name for name in names if any(GROUPS[group](name) for group in groups)]
+    return [name for name in names if kept(name)]
 
 
 def scores(y_dev: np.ndarray, p_dev: np.ndarray, y_test: np.ndarray, p_test: np.ndarray) -> str:
