@@ -142,10 +142,12 @@ def test_same_seed_gives_same_model(tiny_base: Path, fitted: TransformerModel) -
 
 @pytest.mark.slow
 def test_onnx_matches_torch(fitted: TransformerModel) -> None:
-    """fp32 ONNX within 1e-4 of torch; static int8 within 0.05 of fp32; dynamic int8 within 0.01 on average.
+    """fp32 ONNX within 1e-4 of torch; static int8 within 0.05 of fp32; dynamic int8 within 0.02 on average.
 
     Dynamic int8's largest gap on this tiny random encoder ranged from 0.002 to 0.051 between otherwise
-    identical runs, so it is bounded on average (observed up to 0.005) and loosely at the maximum.
+    identical runs, so it is bounded on average and loosely at the maximum. Its mean gap was up to 0.005
+    with scaled-dot-product attention in the graph and 0.012 with the eager attention exported now (the
+    shipped network's dynamic int8 copy: 0.010 over dev, ``benchmarks/quantization_fidelity.py --dynamic``).
     """
     from threatevents.models.onnx_runtime import OnnxClassifier, encode_pairs
     from threatevents.models.transformer_training import predict_torch, quantize_onnx
@@ -164,7 +166,24 @@ def test_onnx_matches_torch(fitted: TransformerModel) -> None:
         quantize_onnx(fitted.fp32_onnx), fitted._tokenizer_json, max_length=cfg.max_length, context=cfg.context
     )
     gap = np.abs(dynamic.predict_proba([d.texts for d in docs]) - fp32_probs)
-    assert gap.mean() < 0.01 and gap.max() < 0.1
+    assert gap.mean() < 0.02 and gap.max() < 0.1
+
+
+def test_export_traces_eager_attention_and_restores_the_network(fitted: TransformerModel) -> None:
+    """The graph has the eager softmax, not the scaled-dot-product path's NaN guard; the network keeps its setting."""
+    import onnx
+
+    from threatevents.models.onnx_runtime import encode_pairs, load_tokenizer
+    from threatevents.models.transformer_training import export_onnx
+
+    assert fitted.torch_net is not None
+    config = fitted.torch_net.encoder.config
+    before = config._attn_implementation
+    tokenizer = load_tokenizer(fitted._tokenizer_json, fitted.config.max_length)
+    example = encode_pairs(tokenizer, [("a sentence long enough to trace", None)])[0]
+    ops = {node.op_type for node in onnx.load_from_string(export_onnx(fitted.torch_net, example)).graph.node}
+    assert "Softmax" in ops and "IsNaN" not in ops
+    assert config._attn_implementation == before
 
 
 def test_quantisation_keeps_excluded_matrix_products_in_fp32(fitted: TransformerModel) -> None:

@@ -269,7 +269,10 @@ def export_onnx(net: EventClassifier, example: tuple[list[int], list[int]]) -> b
     """The network (with sigmoid) as an fp32 ONNX graph with dynamic batch and sequence axes.
 
     ``example`` is one encoded input of three or more tokens; it is traced in a batch with a shorter
-    copy of itself so that the attention-mask path for padded batches is the one recorded.
+    copy of itself so that the attention-mask path for padded batches is the one recorded. Attention
+    is traced in its eager form (matrix products and a softmax): the scaled-dot-product path adds
+    masking nodes (``Where``, ``IsNaN``), and the eager graph's static int8 copy ran 12% faster side by
+    side on the shipped network. The network's own attention setting is restored afterwards.
     """
     ids, types = example
     if len(ids) < 3:
@@ -277,20 +280,28 @@ def export_onnx(net: EventClassifier, example: tuple[list[int], list[int]]) -> b
     net.eval()
     inputs = _tensors([example, (ids[:1] + ids[-1:], types[:1] + types[-1:])])
     axes = {name: {0: "batch", 1: "tokens"} for name in INPUT_NAMES} | {OUTPUT_NAME: {0: "batch"}}
+    attention = str(getattr(net.encoder.config, "_attn_implementation", None) or "eager")
+    switch = attention != "eager" and hasattr(net.encoder, "set_attn_implementation")
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", category=torch.jit.TracerWarning)  # traced constants are shape-free here
         warnings.filterwarnings("ignore", message=".*advanced indexing.*")  # indices are never negative
         target = Path(tmp) / "model.onnx"
-        torch.onnx.export(
-            net,
-            tuple(inputs[name] for name in INPUT_NAMES),
-            target,
-            input_names=list(INPUT_NAMES),
-            output_names=[OUTPUT_NAME],
-            dynamic_axes=axes,
-            opset_version=17,
-            dynamo=False,
-        )
+        try:
+            if switch:
+                net.encoder.set_attn_implementation("eager")
+            torch.onnx.export(
+                net,
+                tuple(inputs[name] for name in INPUT_NAMES),
+                target,
+                input_names=list(INPUT_NAMES),
+                output_names=[OUTPUT_NAME],
+                dynamic_axes=axes,
+                opset_version=17,
+                dynamo=False,
+            )
+        finally:
+            if switch:
+                net.encoder.set_attn_implementation(attention)
         return target.read_bytes()
 
 
