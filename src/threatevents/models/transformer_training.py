@@ -271,8 +271,9 @@ def export_onnx(net: EventClassifier, example: tuple[list[int], list[int]]) -> b
     ``example`` is one encoded input of three or more tokens; it is traced in a batch with a shorter
     copy of itself so that the attention-mask path for padded batches is the one recorded. Attention
     is traced in its eager form (matrix products and a softmax): the scaled-dot-product path adds
-    masking and NaN-guard nodes (``Where``, ``IsNaN``) to every layer, and the eager graph's static int8 copy ran 12% faster side by
-    side on the shipped network. The network's own attention setting is restored afterwards.
+    masking and NaN-guard nodes (``Where``, ``IsNaN``) to every layer, and the eager graph's static
+    int8 copy ran 12% faster side by side on the shipped network. The network's own attention setting
+    is restored afterwards.
     """
     ids, types = example
     if len(ids) < 3:
