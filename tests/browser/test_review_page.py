@@ -179,6 +179,64 @@ def test_upload_review_reload_export(page: Page, tmp_path: Path) -> None:
     page.screenshot(path=str(ARTIFACTS / "review-list.png"), full_page=True)
 
 
+def chip_counts(page: Page) -> dict[str, int]:
+    """The numbers on the filter chips (every label, ``O`` included) and on "Unreviewed", by ``data-count``."""
+    cells = page.locator(".filters [data-count]").all()
+    return {cell.get_attribute("data-count") or "": int(cell.inner_text()) for cell in cells}
+
+
+def test_counts_follow_reviews_without_reload(page: Page) -> None:
+    expect = sync_api.expect
+    page.goto("/")
+    page.fill("#paste-title", "Northwind counts")
+    page.fill("#paste-text", REPORT)
+    page.get_by_role("button", name="Tag text").click()
+    page.wait_for_url("**/documents/*")
+    doc_id = int(urlsplit(page.url).path.rsplit("/", 1)[1])
+    api = page.request.get(f"/v1/documents/{doc_id}").json()
+    n = len(api["sentences"])
+
+    # Every chip has a count, "None (O)" included, and they are the API's counts.
+    before = chip_counts(page)
+    assert before == {**api["label_counts"], "unreviewed": n}
+    none_chip = page.locator(".filters a", has_text="None (O)")
+    expect(none_chip.locator("b")).to_have_text(str(api["label_counts"]["O"]))
+    assert api["label_counts"]["O"] > 0
+    page.evaluate("window.__same_page = true")  # gone if the page reloads
+
+    # Relabel a sentence with no event as ransom: O -1, Ransom +1, Unreviewed -1, progress +1.
+    last = row(page, "The clinics reopened")
+    assert last.locator("input[value=O]").is_checked()
+    last.locator(".text").click()
+    page.keyboard.press("3")
+    page.keyboard.press("Enter")
+    expect(last.locator(".state")).to_have_text("Relabelled by analyst")
+    expected = {**before, "O": before["O"] - 1, "AttackRansom": before["AttackRansom"] + 1, "unreviewed": n - 1}
+    expect(page.locator(".filters [data-count=AttackRansom]")).to_have_text(str(expected["AttackRansom"]))
+    assert chip_counts(page) == expected
+    expect(page.locator(".doc-tools .progress .muted")).to_have_text(f"1/{n} reviewed")
+
+    # Accepting a prediction changes no label count, only "Unreviewed"; re-reviewing changes neither.
+    first = page.locator("li.sent").first
+    first.locator(".text").click()
+    page.keyboard.press("a")
+    expect(first.locator(".state")).to_have_text("Accepted by analyst")
+    expected["unreviewed"] = n - 2
+    expect(page.locator(".filters [data-count=unreviewed]")).to_have_text(str(n - 2))
+    assert chip_counts(page) == expected
+    first.locator(".text").click()
+    page.keyboard.press("a")
+    expect(page.locator(".doc-tools .progress .muted")).to_have_text(f"2/{n} reviewed")
+    assert chip_counts(page) == expected
+    assert page.evaluate("window.__same_page") is True
+
+    # The page agrees with the service and with a reload.
+    after = page.request.get(f"/v1/documents/{doc_id}").json()["label_counts"]
+    assert {**after, "unreviewed": n - 2} == expected
+    page.reload()
+    assert chip_counts(page) == expected
+
+
 def test_report_markup_stays_inert(page: Page) -> None:
     page.goto("/")
     page.fill("#paste-title", "<b>bold title</b>")

@@ -123,6 +123,25 @@ def test_reviews_latest_wins_history_kept(workbench: Workbench) -> None:
     assert workbench.list_documents().items[0].n_reviewed == 2
 
 
+def test_document_counts_cover_every_label_and_follow_reviews(workbench: Workbench) -> None:
+    """The counts the page shows (``O`` too) are the stored effective labels, before and after a review."""
+    from threatevents.labels import ALL_LABELS
+
+    view = workbench.add_document(text=ARTICLE)
+    expected = {name: sum(name in s.labels for s in view.sentences) for name in ALL_LABELS}
+    assert expected["O"] > 0 and view.label_counts == expected
+    counts = workbench.document_counts(view.id)
+    assert counts.label_counts == expected and counts.n_reviewed == 0 and counts.n_sentences == len(view.sentences)
+    no_event = next(s.index for s in view.sentences if s.labels == ["O"])
+    workbench.review_sentence(view.id, no_event, accept=False, labels=["AttackRansom"], reviewer="ann")
+    after = workbench.document_counts(view.id)
+    assert after.n_reviewed == 1
+    assert after.label_counts == {**expected, "O": expected["O"] - 1, "AttackRansom": expected["AttackRansom"] + 1}
+    assert after.label_counts == workbench.get_document(view.id).label_counts
+    with pytest.raises(NotFound):
+        workbench.document_counts(view.id + 1000)
+
+
 @pytest.mark.parametrize(
     ("accept", "labels"),
     [(False, None), (False, ["Nope"]), (False, ["O", "AttackRansom"]), (True, ["AttackRansom"])],

@@ -146,6 +146,40 @@ def test_accept_answers_json_with_the_review(client: TestClient) -> None:
     assert response.json()["labels"] == predicted and response.json()["accepted"] is True
 
 
+def shown_counts(html: str) -> dict[str, int]:
+    """The counts in the page's filter chips, keyed by their ``data-count`` (labels and ``unreviewed``)."""
+    return {key: int(value) for key, value in re.findall(r'<b data-count="([^"]+)">(\d+)</b>', html)}
+
+
+def test_page_shows_a_count_on_every_chip_including_none(client: TestClient) -> None:
+    doc_id = add_article(client)
+    doc = workbench_of(client).get_document(doc_id)
+    n_none = sum(s.labels == ["O"] for s in doc.sentences)
+    assert n_none > 0
+    shown = shown_counts(client.get(f"/documents/{doc_id}").text)
+    assert shown["O"] == n_none
+    assert shown == {**doc.label_counts, "unreviewed": len(doc.sentences)}
+    assert shown == {**client.get(f"/v1/documents/{doc_id}").json()["label_counts"], "unreviewed": len(doc.sentences)}
+
+
+def test_review_answers_scripts_with_the_new_counts(client: TestClient) -> None:
+    doc_id = add_article(client)
+    before = shown_counts(client.get(f"/documents/{doc_id}").text)
+    token = csrf_of(client.get(f"/documents/{doc_id}").text)
+    response = client.post(
+        f"/documents/{doc_id}/sentences/4/review",  # "Shares closed flat.": no event predicted
+        data={"action": "save", "labels": ["AttackRansom"]},
+        headers={"accept": "application/json", "x-csrf-token": token},
+    )
+    assert response.status_code == 200
+    counts = response.json()["counts"]
+    assert counts["n_reviewed"] == 1 and counts["n_sentences"] == before["unreviewed"]
+    assert counts["label_counts"]["O"] == before["O"] - 1
+    assert counts["label_counts"]["AttackRansom"] == before["AttackRansom"] + 1
+    after = shown_counts(client.get(f"/documents/{doc_id}").text)  # what a reload shows
+    assert after == {**counts["label_counts"], "unreviewed": before["unreviewed"] - 1}
+
+
 def test_invalid_labels_are_refused(client: TestClient) -> None:
     doc_id = add_article(client)
     response = review(client, doc_id, 0, action="save", labels=["O", "AttackRansom"])

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ..corpus import format_document
-from ..labels import EVENT_LABELS, LabelError, check_labels
+from ..labels import ALL_LABELS, EVENT_LABELS, LabelError, check_labels
 from ..tagging import TaggedSentence, tag_documents
 from .db import DocumentRow, ReviewRow, SentenceRow, reviewed_documents
 from .errors import (
@@ -30,7 +30,15 @@ from .errors import (
 )
 from .limits import Gate
 from .settings import Settings
-from .views import DocumentPage, DocumentSummary, DocumentView, ReviewView, SentenceView, TagRequest
+from .views import (
+    DocumentCounts,
+    DocumentPage,
+    DocumentSummary,
+    DocumentView,
+    ReviewView,
+    SentenceView,
+    TagRequest,
+)
 
 if TYPE_CHECKING:
     from ..ingest import IngestedDocument
@@ -79,6 +87,12 @@ def _event_counts(label_sets: Sequence[Sequence[str]]) -> dict[str, int]:
     return {name: counts[name] for name in EVENT_LABELS if counts[name]}
 
 
+def _label_counts(label_sets: Sequence[Sequence[str]]) -> dict[str, int]:
+    """Sentences per label, every label of the schema (``O`` included), zeros kept."""
+    counts = Counter(label for labels in label_sets for label in labels)
+    return {name: counts[name] for name in ALL_LABELS}
+
+
 def _review_view(row: ReviewRow) -> ReviewView:
     return ReviewView(labels=list(row.labels), accepted=row.accepted, reviewer=row.reviewer, created_at=row.created_at)
 
@@ -109,6 +123,7 @@ def _document_view(row: DocumentRow) -> DocumentView:
         created_at=row.created_at,
         text=row.text,
         event_counts=_event_counts([s.labels for s in sentences]),
+        label_counts=_label_counts([s.labels for s in sentences]),
         indicators=list(row.indicators),
         sentences=sentences,
     )
@@ -275,6 +290,20 @@ class Workbench:
     def get_document(self, doc_id: int) -> DocumentView:
         with self._sessions() as session:
             return _document_view(self._load(session, doc_id))
+
+    def document_counts(self, doc_id: int) -> DocumentCounts:
+        """The document's review progress and sentences per label (what the page shows after a review)."""
+        with self._sessions() as session:
+            if session.get(DocumentRow, doc_id) is None:
+                raise NotFound(f"no document with id {doc_id}")
+            rows = session.execute(
+                select(SentenceRow.labels, SentenceRow.reviewed).where(SentenceRow.document_id == doc_id)
+            ).all()
+        return DocumentCounts(
+            n_sentences=len(rows),
+            n_reviewed=sum(bool(reviewed) for _, reviewed in rows),
+            label_counts=_label_counts([labels for labels, _ in rows]),
+        )
 
     def delete_document(self, doc_id: int) -> None:
         """Delete a document with its sentences and reviews."""

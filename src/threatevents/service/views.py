@@ -104,7 +104,25 @@ class DocumentPage(BaseModel):
     limit: int
 
 
+class DocumentCounts(BaseModel):
+    """Review progress of one document: ``label_counts`` has every label of the schema, ``O`` (no event)
+    included and zeros kept, counting sentences by their effective labels."""
+
+    n_sentences: int
+    n_reviewed: int
+    label_counts: dict[str, int]
+
+
+class PageReviewView(ReviewView):
+    """What the review page's script gets back for a review: the review plus the document's new counts."""
+
+    counts: DocumentCounts
+
+
 class DocumentView(BaseModel):
+    """One stored document. ``event_counts`` counts sentences per event label (events only, zeros left out);
+    ``label_counts`` counts every label, ``O`` included, zeros kept."""
+
     id: int
     name: str
     title: str | None
@@ -112,6 +130,7 @@ class DocumentView(BaseModel):
     created_at: datetime
     text: str
     event_counts: dict[str, int]
+    label_counts: dict[str, int]
     indicators: list[dict[str, Any]]
     sentences: list[SentenceView]
 

@@ -27,7 +27,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context
 from ..labels import ALL_LABELS, EVENT_LABELS, LABEL_INFO, O
 from . import auth
 from .core import EXPORT_FORMATS, Workbench, WorkbenchError
-from .views import SentenceView
+from .views import PageReviewView, SentenceView
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -225,14 +225,19 @@ def page_review(
     action: Annotated[str, Form()] = "save",
     labels: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    """Accept the prediction (``action=accept``) or save the checked ``labels`` (none checked = ``O``)."""
+    """Accept the prediction (``action=accept``) or save the checked ``labels`` (none checked = ``O``).
+
+    A JSON caller (the page's script) gets the review and the document's new counts, so the event chips,
+    the "Unreviewed" count and the progress bar update without a reload."""
     _check_csrf(request, csrf)
     accept = action == "accept"
-    review = _workbench(request).review_sentence(
+    workbench = _workbench(request)
+    review = workbench.review_sentence(
         doc_id, index, accept=accept, labels=None if accept else (labels or [O]), reviewer=_reviewer(request)
     )
     if _wants_json(request):
-        return JSONResponse(review.model_dump(mode="json"))
+        answer = PageReviewView(**review.model_dump(), counts=workbench.document_counts(doc_id))
+        return JSONResponse(answer.model_dump(mode="json"))
     url = path_for(request, "page_document", doc_id=doc_id)
     return RedirectResponse(f"{url}#s{index}", status_code=303)
 

@@ -55,14 +55,28 @@
       return stripe;
     }));
     for (const box of boxes(row)) box.checked = review.labels.includes(box.value);
-    if (!row.classList.contains("reviewed") && progress) {
-      progress.value = Number(progress.value) + 1;
-      if (progressText) progressText.textContent = progress.value + "/" + progress.max + " reviewed";
-    }
     row.classList.add("reviewed");
     const state = row.querySelector(".state");
     state.classList.remove("failed");
     state.textContent = (review.accepted ? "Accepted" : "Relabelled") + " by " + review.reviewer;
+  }
+
+  // The document's counts as the server computed them after the review (never counted here, so the
+  // chips, "Unreviewed" and the progress bar show what a reload would).
+  function showCounts(counts) {
+    if (!counts || typeof counts.n_sentences !== "number" || typeof counts.n_reviewed !== "number") return;
+    for (const cell of document.querySelectorAll(".filters [data-count]")) {
+      const key = cell.dataset.count;
+      const value = key === "unreviewed" ? counts.n_sentences - counts.n_reviewed
+        : Object.prototype.hasOwnProperty.call(counts.label_counts || {}, key) ? counts.label_counts[key] : null;
+      if (typeof value === "number") cell.textContent = String(value);
+    }
+    if (progress) {
+      progress.max = counts.n_sentences || 1;
+      progress.value = counts.n_reviewed;
+      progress.textContent = counts.n_reviewed + "/" + counts.n_sentences;
+    }
+    if (progressText) progressText.textContent = counts.n_reviewed + "/" + counts.n_sentences + " reviewed";
   }
 
   async function send(form, action) {
@@ -80,6 +94,7 @@
       const data = await response.json();
       if (!response.ok) throw new Error(data.detail || response.statusText);
       showReview(row, data);
+      showCounts(data.counts);
       return true;
     } catch (err) {
       state.classList.add("failed");
