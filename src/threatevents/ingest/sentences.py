@@ -7,10 +7,17 @@ pysbd 0.941) at some 50,000-70,000 sentences a second on one core. Every line br
 a boundary (headlines, list items and paragraphs are lines once text is extracted), and a line longer
 than :data:`MAX_CHUNK_CHARS` is cut into chunks first (at a sentence end or a space when there is one)
 so that a megabyte-long line cannot make the splitter slow or a sentence huge.
+
+Indicators and dotted tokens are never cut: Punkt reads ``10.20.30[.]40`` as a number ending in a
+period and would end a sentence inside it, so a boundary that falls inside a protected token
+(:data:`_PROTECTED`: a run without spaces holding a defanged separator such as ``[.]``, ``(.)``, ``{.}``,
+``[dot]``, ``[@]``, ``[:]``, ``[://]``, a ``hxxp`` scheme, or a dot between two letters or digits:
+versions, file names, domains, IPs) joins the two pieces again.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable
 from functools import cache
@@ -38,6 +45,15 @@ _LEADING_CLOSER = re.compile(r"[”’\"')\]]+(?=\s|$)")
 # Punkt only ends a sentence at . ! ? (or an ellipsis) followed by a space; a line without one is one sentence.
 _INNER_END = re.compile(r"[.!?\u2026]\S*\s+\S")
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s")
+# A defanged separator: [.] (.) {.} [dot] (dot) [@] [at] [:] [://] [/] and the like.
+_DEFANG = r"[\[({](?:\.|dot|@|at|:|://|/)[\])}]"
+# A token no sentence boundary may fall inside: a run without spaces that holds a defanged separator, a hxxp
+# scheme or a dot between two word characters (10.20.30.40, 1.2.3, invoice.docx.exe, evil.com, U.S).
+_PROTECTED = re.compile(rf"{_DEFANG}|hxxps?\b|\w\.\w", re.I)
+_RUN = re.compile(r"\S+")
+_ENDS_DEFANGED = re.compile(rf"{_DEFANG}$", re.I)
+# What may end a protected run without belonging to it: sentence punctuation and closing quotes/brackets.
+_TRAILING = ".,;:!?\"'”’)]}"
 
 
 def normalize_text(text: str) -> str:
@@ -86,6 +102,42 @@ def _chunks(line: str, limit: int) -> list[tuple[int, int]]:
     return pieces
 
 
+def protected_tokens(line: str) -> list[tuple[int, int]]:
+    """(start, end) of each token of ``line`` that no sentence boundary may fall inside.
+
+    Trailing sentence punctuation and closing quotes or brackets are left out of the token (the period
+    of "... from evil[.]com." still ends the sentence) unless they close a defanged separator.
+    """
+    tokens = []
+    for run in _RUN.finditer(line):  # runs, then a search inside each: linear in the line however long
+        start, end = run.span()
+        if not _PROTECTED.search(line, start, end):
+            continue
+        while end > start and line[end - 1] in _TRAILING and not _ENDS_DEFANGED.search(line, max(start, end - 5), end):
+            end -= 1
+        tokens.append((start, end))
+    return tokens
+
+
+def _join_inside_tokens(line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merge neighbouring spans whose boundary falls inside a :func:`protected_tokens` token."""
+    if len(spans) < 2:
+        return spans
+    tokens = protected_tokens(line)
+    if not tokens:
+        return spans
+    starts = [t_start for t_start, _ in tokens]
+    merged = [spans[0]]
+    for start, end in spans[1:]:
+        # Tokens do not overlap: the only one that can hold the boundary is the last to start before it.
+        i = bisect.bisect_left(starts, merged[-1][1]) - 1
+        if i >= 0 and tokens[i][1] > start:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def _split_line(line: str) -> list[tuple[int, int]]:
     """Sentence spans of one line, stripped of surrounding spaces, with stray closing quotes reattached."""
     spans: list[tuple[int, int]] = []
@@ -108,7 +160,7 @@ def _split_line(line: str) -> list[tuple[int, int]]:
                 if start == end:
                     continue
             spans.append((start, end))
-    return spans
+    return _join_inside_tokens(line, spans)
 
 
 def split_sentences(text: str, *, limit: int | None = None) -> list[Span]:
