@@ -1,4 +1,4 @@
-"""PDF and DOCX ingestion: happy paths (title first, reflowed paragraphs, offsets) and hostile files.
+"""PDF and DOCX ingestion: happy paths (titles, reflowed paragraphs, offsets) and hostile files.
 
 The files are generated here: PDFs with reportlab (skipped when it is absent) and pypdf, DOCX with
 python-docx and zipfile. Bombs are small on disk and must be refused quickly.
@@ -77,9 +77,55 @@ def test_pdf_title_first_and_wrapped_lines_joined() -> None:
     assert_offsets(doc)
 
 
-def test_pdf_metadata_title_is_used_when_the_page_has_no_heading() -> None:
+def test_pdf_metadata_title_is_the_title_not_a_sentence_of_the_body() -> None:
     doc = ingest_bytes(make_pdf([BODY[0]], heading=None), name="report.pdf")
-    assert doc.texts == [TITLE, BODY[0]]
+    assert doc.title == TITLE
+    assert doc.texts == [BODY[0]] and TITLE not in doc.text
+
+
+def test_docx_metadata_title_is_the_title_not_a_sentence_of_the_body() -> None:
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = TITLE
+    document.add_paragraph(BODY[0])
+    buf = io.BytesIO()
+    document.save(buf)
+    doc = ingest_bytes(buf.getvalue(), name="report.docx")
+    assert doc.title == TITLE and doc.texts == [BODY[0]]
+
+
+SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+LONG_URL = "hxxps://cdn-updates[.]example-malicious-domain[.]com/static/downloads/2024/loader/stage2/payload.bin"
+
+
+def test_pdf_hash_pushed_to_a_line_of_its_own_stays_in_its_sentence() -> None:
+    sentence = f"The loader drops a second stage whose SHA-256 is {SHA256} and which then contacts the operators daily."
+    doc = ingest_bytes(make_pdf([sentence, BODY[1]]), name="report.pdf")
+    assert doc.texts == [TITLE, sentence, BODY[1]]
+    assert_offsets(doc)
+
+
+def test_pdf_hash_and_url_cut_by_the_line_end_are_rejoined() -> None:
+    paragraphs = [
+        f"SHA-512 of the dropper: {SHA256}{SHA256[::-1]}. It was signed with a stolen certificate.",
+        f"The payload was hosted at {LONG_URL} and fetched on boot by the scheduled task.",
+        "Visit https://example.com/ for more details on how these were acquired by the affected company last week.",
+    ]
+    doc = ingest_bytes(make_pdf(paragraphs), name="report.pdf")
+    assert doc.texts == [
+        TITLE,
+        f"SHA-512 of the dropper: {SHA256}{SHA256[::-1]}.",
+        "It was signed with a stolen certificate.",
+        paragraphs[1],
+        paragraphs[2],
+    ]
+
+
+def test_pdf_list_of_hashes_keeps_one_hash_a_line() -> None:
+    hashes = [SHA256, SHA256.upper(), SHA256[::-1]]
+    doc = ingest_bytes(make_pdf(["Indicators of compromise:", *hashes]), name="iocs.pdf")
+    assert doc.texts == [TITLE, "Indicators of compromise:", *hashes]
 
 
 def test_pdf_without_text_layer_asks_for_ocr() -> None:
@@ -105,6 +151,28 @@ def test_reflow_joins_wrapped_lines_and_hyphenation_but_keeps_short_lines() -> N
     page = "\n".join([*lines, "tinues here.", "End."])
     joined = "A line long enough to have been wrapped by the layout engine, and after that it continues here."
     assert reflow(page) == f"Short heading\n{joined}\nEnd."
+
+
+def test_reflow_keeps_paragraph_breaks_and_joins_a_lower_case_continuation() -> None:
+    page = "First paragraph ends here.\n\nThe second one is cut after\nthe word after.\nA new one."
+    assert reflow(page) == "First paragraph ends here.\nThe second one is cut after the word after.\nA new one."
+
+
+@pytest.mark.parametrize(
+    ("lines", "joined"),
+    [
+        ([f"x {SHA256[:50]}", f"{SHA256[50:]} y"], f"x {SHA256} y"),  # a hash cut in two
+        ([f"x {SHA256[:32]}", f"{SHA256[32:]} y"], f"x {SHA256[:32]} {SHA256[32:]} y"),  # two MD5s stay two
+        (["at https://evil.example/a/b/c/d/e/f/g/h/i/j/k/", "payload.bin today"], None),
+        (["read https://example.com/ and then much more of this long", "report today"], None),
+    ],
+)
+def test_reflow_glues_a_cut_hash_or_url_without_a_space(lines: list[str], joined: str | None) -> None:
+    long_line = "a" * 40 + " " + "b" * 20  # the page's width
+    result = reflow("\n\n".join([long_line, "\n".join(lines)])).split("\n")
+    if joined is None:
+        joined = lines[0] + ("" if lines[1].startswith("payload") else " ") + lines[1]
+    assert result[-1] == joined
 
 
 def test_pdf_character_budget_stops_early() -> None:

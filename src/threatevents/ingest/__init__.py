@@ -3,7 +3,8 @@
 The format is decided from the bytes (:func:`detect_format`), never the file name. Each format has
 its extractor (trafilatura for HTML, pypdf for PDF, python-docx for DOCX; imported only when needed);
 the extracted text is normalised (:func:`normalize_text`: single spaces, ``\\n`` line ends, at most one
-blank line), starts with the title as its own paragraph when the format has one, and is split into
+blank line), starts with the title as its own paragraph when the page has one (HTML) or the caller gives
+one (a PDF's or DOCX's metadata title is kept in ``title`` only: it is not part of the body), and is split into
 sentences (:func:`split_sentences`) whose offsets index that normalised text:
 ``doc.text[s.start:s.end] == s.text``. Bad input raises an :class:`IngestError` subclass whose
 message names the file and the problem.
@@ -58,15 +59,23 @@ def _starts_with(text: str, title: str) -> bool:
 
 
 def ingest_text(
-    text: str, *, name: str = "text", title: str | None = None, format: str = "text", meta: dict[str, str] | None = None
+    text: str,
+    *,
+    name: str = "text",
+    title: str | None = None,
+    format: str = "text",
+    meta: dict[str, str] | None = None,
+    title_in_text: bool = True,
 ) -> IngestedDocument:
     """Normalise ``text``, put ``title`` first unless the text starts with it, and split it into sentences.
 
-    Raises :class:`EmptyDocumentError` when no sentence is left.
+    With ``title_in_text=False`` the title is only the document's ``title`` (a PDF's or DOCX's metadata,
+    which a reader of the body never sees), not a sentence. Raises :class:`EmptyDocumentError` when no
+    sentence is left.
     """
     text = normalize_text(text)
     title = normalize_text(title).replace("\n", " ") if title else None
-    if title and not _starts_with(text, title):
+    if title and title_in_text and not _starts_with(text, title):
         text = f"{title}\n\n{text}" if text else title
     meta = dict(meta or {})
     sentences = split_sentences(text, limit=MAX_SENTENCES)
@@ -96,12 +105,12 @@ def ingest_bytes(data: bytes, *, name: str, max_bytes: int = DEFAULT_MAX_BYTES) 
             from .pdf import extract_pdf
 
             pdf = extract_pdf(data)
-            return ingest_text(pdf.text, name=name, title=pdf.title, format=fmt, meta=pdf.meta)
+            return ingest_text(pdf.text, name=name, title=pdf.title, format=fmt, meta=pdf.meta, title_in_text=False)
         if fmt == "docx":
             from .docx import extract_docx
 
             docx = extract_docx(data)
-            return ingest_text(docx.text, name=name, title=docx.title, format=fmt, meta=docx.meta)
+            return ingest_text(docx.text, name=name, title=docx.title, format=fmt, meta=docx.meta, title_in_text=False)
         html = fmt == "html"
         text = decode_text(data, html=html)
         if html:

@@ -41,7 +41,8 @@ class IngestedDocument:
     """The extracted, whitespace-normalised text of a report and its sentences.
 
     ``format`` is ``text``, ``html``, ``pdf`` or ``docx``; ``title`` is the document's title when the
-    format has one (the text then starts with it as its own paragraph); ``meta`` holds extra facts such
+    format has one (an HTML page's or a caller's title also starts the text as its own paragraph; a PDF's
+    or DOCX's metadata title is not part of the text); ``meta`` holds extra facts such
     as ``truncated`` when a PDF or DOCX was cut at the character budget.
     """
 

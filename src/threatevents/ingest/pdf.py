@@ -28,6 +28,16 @@ MAX_CHARS = 2_000_000
 MAX_SECONDS = 30.0  # a last safety valve: pages that each stay under the limits but add up
 # A line at least this share of the page's longest line was wrapped: the paragraph goes on.
 _WRAPPED = 0.7
+# A line plus the next line's first word longer than this share of the longest line: the word did not fit.
+_FITS = 0.85
+_SENTENCE_END = re.compile(r"[.!?:;][\"'”’)\]]*$")
+_HASH_LENGTHS = frozenset({32, 40, 64, 128})
+_LAST_HEX = re.compile(r"(?<![\w])[0-9a-fA-F]{4,}$")
+_FIRST_HEX = re.compile(r"[0-9a-fA-F]{4,}(?![\w])")
+# The last word of a line that is a URL (hxxp and [://] defanged too); the first word of the next that goes on
+# with a path, a query or a defanged dot.
+_URLISH = re.compile(r"^\W*(?:(?:h..ps?|ftp)(?::|\[:\])//|\w+\[://\]|www(?:\.|\[\.\]))", re.I)
+_URL_REST = re.compile(r"[/?=&#%]|\[\.\]|\w\.\w")
 _FILENAME_TITLE = re.compile(r"\.(?:docx?|pdf|rtf|odt|txt|indd|tex|pptx?)\s*$|^microsoft\s+\w+\s+-\s|^untitled", re.I)
 
 
@@ -48,29 +58,74 @@ def meaningful_title(title: object) -> str | None:
     return title
 
 
+def _wrapped(line: str, following: str, width: int) -> bool:
+    """Was ``line`` wrapped by the layout, so that ``following`` goes on with its paragraph?
+
+    A line of several words was wrapped when it is long (a share :data:`_WRAPPED` of the page's longest
+    line) or when the first word of the next line would not have fitted after it (the layout broke the
+    line for that word: a hash or URL pushed to a line of its own), unless it ends a sentence and that
+    word stands alone on its line (a list item). Any line goes on when it does not end a sentence and the
+    next line starts in lower case and has several words. So a list of hashes or domains, one a line,
+    stays a list.
+    """
+    first_word, _, rest = following.partition(" ")
+    ended = bool(_SENTENCE_END.search(line))
+    if " " in line:
+        if len(line) >= _WRAPPED * width:
+            return True
+        if len(line) + 1 + len(first_word) > _FITS * width and (rest or not ended):
+            return True
+    return bool(rest) and following[:1].islower() and not ended
+
+
+def _cut_token(current: str, line: str, width: int, previous: str) -> bool:
+    """Does a full line end with a hash or URL that the layout cut, the rest starting ``line``?"""
+    if len(previous) < _WRAPPED * width:
+        return False
+    head, tail = _LAST_HEX.search(current), _FIRST_HEX.match(line)
+    if head and tail and _is_split_hash(head.group(0), tail.group(0)):
+        return True
+    last = current.rsplit(" ", 1)[-1]
+    first = line.split(" ", 1)[0]
+    return bool(_URLISH.search(last) and _URL_REST.search(first) and not _URLISH.match(first))
+
+
+def _is_split_hash(head: str, tail: str) -> bool:
+    """Two hex runs that are no hash alone but one together (MD5, SHA-1, SHA-256, SHA-512 length)."""
+    whole = head + tail
+    alone = len(head) in _HASH_LENGTHS or len(tail) in _HASH_LENGTHS
+    return not alone and len(whole) in _HASH_LENGTHS and any(c.isdigit() for c in whole)
+
+
 def reflow(page_text: str) -> str:
-    """Join the visual lines of each paragraph; short lines (headings, ends of paragraphs) end one."""
+    """Join the visual lines of each paragraph (see :func:`_wrapped`); blank lines and short lines end one.
+
+    A word hyphenated at the end of a line is joined without its hyphen, and so is a hash or a URL that
+    the layout cut at the end of a full line (:func:`_cut_token`); other wrapped lines are joined by a space.
+    """
     lines = [" ".join(line.split()) for line in page_text.splitlines()]
     width = max((len(line) for line in lines), default=0)
     paragraphs: list[str] = []
     current = ""
-    previous_wrapped = False
+    previous = ""
     for line in lines:
         if not line:
             if current:
                 paragraphs.append(current)
-            current, previous_wrapped = "", False
+            current = previous = ""
             continue
-        if current and previous_wrapped:
+        if current and _cut_token(current, line, width, previous):
+            current += line
+        elif current and _wrapped(previous, line, width):
             if current.endswith("-") and current[-2:-1].isalpha() and line[:1].islower():
-                current = current[:-1] + line
+                current = current[:-1] + line  # a hyphenated word
             else:
                 current = f"{current} {line}"
         else:
             if current:
                 paragraphs.append(current)
             current = line
-        previous_wrapped = len(line) >= _WRAPPED * width
+        previous = line
     if current:
         paragraphs.append(current)
     return "\n".join(paragraphs)
