@@ -28,7 +28,7 @@ from sklearn.model_selection import GroupKFold
 
 from threatevents import load_model
 from threatevents.corpus import Document, read_corpus
-from threatevents.evaluate import headline_scores
+from threatevents.metrics import headline_scores
 from threatevents.models.base import flatten_labels
 from threatevents.models.blend import combine, easy_rows
 from threatevents.models.thresholds import tune_thresholds

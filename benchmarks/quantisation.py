@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from threatevents.corpus import read_corpus
-from threatevents.evaluate import headline_scores
+from threatevents.metrics import headline_scores
 from threatevents.models.base import flatten_labels
 from threatevents.models.onnx_runtime import OnnxClassifier, encode_pairs, load_tokenizer
 from threatevents.models.thresholds import tune_thresholds

@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 
 from threatevents.corpus import read_corpus
-from threatevents.evaluate import headline_scores
+from threatevents.metrics import headline_scores
 from threatevents.models.base import flatten_labels
 from threatevents.models.onnx_runtime import OnnxClassifier, build_pairs, encode_pairs, load_tokenizer
 from threatevents.models.thresholds import tune_thresholds

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from threatevents.corpus import read_corpus
-from threatevents.evaluate import headline_scores
+from threatevents.metrics import headline_scores
 from threatevents.models.base import flatten_labels
 from threatevents.models.onnx_runtime import OnnxClassifier, build_pairs, encode_pairs
 from threatevents.models.thresholds import tune_thresholds
-from threatevents.models.transformer import TransformerConfig, TransformerModel
+from threatevents.models.transformer import TransformerModel
+from threatevents.models.transformer_config import TransformerConfig
 from threatevents.models.transformer_training import predict_torch, save_torch_checkpoint
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentences"

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from threatevents.corpus import Document, read_corpus
-from threatevents.evaluate import evaluate_model, headline_scores
+from threatevents.evaluate import evaluate_model
+from threatevents.metrics import headline_scores
 from threatevents.models.base import flatten_labels
 from threatevents.models.linear import LinearConfig, LinearModel
 from threatevents.models.onnx_runtime import OnnxClassifier, build_pairs, default_threads, encode_pairs, load_tokenizer

@@ -14,18 +14,11 @@ import pytest
 from rich.console import Console
 
 from threatevents.corpus import Document, Sentence
-from threatevents.evaluate import (
-    EvaluationResult,
-    evaluate_model,
-    evaluate_predictions,
-    headline_scores,
-    render_table,
-    result_from_dict,
-    write_json,
-    write_report,
-)
+from threatevents.evaluate import EvaluationResult, evaluate_model, evaluate_predictions, result_from_dict
 from threatevents.labels import ALL_LABELS, EVENT_LABELS, LabelError
+from threatevents.metrics import headline_scores
 from threatevents.models.base import DocLike, EventModel, ModelConfig, flatten_labels
+from threatevents.report import render_table, write_json, write_report
 
 RANSOM, PHISH, DISCOVER, PATCH = "AttackRansom", "AttackPhishing", "DiscoverVulnerability", "PatchVulnerability"
 

@@ -17,7 +17,8 @@ import pytest
 
 from conftest import make_documents
 from threatevents.models.onnx_runtime import build_pairs, length_batches, pad_batch
-from threatevents.models.transformer import TransformerConfig, TransformerModel
+from threatevents.models.transformer import TransformerModel
+from threatevents.models.transformer_config import TransformerConfig
 
 SHIPPED = Path(__file__).resolve().parents[1] / "src" / "threatevents" / "shipped" / "default"
 NO_TORCH = textwrap.dedent("""
@@ -79,7 +80,7 @@ def test_config_rejects_bad_values(field: str, value: object) -> None:
 
 
 def test_config_round_trips_through_dict() -> None:
-    config = TransformerConfig(context="headline", epochs=2, quantize=False)
+    config = TransformerConfig(context="headline", epochs=2, quantize="none")
     assert TransformerConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
 
@@ -323,7 +324,9 @@ def test_mean_plus_max_pooling_is_exported_and_checkpointed(tiny_base: Path, tmp
     from threatevents.models.onnx_runtime import OnnxClassifier, encode_pairs
     from threatevents.models.transformer_training import load_torch_checkpoint, predict_torch, save_torch_checkpoint
 
-    model = TransformerModel(tiny_config(tiny_base, pooling="mean+max", quantize=False)).fit(make_documents(16, seed=1))
+    model = TransformerModel(tiny_config(tiny_base, pooling="mean+max", quantize="none")).fit(
+        make_documents(16, seed=1)
+    )
     assert model.torch_net is not None and model.torch_net.token_head is not None
     docs = make_documents(4, seed=7)
     cfg = model.config

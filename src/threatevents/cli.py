@@ -187,8 +187,9 @@ def evaluate(
     strict: Annotated[bool, typer.Option(help="Treat every recoverable corpus problem as an error.")] = False,
 ) -> None:
     """Score a model on a corpus split: sentence- and document-level metrics."""
-    from .evaluate import evaluate_model, render_table, write_json, write_report
+    from .evaluate import evaluate_model
     from .models import load_model, resolve_model_path
+    from .report import render_table, write_json, write_report
 
     _setup_logging(False)
     with _user_errors():

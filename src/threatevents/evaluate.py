@@ -1,13 +1,13 @@
 """Score predicted sentence labels against the gold corpus labels, at sentence and document level.
 
-Public API (the CLI's ``threatevents evaluate`` calls exactly these)::
+Public API (the CLI's ``threatevents evaluate`` calls these, then :mod:`threatevents.report` to show them)::
 
     evaluate_model(model, docs, *, split=None) -> EvaluationResult
     evaluate_predictions(docs, predicted, probs=None, *, model=None, split=None) -> EvaluationResult
-    render_table(result, title=None) -> rich.table.Table   # print with rich.console.Console().print(...)
-    write_json(result, path) -> Path                        # result.to_dict() as indented JSON
     result_from_dict(data) -> EvaluationResult              # back from to_dict()/JSON: numbers only
-    write_report(result, out_dir, title=None) -> Path       # Markdown + PNG plots, see threatevents.report
+
+The score arithmetic (:class:`~threatevents.metrics.Scores` and friends) is in :mod:`threatevents.metrics`;
+the terminal table, JSON file and report folder are written by :mod:`threatevents.report`.
 
 Sentence level. Every sentence is a row of six binary columns in :data:`~threatevents.labels.ALL_LABELS`
 order: the five event labels plus ``O``, which is set exactly when no event label is (gold and
@@ -31,19 +31,16 @@ wrongly left without events.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rich.markup import escape
-from rich.table import Table
-from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+from sklearn.metrics import accuracy_score
 
 from .corpus import Document
 from .labels import ALL_LABELS, EVENT_LABELS, check_labels, events_to_matrix, with_o_column
+from .metrics import Scores, average_scores, label_scores
 
 if TYPE_CHECKING:
     from .models.base import EventModel
@@ -51,41 +48,6 @@ if TYPE_CHECKING:
 SENTENCE_AVERAGES = ("micro", "macro", "weighted", "samples")
 EVENT_AVERAGES = ("micro", "macro", "weighted")
 DOCUMENT_AVERAGES = ("micro", "macro", "weighted", "samples")
-
-
-@dataclass(frozen=True)
-class Scores:
-    """Precision, recall and F1 of one label or one average, with its support (positive count)."""
-
-    precision: float
-    recall: float
-    f1: float
-    support: int
-
-    def to_dict(self) -> dict[str, float | int]:
-        return {"precision": self.precision, "recall": self.recall, "f1": self.f1, "support": self.support}
-
-
-def label_scores(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> dict[str, Scores]:
-    """Per-column :class:`Scores` of two ``(n, len(labels))`` indicator matrices."""
-    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=0)
-    return {name: Scores(float(p[j]), float(r[j]), float(f[j]), int(s[j])) for j, name in enumerate(labels)}
-
-
-def average_scores(
-    y_true: np.ndarray, y_pred: np.ndarray, averages: Sequence[str], macro_columns: Sequence[int] | None = None
-) -> dict[str, Scores]:
-    """Averaged :class:`Scores` by scikit-learn average name; support is the total positive count.
-
-    ``macro_columns`` restricts the macro average to those column indices (all columns when ``None``).
-    """
-    support = int(np.asarray(y_true).sum())
-    out = {}
-    for average in averages:
-        columns = macro_columns if average == "macro" else None
-        p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average=average, labels=columns, zero_division=0)
-        out[average] = Scores(float(p), float(r), float(f), support)
-    return out
 
 
 @dataclass
@@ -173,7 +135,7 @@ def _scores_from_dict(data: dict[str, dict[str, Any]]) -> dict[str, Scores]:
 def result_from_dict(data: dict[str, Any]) -> EvaluationResult:
     """Rebuild a result (numbers only, no matrices) from :meth:`EvaluationResult.to_dict` output.
 
-    Lets a saved ``metrics.json`` be shown again with :func:`render_table`. Raises ``KeyError``
+    Lets a saved ``metrics.json`` be shown again with :func:`threatevents.report.render_table`. Raises ``KeyError``
     when a key written by ``to_dict`` is missing.
     """
     return EvaluationResult(
@@ -202,21 +164,6 @@ def _document_matrix(sentence_matrix: np.ndarray, lengths: Sequence[int]) -> np.
     for d in range(len(lengths)):
         events[d] = sentence_matrix[bounds[d] : bounds[d + 1], :n_events].max(axis=0, initial=0)
     return with_o_column(events)
-
-
-def headline_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """The two headline numbers from ``(sentences, 5)`` 0/1 event matrices, without building a result.
-
-    ``weighted_f1`` is over the five events plus the derived ``O`` and ``events_macro_f1`` over the
-    five events, as in :func:`evaluate_predictions`; used where many settings are compared (tuning).
-    """
-    y_true, y_pred = np.asarray(y_true).astype(int), np.asarray(y_pred).astype(int)
-    return {
-        "weighted_f1": float(
-            f1_score(with_o_column(y_true), with_o_column(y_pred), average="weighted", zero_division=0)
-        ),
-        "events_macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
-    }
 
 
 def _gold_columns(y_true: np.ndarray) -> list[int]:
@@ -282,57 +229,3 @@ def evaluate_model(model: EventModel, docs: Sequence[Document], *, split: str | 
     """Run ``model`` once over ``docs`` (one ``predict_proba`` call, then ``decide``) and score it."""
     probs = np.asarray(model.predict_proba(docs), dtype=float)
     return evaluate_predictions(docs, model.decide(probs), probs, model=model_name(model), split=split)
-
-
-def write_json(result: EvaluationResult, path: str | Path) -> Path:
-    """Write ``result.to_dict()`` as indented JSON (parent folders are created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
-    return path
-
-
-def _row(name: str, s: Scores, style: str | None = None) -> list[str]:
-    cells = [name, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support)]
-    return [f"[{style}]{c}[/]" for c in cells] if style else cells
-
-
-def write_report(result: EvaluationResult, out_dir: str | Path, title: str | None = None) -> Path:
-    """Write a report folder (Markdown summary + PNG plots); see :func:`threatevents.report.write_report`.
-
-    Imported lazily so that scoring and the terminal table do not load matplotlib.
-    """
-    from .report import write_report as _write_report
-
-    return _write_report(result, out_dir, title)
-
-
-def render_table(result: EvaluationResult, title: str | None = None) -> Table:
-    """A terminal table: per-label rows, the averages, then the document-level scores.
-
-    ``title`` names what was evaluated (default: the result's model and split).
-    """
-    where = title or " on ".join(x for x in (result.model, result.split) if x)
-    counts = f"({result.n_sentences} sentences, {result.n_documents} documents)"
-    heading = f"Evaluation: {where} {counts}" if where else f"Evaluation {counts}"
-    table = Table(
-        title=escape(heading),
-        caption=f"exact match (whole label set right): {result.exact_match:.3f}",
-        title_justify="left",
-        caption_justify="left",
-    )
-    table.add_column("Sentences", no_wrap=True)
-    for name in ("Precision", "Recall", "F1", "Support"):
-        table.add_column(name, justify="right")
-    for i, (name, s) in enumerate(result.per_label.items()):
-        table.add_row(*_row(name, s), end_section=i == len(result.per_label) - 1)
-    for name, s in result.averages.items():
-        table.add_row(*_row(f"{name} avg", s, "bold"))
-    for i, (name, s) in enumerate(result.event_averages.items()):
-        table.add_row(*_row(f"events {name} avg", s), end_section=i == len(result.event_averages) - 1)
-    table.add_row("[italic]Documents[/]", "", "", "", "")
-    for name, s in result.doc_per_label.items():
-        table.add_row(*_row(f"  {name}", s))
-    for name in ("micro", "macro"):
-        table.add_row(*_row(f"  {name} avg", result.doc_averages[name], "bold"))
-    return table

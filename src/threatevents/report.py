@@ -1,4 +1,10 @@
-"""Write an evaluation report folder: a Markdown summary with the score tables and PNG plots.
+"""Show an evaluation result: a terminal table, a JSON file, or a report folder with PNG plots.
+
+Public API (the CLI's ``threatevents evaluate`` calls these)::
+
+    render_table(result, title=None) -> rich.table.Table   # print with rich.console.Console().print(...)
+    write_json(result, path) -> Path                        # result.to_dict() as indented JSON
+    write_report(result, out_dir, title=None) -> Path       # the folder below; returns its README.md
 
 ``write_report(result, out_dir, title=None)`` creates::
 
@@ -9,25 +15,83 @@
     pr_curves.png       per-label precision-recall curves (only when the result has probabilities)
 
 Plots are drawn on :class:`matplotlib.figure.Figure` objects saved straight to PNG, which uses the
-Agg renderer without pyplot, so no global matplotlib state (backend, rcParams) is touched.
+Agg renderer without pyplot, so no global matplotlib state (backend, rcParams) is touched. matplotlib
+is imported only when a plot is drawn, so the terminal table and the JSON file do not load it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
+from rich.markup import escape
+from rich.table import Table
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
-from .evaluate import EvaluationResult, Scores, write_json
+from .evaluate import EvaluationResult
 from .labels import ALL_LABELS, EVENT_LABELS, LABEL_INFO, O, o_score
+from .metrics import Scores
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 F1_PLOT, COOCCURRENCE_PLOT, PR_PLOT = "f1_by_label.png", "cooccurrence.png", "pr_curves.png"
 _DPI = 130
 _O_LINE_COLOUR = "#6e6e6e"  # the schema's light grey for O is too faint for lines and text
+
+
+def write_json(result: EvaluationResult, path: str | Path) -> Path:
+    """Write ``result.to_dict()`` as indented JSON (parent folders are created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def _row(name: str, s: Scores, style: str | None = None) -> list[str]:
+    cells = [name, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support)]
+    return [f"[{style}]{c}[/]" for c in cells] if style else cells
+
+
+def render_table(result: EvaluationResult, title: str | None = None) -> Table:
+    """A terminal table: per-label rows, the averages, then the document-level scores.
+
+    ``title`` names what was evaluated (default: the result's model and split).
+    """
+    where = title or " on ".join(x for x in (result.model, result.split) if x)
+    counts = f"({result.n_sentences} sentences, {result.n_documents} documents)"
+    heading = f"Evaluation: {where} {counts}" if where else f"Evaluation {counts}"
+    table = Table(
+        title=escape(heading),
+        caption=f"exact match (whole label set right): {result.exact_match:.3f}",
+        title_justify="left",
+        caption_justify="left",
+    )
+    table.add_column("Sentences", no_wrap=True)
+    for name in ("Precision", "Recall", "F1", "Support"):
+        table.add_column(name, justify="right")
+    for i, (name, s) in enumerate(result.per_label.items()):
+        table.add_row(*_row(name, s), end_section=i == len(result.per_label) - 1)
+    for name, s in result.averages.items():
+        table.add_row(*_row(f"{name} avg", s, "bold"))
+    for i, (name, s) in enumerate(result.event_averages.items()):
+        table.add_row(*_row(f"events {name} avg", s), end_section=i == len(result.event_averages) - 1)
+    table.add_row("[italic]Documents[/]", "", "", "", "")
+    for name, s in result.doc_per_label.items():
+        table.add_row(*_row(f"  {name}", s))
+    for name in ("micro", "macro"):
+        table.add_row(*_row(f"  {name} avg", result.doc_averages[name], "bold"))
+    return table
+
+
+def _figure(**kwargs: Any) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
 
 
 def _colour(name: str) -> str:
@@ -45,7 +109,7 @@ def _suptitle(fig: Figure, title: str, result: EvaluationResult) -> None:
 
 def plot_f1_by_label(result: EvaluationResult, path: Path) -> Path:
     """Horizontal bars of sentence- and document-level F1 per label, average F1 as dashed lines."""
-    fig = Figure(figsize=(9, 5.2), layout="constrained")
+    fig = _figure(figsize=(9, 5.2), layout="constrained")
     ax = fig.add_subplot()
     y = np.arange(len(ALL_LABELS))[::-1]
     height = 0.38
@@ -89,7 +153,7 @@ def plot_f1_by_label(result: EvaluationResult, path: Path) -> Path:
 def plot_cooccurrence(result: EvaluationResult, path: Path) -> Path:
     """Heatmap of true vs predicted label co-occurrence, each row divided by the true label's support."""
     share, counts = result.cooccurrence(normalise=True), result.cooccurrence(normalise=False)
-    fig = Figure(figsize=(8.6, 7), layout="constrained")
+    fig = _figure(figsize=(8.6, 7), layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(ALL_LABELS)):
@@ -127,7 +191,7 @@ def plot_pr_curves(result: EvaluationResult, path: Path) -> Path:
         raise ValueError("precision-recall curves need the model's probabilities")
     y_true, _ = result.matrices()
     scores = np.column_stack([result.probs, o_score(result.probs)])
-    fig = Figure(figsize=(8.6, 7), layout="constrained")
+    fig = _figure(figsize=(8.6, 7), layout="constrained")
     ax = fig.add_subplot()
     grid = np.linspace(0.01, 1, 200)
     for level in (0.2, 0.4, 0.6, 0.8):

@@ -1,14 +1,17 @@
-"""Tag ingested documents with a model: one :class:`TaggedSentence` per sentence.
+"""Tag documents or raw text with a model: one :class:`TaggedSentence` per sentence.
 
 The JSONL record of a sentence (``TaggedSentence.to_record``) is the one shape shared by the CLI,
-the Python API (``model.tag``) and the REST API.
+the Python API (``tag_text``, which ``model.tag`` delegates to) and the REST API.
+
+This module does not import :mod:`threatevents.models`: it needs of a model only what
+:class:`Scorer` names, which every :class:`~threatevents.models.base.EventModel` has.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -16,7 +19,14 @@ from .labels import ALL_LABELS, EVENT_LABELS, O, o_score
 
 if TYPE_CHECKING:
     from .ingest import IngestedDocument
-    from .models.base import EventModel
+
+
+class Scorer(Protocol):
+    """What tagging needs of a model: event probabilities per sentence and the label decision."""
+
+    def predict_proba(self, docs: Sequence[Sequence[str]]) -> np.ndarray: ...
+
+    def decide(self, probs: np.ndarray) -> list[tuple[str, ...]]: ...
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,7 @@ class TaggedSentence:
         return tuple(label for label in self.labels if label != O)
 
 
-def tag_documents(model: EventModel, docs: Sequence[IngestedDocument]) -> list[list[TaggedSentence]]:
+def tag_documents(model: Scorer, docs: Sequence[IngestedDocument]) -> list[list[TaggedSentence]]:
     """Score every sentence of every document in one batch call to the model."""
     probs = model.predict_proba([doc.texts for doc in docs]) if docs else np.zeros((0, len(EVENT_LABELS)))
     labels = model.decide(probs)
@@ -61,6 +71,30 @@ def tag_documents(model: EventModel, docs: Sequence[IngestedDocument]) -> list[l
             row += 1
         out.append(tagged)
     return out
+
+
+def tag_texts(
+    model: Scorer,
+    texts: Sequence[str],
+    *,
+    titles: Sequence[str | None] | None = None,
+    names: Sequence[str] | None = None,
+) -> list[list[dict[str, Any]]]:
+    """Ingest raw ``texts`` (with optional headlines) and tag them in one batch; JSONL records per text.
+
+    ``names`` become the records' ``document`` field (default ``text-0``, ``text-1``...).
+    """
+    from .ingest import ingest_text
+
+    titles = titles or [None] * len(texts)
+    names = names or [f"text-{i}" for i in range(len(texts))]
+    docs = [ingest_text(t, name=n, title=h) for t, h, n in zip(texts, titles, names, strict=True)]
+    return [[s.to_record() for s in tagged] for tagged in tag_documents(model, docs)]
+
+
+def tag_text(model: Scorer, text: str, *, title: str | None = None, document: str = "text") -> list[dict[str, Any]]:
+    """Tag one raw text; returns the same records as ``threatevents tag --format jsonl``."""
+    return tag_texts(model, [text], titles=[title], names=[document])[0]
 
 
 def document_events(tagged: Sequence[TaggedSentence]) -> dict[str, int]:

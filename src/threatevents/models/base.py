@@ -30,6 +30,8 @@ import numpy as np
 
 from ..corpus import Document
 from ..labels import EVENT_LABELS, events_to_matrix, matrix_to_labels
+from ..tagging import tag_text, tag_texts
+from .card import render_card
 
 MANIFEST = "manifest.json"
 DocLike = Document | Sequence[str]
@@ -115,21 +117,16 @@ class EventModel(ABC):
         self.thresholds = tune_thresholds(flatten_labels(dev), self.predict_proba(dev))
         return self.thresholds
 
-    # -- Python API conveniences -----------------------------------------------------------------
+    # -- Python API conveniences (implemented in threatevents.tagging) ---------------------------
     def tag(self, text: str, *, title: str | None = None, document: str = "text") -> list[dict[str, Any]]:
-        """Tag raw text; returns the same records as ``threatevents tag --format jsonl``."""
-        return self.tag_many([text], titles=[title], names=[document])[0]
+        """Tag raw text; returns the same records as ``threatevents tag --format jsonl`` (see :func:`tag_text`)."""
+        return tag_text(self, text, title=title, document=document)
 
     def tag_many(
         self, texts: Sequence[str], *, titles: Sequence[str | None] | None = None, names: Sequence[str] | None = None
     ) -> list[list[dict[str, Any]]]:
-        from ..ingest import ingest_text
-        from ..tagging import tag_documents
-
-        titles = titles or [None] * len(texts)
-        names = names or [f"text-{i}" for i in range(len(texts))]
-        docs = [ingest_text(t, name=n, title=h) for t, h, n in zip(texts, titles, names, strict=True)]
-        return [[s.to_record() for s in tagged] for tagged in tag_documents(self, docs)]
+        """Tag several raw texts in one batch (see :func:`threatevents.tagging.tag_texts`)."""
+        return tag_texts(self, texts, titles=titles, names=names)
 
     # -- persistence ---------------------------------------------------------------------------
     @abstractmethod
@@ -144,7 +141,6 @@ class EventModel(ABC):
 
     def save(self, path: str | Path) -> Path:
         from .. import __version__
-        from .card import render_card
 
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
@@ -156,7 +152,10 @@ class EventModel(ABC):
         _write_json(path / "thresholds.json", dict(zip(EVENT_LABELS, map(float, self.thresholds), strict=True)))
         _write_json(path / "metrics.json", self.metrics)
         self._save_weights(path)
-        (path / "README.md").write_text(render_card(self), encoding="utf-8")
+        card = render_card(
+            self.kind, self.config.to_dict(), self.thresholds.tolist(), self.metrics, self.card_details()
+        )
+        (path / "README.md").write_text(card, encoding="utf-8")
         write_manifest(path)
         self.path = path
         return path

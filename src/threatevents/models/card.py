@@ -1,23 +1,27 @@
-"""Render the README.md model card saved with every model."""
+"""Render the README.md model card saved with every model, from plain data (no model object)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..labels import EVENT_LABELS
-
-if TYPE_CHECKING:
-    from .base import EventModel
 
 
 def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def render_card(model: EventModel) -> str:
-    m = model.metrics
+def render_card(
+    kind: str, config: Mapping[str, Any], thresholds: Sequence[float], metrics: Mapping[str, Any], details: str = ""
+) -> str:
+    """The card of a model of ``kind``: data, configuration, thresholds (in :data:`EVENT_LABELS` order),
+    the test scores found in ``metrics`` (as written by training) and the kind's own ``details`` (Markdown).
+    """
+    m = metrics
     lines = [
-        f"# threatevents model: {model.kind}",
+        f"# threatevents model: {kind}",
         "",
         "Multi-label sentence classifier for cyber events in threat reports: "
         + ", ".join(f"`{x}`" for x in EVENT_LABELS)
@@ -35,7 +39,7 @@ def render_card(model: EventModel) -> str:
         "## Configuration",
         "",
         "```json",
-        __import__("json").dumps(model.config.to_dict(), indent=2),
+        json.dumps(dict(config), indent=2),
         "```",
         "",
         "## Thresholds",
@@ -43,7 +47,7 @@ def render_card(model: EventModel) -> str:
         "| label | threshold |",
         "|---|---|",
     ]
-    lines += [f"| {name} | {t:.3f} |" for name, t in zip(EVENT_LABELS, model.thresholds, strict=True)]
+    lines += [f"| {name} | {t:.3f} |" for name, t in zip(EVENT_LABELS, thresholds, strict=True)]
     test = m.get("test") or {}
     if test:
         lines += ["", f"## Scores on `{m.get('eval_split', 'test')}`", ""]
@@ -56,7 +60,6 @@ def render_card(model: EventModel) -> str:
                 f"| {name} | {_fmt(v['precision'])} | {_fmt(v['recall'])} | {_fmt(v['f1'])} | {v['support']} |"
                 for name, v in per_label.items()
             ]
-    details = model.card_details()
     if details:
         lines += ["", details.rstrip()]
     lines += [

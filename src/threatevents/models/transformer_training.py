@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,10 +27,7 @@ from transformers import PreTrainedModel
 
 from ..labels import EVENT_LABELS
 from .onnx_runtime import INPUT_NAMES, OUTPUT_NAME, default_threads, length_batches, pad_batch
-from .transformer import POOLINGS
-
-if TYPE_CHECKING:
-    from .transformer import TransformerConfig
+from .transformer_config import POOLINGS, TransformerConfig
 
 Encoded = Sequence[tuple[list[int], list[int]]]
 HEAD_FILE = "head.safetensors"
