@@ -161,3 +161,14 @@ def test_tag_with_shipped_linear_model(tmp_path):
 
 def test_version():
     assert runner.invoke(app, ["--version"]).output.startswith("threatevents ")
+
+
+def test_train_feedback_without_the_serve_extra_is_a_clear_error(tiny_corpus_dir, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "threatevents.service.feedback_source", None)  # as if SQLAlchemy were missing
+    out = tmp_path / "m"
+    result = runner.invoke(app, ["train", str(tiny_corpus_dir), "--out", str(out), "--feedback", "sqlite:///x.db"])
+    assert result.exit_code == 2 and "--feedback needs the 'serve' extra" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not out.exists()

@@ -157,7 +157,10 @@ def train(
         corpus = _read_corpus(corpus_dir, strict, split_file)
         feedback_docs = []
         if feedback:
-            from .feedback import load_feedback_documents
+            try:  # the one place the CLI reads the workbench store
+                from .service.feedback_source import load_feedback_documents
+            except ImportError as exc:
+                raise UserError(f"--feedback needs the 'serve' extra ({exc.name} is missing)") from None
 
             feedback_docs = load_feedback_documents(feedback)
             err.print(f"adding {sum(len(d.sentences) for d in feedback_docs)} reviewed sentences to train")

@@ -1,8 +1,10 @@
-"""Analyst reviews as training data: read reviewed sentences from a workbench database and merge them
-into a training set, where a review overrides the corpus label of the same sentence.
+"""Analyst reviews as training data: merge reviewed sentences into a training set, where a review
+overrides the corpus label of the same sentence.
 
 Sentences are matched on normalised text (Unicode NFKC, case-folded, whitespace collapsed), so a
-sentence the analyst reviewed in an uploaded report corrects the identical corpus sentence.
+sentence the analyst reviewed in an uploaded report corrects the identical corpus sentence. The
+reviews come in as plain corpus documents; reading them from a workbench database is the service's
+job (:func:`threatevents.service.feedback_source.load_feedback_documents`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Sequence
-from pathlib import Path
 
 from .corpus import Document, Sentence
 
@@ -20,27 +21,6 @@ log = logging.getLogger(__name__)
 def normalise(text: str) -> str:
     """The matching key of a sentence."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
-def load_feedback_documents(db_url: str) -> list[Document]:
-    """One document per stored workbench document that has reviewed sentences, holding only those
-    sentences with their latest reviewed labels; ids are ``review-<document id>``.
-
-    Needs the ``serve`` extra (SQLAlchemy); the database schema is migrated if needed.
-    """
-    from sqlalchemy.engine import make_url
-
-    from .service.db import open_database, reviewed_documents
-
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).expanduser().is_file():
-        raise FileNotFoundError(f"no review database at {url.database}")
-    engine, sessions = open_database(db_url)
-    try:
-        with sessions() as session:
-            return reviewed_documents(session)
-    finally:
-        engine.dispose()
 
 
 def merge_feedback(train_docs: Sequence[Document], feedback_docs: Sequence[Document]) -> list[Document]:

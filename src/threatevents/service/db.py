@@ -32,7 +32,7 @@ from sqlalchemy.types import TypeDecorator
 from ..corpus import Document, Sentence
 from ..labels import check_labels
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def utcnow() -> datetime:
