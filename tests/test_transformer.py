@@ -277,7 +277,7 @@ def test_fit_with_trigger_annotation_changes_training_not_the_graph(
                 at = start + sentence.text.index(word)
                 kind, subtype = kinds[sentence.labels[0]]
                 nugget = {"startOffset": at, "endOffset": at + len(word), "text": word}
-                events.append({"type": kind, "subtype": subtype, "nugget": nugget})
+                events.append({"type": kind, "subtype": subtype, "realis": "Actual", "nugget": nugget})
         data = {"content": content, "cyberevent": {"hopper": [{"events": events}]}}
         (folder / f"{doc.id}.json").write_text(json.dumps(data), encoding="utf-8")
     model = TransformerModel(tiny_config(tiny_base, events_dir=str(tmp_path))).fit(train, make_documents(4, seed=2))

@@ -8,28 +8,24 @@ transformer uses them as token-level supervision next to the sentence labels (se
 
 Sentences are matched in order, first exactly and then with whitespace collapsed; a sentence that
 cannot be found gets no triggers and is left out of the token-level loss (:class:`Alignment`
-counts both).
+counts both). Annotation files are read by :mod:`threatevents.events`, which checks every span
+against the article text and corrects the files whose offsets are shifted; its
+:class:`~threatevents.events.ReadReport` is kept in :attr:`Alignment.report`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .corpus import Document
+from .events import CasieError, ReadReport, read_event_file
+from .labels import CASIE_EVENT_TYPES
 
-#: CASIE ``type/subtype`` to our event label.
-CASIE_TYPES = {
-    ("Attack", "Databreach"): "AttackDatabreach",
-    ("Attack", "Phishing"): "AttackPhishing",
-    ("Attack", "Ransom"): "AttackRansom",
-    ("Vulnerability-related", "Discover"): "DiscoverVulnerability",
-    ("Vulnerability-related", "Patch"): "PatchVulnerability",
-}
+#: CASIE ``(type, subtype)`` to our event label (the schema's map, see :mod:`threatevents.labels`).
+CASIE_TYPES = CASIE_EVENT_TYPES
 _SPACE = re.compile(r"\s+")
 
 Trigger = tuple[int, int, str]  # start, end (character offsets in the sentence), event label
@@ -42,6 +38,7 @@ class Alignment:
     triggers: list[list[Trigger]] = field(default_factory=list)
     found: list[bool] = field(default_factory=list)
     missing_documents: int = 0
+    report: ReadReport = field(default_factory=ReadReport)
 
     @property
     def coverage(self) -> float:
@@ -63,17 +60,16 @@ class Alignment:
         ]
 
 
-def read_annotation(path: Path) -> tuple[str, list[tuple[int, int, str]]]:
-    """An annotation file's article text and its triggers as ``(start, end, label)`` in that text."""
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    spans = []
-    for hopper in (data.get("cyberevent") or {}).get("hopper") or []:
-        for event in hopper.get("events") or []:
-            label = CASIE_TYPES.get((event.get("type"), event.get("subtype")))
-            nugget = event.get("nugget") or {}
-            if label and isinstance(nugget.get("startOffset"), int) and isinstance(nugget.get("endOffset"), int):
-                spans.append((nugget["startOffset"], nugget["endOffset"], label))
-    return str(data.get("content", "")), spans
+def read_annotation(
+    path: Path, *, strict: bool = False, report: ReadReport | None = None
+) -> tuple[str, list[tuple[int, int, str]]]:
+    """An annotation file's article text and its triggers as ``(start, end, label)`` in that text.
+
+    Offsets are checked and corrected as :func:`threatevents.events.read_event_file` does; what cannot be
+    corrected is skipped and counted in ``report`` (or, with ``strict``, raises :class:`CasieError`).
+    """
+    document = read_event_file(path, strict=strict, report=report)
+    return document.text, [(e.trigger.start, e.trigger.end, e.type) for e in document.events]
 
 
 def _collapsed(text: str) -> tuple[str, list[int]]:
@@ -121,11 +117,12 @@ def _project(sentence: str, content: str, span: tuple[int, int], triggers: list[
     return out
 
 
-def align_triggers(events_dir: str | Path, docs: Sequence[Document]) -> Alignment:
+def align_triggers(events_dir: str | Path, docs: Sequence[Document], *, strict: bool = False) -> Alignment:
     """Triggers of each sentence of ``docs`` from ``events_dir/annotation/<doc id>.json``.
 
     ``events_dir`` may also be the ``annotation`` folder itself. Documents without a file get no
-    triggers (counted in ``missing_documents``).
+    triggers (counted in ``missing_documents``), and so do documents whose file cannot be read
+    (counted in ``report.skipped_files``; ``strict`` raises :class:`CasieError` instead).
     """
     root = Path(events_dir)
     folder = root / "annotation" if (root / "annotation").is_dir() else root
@@ -134,12 +131,21 @@ def align_triggers(events_dir: str | Path, docs: Sequence[Document]) -> Alignmen
     result = Alignment()
     for doc in docs:
         path = folder / f"{doc.id}.json"
-        if not path.is_file():
+        content = None
+        if path.is_file():
+            try:
+                content, triggers = read_annotation(path, strict=strict, report=result.report)
+            except CasieError as exc:
+                if strict:
+                    raise
+                result.report.skipped_files[path.name] = str(exc)
+                result.report.problems.append(str(exc))
+        else:
             result.missing_documents += 1
+        if content is None:
             result.triggers += [[] for _ in doc.sentences]
             result.found += [False] * len(doc.sentences)
             continue
-        content, triggers = read_annotation(path)
         collapsed = _collapsed(content)
         cursor = 0
         for sentence in doc.sentences:

@@ -98,3 +98,51 @@ def o_score(event_probs: np.ndarray) -> np.ndarray:
     if event_probs.size == 0:
         return np.zeros(event_probs.shape[0])
     return 1.0 - event_probs.max(axis=1)
+
+
+# -- structured events (CASIE) -----------------------------------------------------------------------------
+
+#: CASIE ``(type, subtype)`` of an event to our event label (the subtypes as the annotation files spell them).
+CASIE_EVENT_TYPES: dict[tuple[str, str], str] = {
+    ("Attack", "Databreach"): "AttackDatabreach",
+    ("Attack", "Phishing"): "AttackPhishing",
+    ("Attack", "Ransom"): "AttackRansom",
+    ("Vulnerability-related", "DiscoverVulnerability"): "DiscoverVulnerability",
+    ("Vulnerability-related", "PatchVulnerability"): "PatchVulnerability",
+}
+#: Our event label to its CASIE ``(type, subtype)``.
+EVENT_CASIE_TYPES: dict[str, tuple[str, str]] = {label: kind for kind, label in CASIE_EVENT_TYPES.items()}
+
+#: An event's realis: it happened (``Actual``), is spoken of in general (``Generic``), or neither (``Other``:
+#: planned, hypothetical, denied...).
+REALIS: tuple[str, ...] = ("Actual", "Generic", "Other")
+
+#: The 26 argument roles of CASIE, the one list every module takes roles from.
+ARGUMENT_ROLES: tuple[str, ...] = (
+    "Attack-Pattern",
+    "Attacker",
+    "Capabilities",
+    "CVE",
+    "Compromised-Data",
+    "Damage-Amount",
+    "Discoverer",
+    "Issues-Addressed",
+    "Number-of-Data",
+    "Number-of-Victim",
+    "Patch",
+    "Patch-Number",
+    "Payment-Method",
+    "Place",
+    "Price",
+    "Purpose",
+    "Releaser",
+    "Supported_Platform",
+    "Time",
+    "Tool",
+    "Trusted-Entity",
+    "Victim",
+    "Vulnerability",
+    "Vulnerable_System",
+    "Vulnerable_System_Owner",
+    "Vulnerable_System_Version",
+)
