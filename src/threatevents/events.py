@@ -46,6 +46,8 @@ REALIS_ALIASES = {"General": "Generic"}
 RECORD_SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "event-record.schema.json"
 
 _ROLES = frozenset(ARGUMENT_ROLES)
+_EVENT_KEYS = frozenset({"index", "type", "subtype", "realis", "nugget", "argument", "score"})
+_ARGUMENT_KEYS = frozenset({"index", "startOffset", "endOffset", "text", "type", "role", "score"})
 _MAX_SHIFT_PROBES = 20  # mismatching spans looked at to propose shifts
 
 
@@ -73,7 +75,8 @@ class Argument:
     entity_type: str | None = None
     score: float | None = None
     id: str | None = None  # CASIE's ``index`` (``T12``)
-    external_reference: dict[str, Any] | None = None  # CASIE's link to Wikidata, kept as read
+    attributes: dict[str, Any] = field(default_factory=dict)  # other CASIE keys (``external_reference``), as read
+    role_attributes: dict[str, Any] = field(default_factory=dict)  # other keys of CASIE's ``role`` (``CAPEC-Meta``)
 
     @property
     def span(self) -> Span:
@@ -95,6 +98,7 @@ class Event:
     hopper: int | str | None = None  # coreference group: events of one hopper are the same real event
     trigger_id: str | None = None  # CASIE's nugget ``index`` (``T10``)
     score: float | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)  # other keys of the CASIE event object, as read
 
     @property
     def casie_type(self) -> tuple[str, str]:
@@ -387,6 +391,7 @@ def _parse_event(raw: Any, text: str, shift: int, hopper: int | str | None) -> E
         hopper=hopper,
         trigger_id=_optional_id(nugget.get("index")),
         score=_score(raw.get("score")),
+        attributes={k: v for k, v in raw.items() if k not in _EVENT_KEYS},
     )
 
 
@@ -399,7 +404,6 @@ def _parse_argument(raw: Any, text: str, shift: int) -> Argument:
         raise _Problem("unknown role", repr(role))
     span = _span(raw, text, shift, str(role))
     entity_type = raw.get("type")
-    reference = raw.get("external_reference")
     return Argument(
         role=role,
         start=span.start,
@@ -408,7 +412,8 @@ def _parse_argument(raw: Any, text: str, shift: int) -> Argument:
         entity_type=entity_type if isinstance(entity_type, str) else None,
         score=_score(raw.get("score")),
         id=_optional_id(raw.get("index")),
-        external_reference=reference if isinstance(reference, dict) else None,
+        attributes={k: v for k, v in raw.items() if k not in _ARGUMENT_KEYS},
+        role_attributes={k: v for k, v in role_obj.items() if k != "type"} if isinstance(role_obj, dict) else {},
     )
 
 
@@ -477,6 +482,7 @@ def _event_json(event: Event, event_id: str) -> dict[str, Any]:
     out["nugget"] = nugget
     if event.score is not None:
         out["score"] = event.score
+    out |= event.attributes
     if event.arguments:
         out["argument"] = [_argument_json(argument) for argument in event.arguments]
     return out
@@ -489,9 +495,8 @@ def _argument_json(argument: Argument) -> dict[str, Any]:
     out |= {"startOffset": argument.start, "endOffset": argument.end, "text": argument.text}
     if argument.entity_type is not None:
         out["type"] = argument.entity_type
-    out["role"] = {"type": argument.role}
-    if argument.external_reference is not None:
-        out["external_reference"] = argument.external_reference
+    out["role"] = {"type": argument.role, **argument.role_attributes}
+    out |= argument.attributes
     if argument.score is not None:
         out["score"] = argument.score
     return out
