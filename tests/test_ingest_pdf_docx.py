@@ -7,7 +7,11 @@ python-docx and zipfile. Bombs are small on disk and must be refused quickly.
 from __future__ import annotations
 
 import io
+import struct
+import tracemalloc
+import zipfile
 import zlib
+from collections.abc import Callable
 
 import pytest
 
@@ -63,6 +67,50 @@ def make_docx(paragraphs: list[str], *, title: str = TITLE, table: list[list[str
     buf = io.BytesIO()
     document.save(buf)
     return buf.getvalue()
+
+
+def lying_docx(real_bytes: int, declared: int = 4_000) -> bytes:
+    """A DOCX whose ``word/document.xml`` declares ``declared`` bytes in both of its ZIP headers but
+    inflates to ``real_bytes`` (the member is written streaming, then its size fields are patched)."""
+    base = zipfile.ZipFile(io.BytesIO(make_docx([BODY[0]])))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in base.infolist():
+            if info.filename != "word/document.xml":
+                out.writestr(info, base.read(info))
+                continue
+            with out.open("word/document.xml", "w") as member:
+                member.write(base.read(info))
+                block = b" " * (1 << 20)
+                for _ in range(real_bytes >> 20):
+                    member.write(block)
+    data = bytearray(buf.getvalue())
+    target = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("word/document.xml")
+    struct.pack_into("<I", data, target.header_offset + 22, declared)  # local header: uncompressed size
+    name = b"word/document.xml"
+    central = data.find(b"PK\x01\x02")
+    while central >= 0:
+        if data[central + 46 : central + 46 + len(name)] == name:
+            struct.pack_into("<I", data, central + 24, declared)  # central directory: uncompressed size
+            break
+        central = data.find(b"PK\x01\x02", central + 4)
+    patched = bytes(data)
+    assert zipfile.ZipFile(io.BytesIO(patched)).getinfo("word/document.xml").file_size == declared
+    return patched
+
+
+def peak_memory(call: Callable[[], object]) -> tuple[BaseException | None, int]:
+    """(the exception ``call`` raised or None, the peak bytes Python allocated meanwhile)."""
+    tracemalloc.start()
+    try:
+        call()
+        error = None
+    except Exception as exc:
+        error = exc
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return error, peak
 
 
 # --- PDF ------------------------------------------------------------------------------------------------------------
@@ -232,6 +280,28 @@ def test_damaged_pdf_is_a_clear_error(data: bytes) -> None:
         ingest_bytes(data, name="broken.pdf")
 
 
+def _encrypted_pdf(user_password: str, algorithm: str) -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf([BODY[0]]))))
+    writer.encrypt(user_password, owner_password="owner-secret", algorithm=algorithm)
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("algorithm", ["AES-128", "AES-256", "RC4-128"])
+def test_encrypted_pdf_without_a_user_password_is_read(algorithm: str) -> None:
+    doc = ingest_bytes(_encrypted_pdf("", algorithm), name="locked-for-editing.pdf")
+    assert doc.texts == [TITLE, BODY[0]] and doc.title == TITLE
+
+
+@pytest.mark.parametrize("algorithm", ["AES-128", "AES-256"])
+def test_aes_pdf_that_needs_a_password_is_refused_clearly(algorithm: str) -> None:
+    with pytest.raises(IngestError, match=r"^locked\.pdf: the PDF is password-protected"):
+        ingest_bytes(_encrypted_pdf("secret", algorithm), name="locked.pdf")
+
+
 def test_encrypted_pdf_is_refused() -> None:
     from pypdf import PdfReader, PdfWriter
 
@@ -265,6 +335,24 @@ def test_docx_zip_bomb_is_refused() -> None:
     assert len(data) < 200_000
     with pytest.raises(TooLargeError, match=r"^bomb\.docx: DOCX part 'word/document.xml' is compressed"):
         ingest_bytes(data, name="bomb.docx")
+
+
+def test_docx_member_whose_header_lies_about_its_size_is_refused_within_a_chunk() -> None:
+    data = lying_docx(64 << 20)
+    assert len(data) < 500_000
+    error, peak = peak_memory(lambda: ingest_bytes(data, name="liar.docx"))
+    assert isinstance(error, TooLargeError), error
+    assert str(error).startswith("liar.docx: DOCX part 'word/document.xml' inflates past the 4,000 bytes")
+    assert peak < 16 << 20, f"peak {peak:,} bytes"
+
+
+def test_docx_member_with_a_damaged_stream_is_a_clear_error() -> None:
+    data = bytearray(make_docx(BODY))
+    info = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("word/document.xml")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + 10 : start + 40] = bytes(30)
+    with pytest.raises(DecodeError, match=r"^broken\.docx: cannot read this DOCX"):
+        ingest_bytes(bytes(data), name="broken.docx")
 
 
 def test_docx_total_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,16 +1,21 @@
 """Text of a DOCX with python-docx, after checking the ZIP container is not a bomb.
 
 Before python-docx reads anything, :func:`check_zip` looks at every member's declared uncompressed
-size (the standard library's ``zipfile`` never inflates past it) and refuses archives with too many
-members, a member or a total over the size limits, or a big member with an extreme compression ratio.
+size and refuses archives with too many members, a member or a total over the size limits, or a big
+member with an extreme compression ratio. A header can lie (declare 4,000 bytes for a member that
+inflates to a gigabyte, which ``zipfile.ZipFile.read`` would inflate whole in one call), so every member
+is then inflated through a counting stream in :data:`CHUNK_BYTES` pieces, whatever its header says: one
+that inflates past its declared size is refused as soon as it does, with no more than a chunk in memory.
 Paragraphs and table cells are read in document order, one per line, up to a character budget.
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import logging
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -24,6 +29,7 @@ MAX_MEMBER_BYTES = 100 * 1024 * 1024
 MAX_TOTAL_BYTES = 200 * 1024 * 1024
 MAX_RATIO = 200
 _RATIO_CHECKED_FROM = 1024 * 1024  # small members may compress very well; only big ones are checked
+CHUNK_BYTES = 64 * 1024
 
 
 @dataclass
@@ -34,7 +40,12 @@ class DocxText:
 
 
 def check_zip(data: bytes) -> None:
-    """Raise :class:`TooLargeError` when the archive would inflate past the limits above."""
+    """Raise :class:`TooLargeError` when the archive would inflate past the limits above.
+
+    Declared sizes are checked first (cheap), then every member is inflated through
+    :func:`inflate_capped`, so a member whose header lies is refused too; :class:`DecodeError` for a
+    damaged archive.
+    """
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
@@ -54,6 +65,34 @@ def check_zip(data: bytes) -> None:
             )
     if total > MAX_TOTAL_BYTES:
         raise TooLargeError(f"the DOCX expands to {total} bytes (limit {MAX_TOTAL_BYTES})")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in members:
+            inflate_capped(archive, info)
+
+
+def inflate_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, chunk: int = CHUNK_BYTES) -> int:
+    """Inflate one member in chunks, counting, and return its size; refuse it past its declared size.
+
+    ``zipfile`` trusts the header's size: it stops there and then fails the CRC check, but only after
+    ``read()`` has inflated everything in one piece. Here the member is opened with a size just over the
+    limit, so the real output is counted chunk by chunk and a lying header is caught within a chunk.
+    Raises :class:`TooLargeError` for a lie, :class:`DecodeError` for a damaged or unreadable member.
+    """
+    probe = copy.copy(info)
+    probe.file_size = MAX_MEMBER_BYTES + 1  # never read more than this whatever the stream holds
+    size = 0
+    try:
+        with archive.open(probe) as stream:
+            while piece := stream.read(chunk):
+                size += len(piece)
+                if size > info.file_size:
+                    raise TooLargeError(
+                        f"DOCX part {info.filename!r} inflates past the {info.file_size:,} bytes its header "
+                        "declares (a ZIP bomb?)"
+                    )
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, RuntimeError, NotImplementedError) as exc:
+        raise DecodeError(f"cannot read this DOCX (damaged part {info.filename!r}: {exc})") from None
+    return size
 
 
 def _blocks(document: object) -> Iterator[str]:
