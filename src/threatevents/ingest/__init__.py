@@ -7,7 +7,8 @@ blank line), starts with the title as its own paragraph when the page has one (H
 one (a PDF's or DOCX's metadata title is kept in ``title`` only: it is not part of the body), and is split into
 sentences (:func:`split_sentences`) whose offsets index that normalised text:
 ``doc.text[s.start:s.end] == s.text``. Bad input raises an :class:`IngestError` subclass whose
-message names the file and the problem.
+message names the file and the problem. :func:`check_extractors` imports every extractor at once, for
+programs to call at start-up so that a broken install fails there rather than on each file.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .document import (
     TooLargeError,
     UnsupportedFormatError,
 )
+from .extractors import ExtractorUnavailableError, check_extractors
 from .sentences import normalize_text, split_sentences
 from .sniff import FORMATS, decode_text, detect_format
 
@@ -38,11 +40,13 @@ __all__ = [
     "FORMATS",
     "DecodeError",
     "EmptyDocumentError",
+    "ExtractorUnavailableError",
     "IngestError",
     "IngestedDocument",
     "Span",
     "TooLargeError",
     "UnsupportedFormatError",
+    "check_extractors",
     "detect_format",
     "ingest_bytes",
     "ingest_path",

@@ -93,8 +93,11 @@ def extract_html(html: str) -> tuple[str | None, str]:
     if len(html) > MAX_TRAFILATURA_CHARS or html.count("<") > MAX_TRAFILATURA_TAGS:
         log.info("HTML page too big for trafilatura (%d characters); using the plain-text fallback", len(html))
         return fallback_text(html)
-    import trafilatura
-
+    try:
+        import trafilatura
+    except ImportError as exc:  # a broken install (check_extractors reports it at start-up): still read the page
+        log.warning("trafilatura cannot be imported (%s); using the plain-text fallback", exc)
+        return fallback_text(html)
     try:
         result = trafilatura.bare_extraction(
             html, with_metadata=True, include_comments=False, include_tables=True, include_images=False

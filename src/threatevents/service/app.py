@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.middleware.sessions import SessionMiddleware
 
 from .. import __version__
+from ..ingest import check_extractors
 from .api import health_router
 from .api import router as api_router
 from .auth import SESSION_COOKIE, SESSION_MAX_AGE, LoginRequired, LoginThrottle, loopback_refusal
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, *, model: EventModel | None = N
     ``app.state.settings``, ``app.state.workbench`` and ``app.state.login_throttle`` are what the routers use.
     """
     settings = settings or Settings.from_env()
+    check_extractors()  # a broken install (an extractor that cannot import) fails here, not on each upload
     engine, sessions = open_database(settings.db_url)
     if model is None:
         from ..models import load_model
