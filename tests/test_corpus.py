@@ -1,4 +1,5 @@
 import json
+import logging
 
 import pytest
 
@@ -6,6 +7,7 @@ from threatevents.corpus import (
     Corpus,
     CorpusFormatError,
     Document,
+    ReadReport,
     Sentence,
     format_document,
     load_splits,
@@ -57,6 +59,39 @@ def test_report_counts_each_fix_and_warnings_name_file_and_line():
     }
     assert "d1.txt:7: line has no '|'; dropped 'Read more'" in report.warnings
     assert any(w.startswith("d1.txt:8:") and "empty label" in w for w in report.warnings)
+
+
+def test_reading_a_corpus_logs_one_summary_warning_and_details_at_debug(tmp_path, caplog):
+    # issue 10 defect 6: the CLI used to print one warning per dropped or joined line (14 on the real corpus)
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.txt").write_text(MESSY, encoding="utf-8")
+    caplog.set_level(logging.DEBUG, logger="threatevents.corpus")
+    corpus = read_corpus(tmp_path)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    details = [r for r in caplog.records if r.levelno == logging.DEBUG]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    summary = warnings[0].getMessage()
+    assert "12 lines dropped, joined or split in 3 files" in summary
+    assert "dropped_fragment 3, empty_label 3, joined_fragment 3, missing_separator 3" in summary
+    assert len(details) == len(corpus.report.warnings) == 12
+    assert any("a.txt:7:" in r.getMessage() and "Read more" in r.getMessage() for r in details)
+
+
+def test_one_document_without_a_report_logs_its_summary(caplog):
+    caplog.set_level(logging.DEBUG, logger="threatevents.corpus")
+    parse_document(MESSY, "d1", source="d1.txt")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "d1.txt: 4 lines dropped, joined or split in 1 file "
+        "(dropped_fragment 1, empty_label 1, joined_fragment 1, missing_separator 1)"
+    ]
+
+
+def test_a_clean_corpus_logs_no_warning(tmp_path, caplog):
+    (tmp_path / "a.txt").write_text("Shares fell. | O\n", encoding="utf-8")
+    read_corpus(tmp_path)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert ReadReport().summary() is None
 
 
 @pytest.mark.parametrize(

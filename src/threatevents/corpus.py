@@ -54,21 +54,42 @@ class Document:
 
 @dataclass
 class ReadReport:
-    """What the reader fixed or dropped, counted by kind, plus one warning line per case."""
+    """What the reader fixed or dropped, counted by kind, plus one warning line per line dropped, joined or split.
+
+    Each warning is logged at DEBUG level as it is found; the readers log one :meth:`summary` at
+    WARNING level per call instead of one line per case.
+    """
 
     fixes: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
+    warned: Counter[str] = field(default_factory=Counter)  # the kinds of the cases in ``warnings``
+    warned_sources: set[str] = field(default_factory=set)
 
     def add(self, kind: str, source: str, line: int, message: str | None = None) -> None:
         self.fixes[kind] += 1
         if message:
             text = f"{source}:{line}: {message}"
             self.warnings.append(text)
-            log.warning(text)
+            self.warned[kind] += 1
+            self.warned_sources.add(source)
+            log.debug(text)
 
     def merge(self, other: ReadReport) -> None:
         self.fixes.update(other.fixes)
         self.warnings.extend(other.warnings)
+        self.warned.update(other.warned)
+        self.warned_sources |= other.warned_sources
+
+    def summary(self) -> str | None:
+        """One line counting the lines dropped, joined or split, by kind; ``None`` when there were none."""
+        if not self.warnings:
+            return None
+        n, files = len(self.warnings), len(self.warned_sources)
+        kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(self.warned.items()))
+        return (
+            f"{n} line{'s' if n != 1 else ''} dropped, joined or split in {files} file{'s' if files != 1 else ''}"
+            f" ({kinds})"
+        )
 
 
 def _parse_labels(raw: str, source: str, line: int, strict: bool, report: ReadReport) -> tuple[str, ...]:
@@ -96,6 +117,7 @@ def parse_document(
 ) -> Document:
     """Parse one document in the corpus format. See the module docstring for the recovery rules."""
     source = source or doc_id
+    own_report = report is None
     report = report if report is not None else ReadReport()
     if "\r" in text:
         if strict:
@@ -148,6 +170,8 @@ def parse_document(
         sentences.append(Sentence(sentence_text, labels))
     for number, frag in pending:
         report.add("dropped_fragment", source, number, f"trailing line has no '|'; dropped {frag.strip()[:60]!r}")
+    if own_report and report.warnings:
+        log.warning("%s: %s", source, report.summary())
     return Document(doc_id, sentences)
 
 
@@ -243,6 +267,8 @@ def read_corpus(path: str | Path, *, strict: bool = False, split_file: str | Pat
     for file in files:
         doc = read_document(file, strict=strict, report=report)
         documents[doc.id] = doc
+    if report.warnings:
+        log.warning("%s: %s", path, report.summary())
     split_path = Path(split_file) if split_file else path / "splits.json"
     splits = load_splits(split_path, documents) if split_path.is_file() else None
     if split_file and splits is None:
