@@ -130,16 +130,20 @@ def ingest_bytes(data: bytes, *, name: str, max_bytes: int = DEFAULT_MAX_BYTES) 
         raise type(exc)(f"{name}: {message}") from None
 
 
-def ingest_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> IngestedDocument:
-    """Read a file (refusing it before reading when it is over ``max_bytes``) and ingest it."""
+def ingest_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, name: str | None = None) -> IngestedDocument:
+    """Read a file (refusing it before reading when it is over ``max_bytes``) and ingest it.
+
+    The document (and every error message) is named ``name``, by default the file name.
+    """
     path = Path(path)
+    name = name or path.name
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise TooLargeError(f"{path.name}: {size:,} bytes is over the limit of {max_bytes:,} bytes")
+            raise TooLargeError(f"{name}: {size:,} bytes is over the limit of {max_bytes:,} bytes")
         if not path.is_file():
-            raise IngestError(f"{path.name}: not a regular file")
+            raise IngestError(f"{name}: not a regular file")
         data = path.read_bytes()
     except OSError as exc:
-        raise IngestError(f"{path.name}: cannot read the file ({exc.strerror or exc})") from None
-    return ingest_bytes(data, name=path.name, max_bytes=max_bytes)
+        raise IngestError(f"{name}: cannot read the file ({exc.strerror or exc})") from None
+    return ingest_bytes(data, name=name, max_bytes=max_bytes)
