@@ -1,5 +1,6 @@
 """The CLI end to end on a small corpus written by the tests (conftest.make_documents)."""
 
+import io
 import json
 
 import pytest
@@ -74,12 +75,13 @@ def test_evaluate_folder_without_splits_is_evaluated_whole(model_dir, tiny_corpu
 def test_evaluate_bad_split(model_dir, tiny_corpus_dir):
     result = runner.invoke(app, ["evaluate", str(tiny_corpus_dir), "--model", str(model_dir), "--split", "x"])
     assert result.exit_code == 2 and "--split" in result.output
+    assert "'x'" in result.output  # issue 10 defect 6: the message printed an unclosed quote ('x)
 
 
-def test_tag_jsonl_from_file_and_stdin(model_dir, tmp_path):
-    report = tmp_path / "r.txt"
-    report.write_text(REPORT)
-    result = runner.invoke(app, ["tag", str(report), "-", "--model", str(model_dir)], input=REPORT)
+def test_tag_jsonl_from_file_and_stdin(model_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "r.txt").write_text(REPORT)
+    result = runner.invoke(app, ["tag", "r.txt", "-", "--model", str(model_dir)], input=REPORT)
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["document"] for r in records] == ["r.txt", "r.txt", "stdin", "stdin"]
@@ -139,7 +141,124 @@ def test_tag_too_large_and_missing_files(model_dir, tmp_path):
     result = runner.invoke(app, ["tag", str(big), "--model", str(model_dir), "--max-bytes", "100"])
     assert result.exit_code == 1 and "limit" in result.output
     result = runner.invoke(app, ["tag", str(tmp_path / "nope.txt"), "--model", str(model_dir)])
-    assert result.exit_code == 2 and "no such file" in result.output
+    assert result.exit_code == 1 and "nope.txt: no such file" in result.output
+
+
+def test_tag_output_in_a_missing_folder_is_created(tmp_path):
+    # issue 10 defect 3: `-o missing/dir/out.jsonl` printed a FileNotFoundError traceback
+    (tmp_path / "r.txt").write_text(REPORT)
+    out = tmp_path / "missing" / "dir" / "out.jsonl"
+    result = runner.invoke(app, ["tag", str(tmp_path / "r.txt"), "--model", "linear", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["labels"] for line in out.read_text().splitlines()] == [["AttackRansom"], ["O"]]
+
+
+@pytest.mark.parametrize(
+    "option", [["--batch-docs", "0"], ["--batch-docs", "-1"], ["--max-bytes", "0"], ["--max-bytes", "-5"]]
+)
+def test_tag_numbers_out_of_range_are_usage_errors(tmp_path, option):
+    # issue 10 defect 3: --batch-docs 0 was a traceback, --batch-docs -1 exited 0 having tagged nothing
+    (tmp_path / "r.txt").write_text(REPORT)
+    result = runner.invoke(app, ["tag", str(tmp_path / "r.txt"), "--model", "linear", *option])
+    assert result.exit_code == 2 and option[0] in result.output and "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_tag_missing_path_among_several_still_tags_the_others(tmp_path):
+    # issue 10 defect 4: one missing path aborted the whole run with exit 2
+    (tmp_path / "good.txt").write_text(REPORT)
+    result = runner.invoke(app, ["tag", str(tmp_path / "nofile.txt"), str(tmp_path / "good.txt"), "--model", "linear"])
+    assert result.exit_code == 1
+    assert "nofile.txt: no such file or folder" in result.stderr
+    assert "1 of 2 input(s) could not be tagged" in result.stderr
+    assert [json.loads(line)["labels"] for line in result.stdout.splitlines()] == [["AttackRansom"], ["O"]]
+
+
+def test_tag_folder_names_records_relative_to_the_argument(tmp_path, monkeypatch):
+    # issue 10 defect 5: a/r.txt and b/r.txt were both named "r.txt"
+    for sub, text in (("a", REPORT), ("b", "Phishing emails imitated a payroll notice.")):
+        (tmp_path / "dir" / sub).mkdir(parents=True)
+        (tmp_path / "dir" / sub / "r.txt").write_text(text)
+    (tmp_path / "single.txt").write_text(REPORT)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["tag", "dir/", str(tmp_path / "single.txt"), "--model", "linear"])
+    assert result.exit_code == 0, result.output
+    names = [json.loads(line)["document"] for line in result.stdout.splitlines()]
+    assert names == ["a/r.txt", "a/r.txt", "b/r.txt", str(tmp_path / "single.txt"), str(tmp_path / "single.txt")]
+
+
+def test_tag_stdin_reads_at_most_one_byte_past_the_limit(monkeypatch):
+    # issue 11 item 7: `tag -` read all of standard input (3 GB -> 3.2 GB RSS) before checking --max-bytes
+    limit = 1000
+
+    class Endless(io.RawIOBase):
+        """Standard input that never ends, and fails the test if read past ``limit + 1`` bytes."""
+
+        consumed = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            if Endless.consumed >= limit + 1:
+                raise AssertionError(f"read past {limit + 1} bytes of standard input")
+            n = min(len(buffer), limit + 1 - Endless.consumed)
+            buffer[:n] = b"a" * n
+            Endless.consumed += n
+            return n
+
+    stdin = io.BufferedReader(Endless(), buffer_size=64)
+    # the runner only takes str/bytes input: hand it the stream as standard input's buffer as it is
+    monkeypatch.setattr("typer.testing.make_input_stream", lambda input, charset: input)
+    result = runner.invoke(app, ["tag", "-", "--model", "linear", "--max-bytes", str(limit)], input=stdin)
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "stdin: more than the limit of 1,000 bytes" in result.stderr
+    assert Endless.consumed == limit + 1
+
+
+def test_tag_stdin_at_the_limit_is_tagged():
+    text = REPORT.encode()
+    result = runner.invoke(app, ["tag", "-", "--model", "linear", "--max-bytes", str(len(text))], input=text)
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 2
+
+
+def test_train_help_keeps_bracketed_prefixes_and_every_option_has_help():
+    # issue 10 defect 6: Rich markup ate "[transformer]"; --verbose had no help
+    import typer.main
+
+    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert result.output.count("[transformer]") == 6
+    for command in typer.main.get_command(app).commands.values():
+        for param in command.params:
+            if param.param_type_name == "option":
+                assert param.help, f"{command.name} {param.opts} has no help"
+
+
+def test_read_one_document_is_singular(model_dir, tiny_corpus_dir, tmp_path):
+    # issue 10 defect 6: "read 1 documents"
+    (tmp_path / "one.txt").write_text(sorted((tiny_corpus_dir / "docs").glob("te*.txt"))[0].read_text())
+    result = runner.invoke(app, ["evaluate", str(tmp_path), "--model", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    assert "read 1 document\n" in result.stderr and "documents" not in result.stderr
+
+
+MESSY = "A heading without a label\nHackers stole data. | AttackDatabreach\nNobody knows. | \nShares fell. | O\n"
+
+
+def test_corpus_problems_are_one_summary_line_details_under_verbose(model_dir, tmp_path):
+    # issue 10 defect 6: one warning line per dropped line on every run (14 on the real corpus)
+    for i in range(5):
+        (tmp_path / f"d{i}.txt").write_text(MESSY)
+    result = runner.invoke(app, ["evaluate", str(tmp_path), "--model", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    assert "10 lines dropped, joined or split in 5 files (dropped_fragment 5, empty_label 5)" in result.stderr
+    assert "d3.txt:1" not in result.stderr and "--verbose" in result.stderr
+    verbose = runner.invoke(app, ["evaluate", str(tmp_path), "--model", str(model_dir), "--verbose"])
+    assert verbose.exit_code == 0, verbose.output
+    assert sum(f"d{i}.txt:1: line has no '|'" in verbose.stderr for i in range(5)) == 5
+    assert sum(f"d{i}.txt:3: empty label" in verbose.stderr for i in range(5)) == 5
 
 
 def test_tag_with_tampered_model_is_refused(model_dir, tmp_path):

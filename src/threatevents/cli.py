@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import __version__
 
 if TYPE_CHECKING:
     from .corpus import Corpus
+    from .ingest import IngestedDocument
     from .tagging import TaggedSentence
 
 app = typer.Typer(
@@ -26,12 +32,34 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # no wrapping: one message, one line, whatever the width
 
 ModelOpt = Annotated[
     str | None,
     typer.Option("--model", "-m", help="Model directory, 'default' or 'linear'. Default: the shipped default model."),
 ]
+VerboseOpt = Annotated[
+    bool,
+    typer.Option(
+        "--verbose", "-v", help="Show details: each corpus line dropped or joined (file and line), library messages."
+    ),
+]
+# Help texts are rendered as Rich markup: a literal "[word]" must be escaped or it disappears.
+TRANSFORMER = escape("[transformer]")
+
+
+class Kind(StrEnum):
+    """Model kinds ``train`` can fit (``threatevents.models.MODEL_KINDS``)."""
+
+    linear = "linear"
+    transformer = "transformer"
+
+
+class Split(StrEnum):
+    test = "test"
+    dev = "dev"
+    train = "train"
+    all = "all"
 
 
 class UserError(Exception):
@@ -39,7 +67,7 @@ class UserError(Exception):
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -58,23 +86,55 @@ def _user_errors() -> Iterator[None]:
         IngestError,
         LabelError,
         ModelLoadError,
-        FileNotFoundError,
-        NotADirectoryError,
-        IsADirectoryError,
-        PermissionError,
+        OSError,
         ValueError,
         KeyError,
     ) as exc:
-        raise _fail(str(exc).strip("'\"")) from None
+        raise _fail(_message(exc)) from None
+
+
+def _message(exc: BaseException) -> str:
+    """One line for the user: no ``[Errno 2]``, no quotes from ``KeyError``'s repr."""
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc)
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_time=False, show_path=False)],
-        force=True,
-    )
+    # In a terminal, Rich keeps log lines above the progress bar; elsewhere (a pipe, a log file, CI) one
+    # record is one plain line, not wrapped at 80 columns.
+    handler: logging.Handler
+    if err.is_terminal:
+        handler = RichHandler(console=err, show_time=False, show_path=False, markup=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True)
+    # --verbose shows this package's DEBUG details (e.g. each corpus line dropped), not every library's.
+    logging.getLogger("threatevents").setLevel(logging.DEBUG if verbose else logging.NOTSET)
+
+
+def _check_writable(path: Path, option: str, *, folder: bool) -> None:
+    """Refuse an output path that cannot be written, before any work is done.
+
+    ``folder``: the option names a folder (it may exist); otherwise a file (it may not be a folder).
+    Missing parent folders are fine (they are created), as long as the nearest existing one is a
+    writable folder.
+    """
+    if path.is_dir() and not folder:
+        raise UserError(f"{option} {path} is a folder; give a file name")
+    if path.exists() and not path.is_dir() and folder:
+        raise UserError(f"{option} {path} is a file; give a folder")
+    parent = path if folder else path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserError(f"cannot write {option} {path}: {parent} is not a folder")
+    if not os.access(parent if not path.exists() else path, os.W_OK):
+        raise UserError(f"cannot write {option} {path}: permission denied")
 
 
 def _version(value: bool) -> None:
@@ -105,13 +165,19 @@ def _progress() -> Progress:
     )
 
 
-def _read_corpus(corpus_dir: Path, strict: bool, split_file: Path | None = None) -> Corpus:
+def _read_corpus(corpus_dir: Path, strict: bool, split_file: Path | None = None, *, verbose: bool = False) -> Corpus:
     from .corpus import read_corpus
 
     with err.status(f"reading {corpus_dir}"):
         corpus = read_corpus(corpus_dir, strict=strict, split_file=split_file)
     fixes = ", ".join(f"{k} {v}" for k, v in sorted(corpus.report.fixes.items()))
-    err.print(f"read {len(corpus)} documents" + (f" (recovered: {fixes})" if fixes else ""), highlight=False)
+    n = len(corpus)
+    hint = "; --verbose names each line dropped or joined" if corpus.report.warnings and not verbose else ""
+    err.print(
+        f"read {n} document{'s' if n != 1 else ''}" + (f" (recovered: {fixes}{hint})" if fixes else ""),
+        highlight=False,
+        markup=False,
+    )
     return corpus
 
 
@@ -119,30 +185,32 @@ def _read_corpus(corpus_dir: Path, strict: bool, split_file: Path | None = None)
 def train(
     corpus_dir: Annotated[Path, typer.Argument(help="Corpus folder (docs/ + splits.json) or folder of .txt files.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write the model to.")],
-    kind: Annotated[str, typer.Option(help="Model kind: linear or transformer.")] = "linear",
+    kind: Annotated[Kind, typer.Option(help="Model kind.")] = Kind.linear,
     split_file: Annotated[Path | None, typer.Option(help="splits.json to use instead of the corpus's own.")] = None,
     feedback: Annotated[str | None, typer.Option(help="Database URL of reviewed sentences to add to train.")] = None,
-    base_model: Annotated[str | None, typer.Option(help="[transformer] local Hugging Face model folder.")] = None,
-    epochs: Annotated[int | None, typer.Option(help="[transformer] training epochs.")] = None,
-    learning_rate: Annotated[float | None, typer.Option(help="[transformer] learning rate.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="[transformer] batch size.")] = None,
-    max_length: Annotated[int | None, typer.Option(help="[transformer] max tokens per input.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same model).")] = None,
+    base_model: Annotated[str | None, typer.Option(help=f"{TRANSFORMER} local Hugging Face model folder.")] = None,
+    epochs: Annotated[int | None, typer.Option(help=f"{TRANSFORMER} training epochs.", min=1)] = None,
+    learning_rate: Annotated[float | None, typer.Option(help=f"{TRANSFORMER} learning rate, in (0, 1).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help=f"{TRANSFORMER} batch size.", min=1)] = None,
+    max_length: Annotated[int | None, typer.Option(help=f"{TRANSFORMER} max tokens per input (8 to 512).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same model).", min=0)] = None,
     events_dir: Annotated[
         Path | None,
-        typer.Option(help="[transformer] CASIE event annotation folder: also learn which tokens are triggers."),
+        typer.Option(help=f"{TRANSFORMER} CASIE event annotation folder: also learn which tokens are triggers."),
     ] = None,
     param: Annotated[
         list[str] | None, typer.Option("--set", help="Other config field, KEY=VALUE (repeatable).")
     ] = None,
     strict: Annotated[bool, typer.Option(help="Treat every recoverable corpus problem as an error.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Train on `train`, tune thresholds on `dev`, score `test`, and save the model directory."""
+    from .models import model_class
     from .train import parse_overrides, train_and_save
 
     _setup_logging(verbose)
     with _user_errors():
+        _check_writable(out, "--out", folder=True)
         overrides = parse_overrides(param or [])
         named = {
             "base_model": base_model,
@@ -154,7 +222,8 @@ def train(
             "events_dir": str(events_dir) if events_dir else None,
         }
         overrides.update({k: v for k, v in named.items() if v is not None})
-        corpus = _read_corpus(corpus_dir, strict, split_file)
+        model_class(kind.value).config_class.from_dict(overrides)  # a bad setting fails now, not after reading
+        corpus = _read_corpus(corpus_dir, strict, split_file, verbose=verbose)
         feedback_docs = []
         if feedback:
             try:  # the one place the CLI reads the workbench store
@@ -163,10 +232,11 @@ def train(
                 raise UserError(f"--feedback needs the 'serve' extra ({exc.name} is missing)") from None
 
             feedback_docs = load_feedback_documents(feedback)
-            err.print(f"adding {sum(len(d.sentences) for d in feedback_docs)} reviewed sentences to train")
-        with err.status(f"training a {kind} model"):
-            model = train_and_save(corpus, out, kind, overrides, feedback=feedback_docs)
-    err.print(f"saved {kind} model to {out} (fit {model.metrics.get('fit_seconds')} s)")
+            n_reviewed = sum(len(d.sentences) for d in feedback_docs)
+            err.print(f"adding {n_reviewed} reviewed sentences to train", markup=False)
+        with err.status(f"training a {kind.value} model"):
+            model = train_and_save(corpus, out, kind.value, overrides, feedback=feedback_docs)
+    err.print(f"saved {kind.value} model to {out} (fit {model.metrics.get('fit_seconds')} s)", markup=False)
     for split in ("dev", "test"):
         if split in model.metrics:
             m = model.metrics[split]
@@ -182,59 +252,136 @@ def evaluate(
     corpus_dir: Annotated[Path, typer.Argument(help="Corpus folder (docs/ + splits.json) or folder of .txt files.")],
     model: ModelOpt = None,
     split: Annotated[
-        str, typer.Option(help="test, dev, train or all. A folder without splits.json is evaluated whole.")
-    ] = "test",
+        Split, typer.Option(help="Which split. A folder without splits.json is evaluated whole.")
+    ] = Split.test,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the metrics as JSON here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write a report folder (Markdown + PNG plots) here.")] = None,
     split_file: Annotated[Path | None, typer.Option(help="splits.json to use instead of the corpus's own.")] = None,
     strict: Annotated[bool, typer.Option(help="Treat every recoverable corpus problem as an error.")] = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Score a model on a corpus split: sentence- and document-level metrics."""
     from .evaluate import evaluate_model
     from .models import load_model, resolve_model_path
     from .report import render_table, write_json, write_report
 
-    _setup_logging(False)
+    _setup_logging(verbose)
     with _user_errors():
-        if split not in ("test", "dev", "train", "all"):
-            raise UserError(f"--split must be test, dev, train or all, not {split!r}")
-        corpus = _read_corpus(corpus_dir, strict, split_file)
-        docs = corpus.split(split if corpus.splits is not None else "all")
-        if not docs:
-            raise UserError(f"split {split!r} has no documents in {corpus_dir}")
+        if json_path:
+            _check_writable(json_path, "--json", folder=False)
+        if report:
+            _check_writable(report, "--report", folder=True)
         loaded = load_model(model)
-        label = split if corpus.splits is not None else "all"
+        corpus = _read_corpus(corpus_dir, strict, split_file, verbose=verbose)
+        docs = corpus.split(split.value if corpus.splits is not None else "all")
+        if not docs:
+            raise UserError(f"split {split.value!r} has no documents in {corpus_dir}")
+        label = split.value if corpus.splits is not None else "all"
         with err.status(f"scoring {sum(len(d.sentences) for d in docs)} sentences"):
             result = evaluate_model(loaded, docs, split=label)
         typer.echo("", err=True)
         Console().print(render_table(result, title=f"{resolve_model_path(model)} on {corpus_dir} [{label}]"))
         if json_path:
             write_json(result, json_path)
-            err.print(f"wrote {json_path}")
+            err.print(f"wrote {json_path}", markup=False)
         if report:
             write_report(result, report, title=f"{loaded.kind} model on {corpus_dir.name} ({label})")
-            err.print(f"wrote report to {report}")
+            err.print(f"wrote report to {report}", markup=False)
 
 
-def _collect_inputs(paths: list[str]) -> list[str]:
-    out: list[str] = []
+@dataclass(frozen=True)
+class _Input:
+    """One document to tag: where to read it (``-``: standard input), its name in the records, or why it cannot be."""
+
+    source: str
+    name: str
+    error: str | None = None
+
+
+def _display_name(name: str) -> str:
+    """A file name that can be written as UTF-8: undecodable bytes (kept by the OS as surrogates) become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _same_file(a: os.stat_result, b: os.stat_result | None) -> bool:
+    return b is not None and (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _collect_inputs(paths: list[str], output: Path | None) -> list[_Input]:
+    """Expand the arguments into documents, named as given (a file) or relative to their folder argument.
+
+    A path that cannot be read becomes an input holding its error: it is reported in its turn and
+    the others are still tagged. Naming the output file as an input is a usage error; a folder's
+    walk skips it (and hidden files and folders).
+    """
+    try:
+        out_stat = output.stat() if output else None
+    except OSError:
+        out_stat = None
+    inputs: list[_Input] = []
     for raw in paths:
-        path = Path(raw)
         if raw == "-":
-            out.append(raw)
-        elif path.is_dir():
-            out += sorted(
-                str(p)
-                for p in path.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-        elif path.exists():
-            out.append(raw)
-        else:
-            raise UserError(f"no such file or folder: {raw}")
-    if not out:
-        raise UserError("no input files found")
-    return out
+            inputs.append(_Input("-", "stdin"))
+            continue
+        path = Path(raw)
+        try:
+            st = path.stat()
+        except OSError as exc:
+            reason = "no such file or folder" if exc.errno == errno.ENOENT else exc.strerror or str(exc)
+            inputs.append(_Input(raw, _display_name(raw), f"{_display_name(raw)}: {reason}"))
+            continue
+        if _same_file(st, out_stat):
+            raise UserError(f"{raw} is also the --output file; refusing to overwrite an input")
+        if not path.is_dir():
+            inputs.append(_Input(raw, _display_name(raw)))
+            continue
+        found = [
+            _Input(str(p), _display_name(p.relative_to(path).as_posix()))
+            for p in sorted(path.rglob("*"))
+            if p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            and not _same_file(p.stat(), out_stat)
+        ]
+        name = _display_name(raw)
+        inputs += found or [_Input(raw, name, f"{name}: no files in this folder (hidden ones are skipped)")]
+    return inputs
+
+
+def _read_stdin(max_bytes: int) -> bytes:
+    """At most ``max_bytes + 1`` bytes of standard input: enough to tell that it is over the limit."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise OSError(errno.EBADF, "standard input is not available")
+    chunks: list[bytes] = []
+    left = max_bytes + 1
+    while left > 0:
+        chunk = stream.read(min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _ingest(item: _Input, max_bytes: int) -> IngestedDocument:
+    from .ingest import IngestError, TooLargeError, ingest_bytes, ingest_path
+
+    if item.error:
+        raise IngestError(item.error)
+    if item.source != "-":
+        return ingest_path(item.source, max_bytes=max_bytes, name=item.name)
+    try:
+        data = _read_stdin(max_bytes)
+    except OSError as exc:
+        raise IngestError(f"{item.name}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise TooLargeError(f"{item.name}: more than the limit of {max_bytes:,} bytes (--max-bytes); stopped reading")
+    return ingest_bytes(data, name=item.name, max_bytes=max_bytes)
+
+
+def _open_output(path: Path) -> TextIO:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("w", encoding="utf-8", newline="")
 
 
 @app.command()
@@ -242,26 +389,39 @@ def tag(
     paths: Annotated[list[str], typer.Argument(help="Files, folders (recursively) or - for standard input.")],
     model: ModelOpt = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl, csv, corpus, html or stix.")] = "jsonl",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
-    max_bytes: Annotated[int, typer.Option(help="Refuse input files larger than this.")] = 20 * 1024 * 1024,
-    batch_docs: Annotated[int, typer.Option(help="Documents scored per model call.")] = 32,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file (missing folders are created) instead of stdout."),
+    ] = None,
+    max_bytes: Annotated[
+        int, typer.Option(help="Refuse an input (file or standard input) larger than this many bytes.", min=1)
+    ] = 20 * 1024 * 1024,
+    batch_docs: Annotated[int, typer.Option(help="Documents scored per model call.", min=1)] = 32,
+    verbose: VerboseOpt = False,
 ) -> None:
-    """Tag reports (text, HTML, PDF, DOCX) and write one record per sentence."""
+    """Tag reports (text, HTML, PDF, DOCX) and write one record per sentence.
+
+    Records are named by the path as given for a file, relative to the folder for a folder's files,
+    and "stdin". An input that cannot be tagged is reported, the others are still tagged, and the
+    exit code is 1.
+    """
     from .export import FORMATS
-    from .ingest import IngestError, ingest_bytes, ingest_path
+    from .ingest import IngestError
     from .models import load_model
     from .tagging import tag_documents
 
-    _setup_logging(False)
+    _setup_logging(verbose)
     formats = (*FORMATS, "stix")
     if fmt not in formats:
         raise _fail(f"--format must be one of {', '.join(formats)}")
     with _user_errors():
-        inputs = _collect_inputs(paths)
+        if output:
+            _check_writable(output, "--output", folder=False)
+        inputs = _collect_inputs(paths, output)
         loaded = load_model(model)
+        sink: TextIO = _open_output(output) if output else sys.stdout
     failures = 0
     tagged_all: list[list[TaggedSentence]] = []
-    sink: TextIO = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
     streaming = fmt in ("jsonl", "csv")
     try:
         with _progress() as progress:
@@ -270,13 +430,10 @@ def tag(
                 docs = []
                 for item in inputs[start : start + batch_docs]:
                     try:
-                        if item == "-":
-                            docs.append(ingest_bytes(sys.stdin.buffer.read(), name="stdin", max_bytes=max_bytes))
-                        else:
-                            docs.append(ingest_path(item, max_bytes=max_bytes))
-                    except (IngestError, OSError) as exc:
+                        docs.append(_ingest(item, max_bytes))
+                    except IngestError as exc:
                         failures += 1
-                        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+                        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
                     progress.advance(task)
                 tagged = tag_documents(loaded, docs)
                 if streaming:
@@ -285,9 +442,17 @@ def tag(
                     tagged_all += tagged
             if not streaming:
                 _write(tagged_all, fmt, sink, header=True)
-    finally:
+        sink.flush()
         if output:
             sink.close()
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): Typer exits 1 quietly
+    except OSError as exc:
+        raise _fail(f"cannot write {output or 'the output'}: {_message(exc)}", code=1) from None
+    finally:
+        if output:
+            with suppress(OSError):  # already reported; closing again must not raise a second time
+                sink.close()
     if failures:
         raise _fail(f"{failures} of {len(inputs)} input(s) could not be tagged", code=1)
 
@@ -311,7 +476,7 @@ def _write(tagged: list[list[TaggedSentence]], fmt: str, sink: TextIO, *, header
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).", min=0, max=65535)] = 8000,
     db: Annotated[str | None, typer.Option(help="Database URL (default: SQLite file threatevents.db).")] = None,
     model: ModelOpt = None,
     token_file: Annotated[Path | None, typer.Option(help="File holding the access token.")] = None,
