@@ -74,7 +74,7 @@ def lying_docx(real_bytes: int, declared: int = 4_000) -> bytes:
     inflates to ``real_bytes`` (the member is written streaming, then its size fields are patched)."""
     base = zipfile.ZipFile(io.BytesIO(make_docx([BODY[0]])))
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
         for info in base.infolist():
             if info.filename != "word/document.xml":
                 out.writestr(info, base.read(info))

@@ -52,6 +52,7 @@ _DEFANG = r"[\[({](?:\.|dot|@|at|:|://|/)[\])}]"
 _PROTECTED = re.compile(rf"{_DEFANG}|hxxps?\b|\w\.\w", re.I)
 _RUN = re.compile(r"\S+")
 _ENDS_DEFANGED = re.compile(rf"{_DEFANG}$", re.I)
+_BRACKETED_DOT = re.compile(r"[\[({]\.[\])}]")
 # What may end a protected run without belonging to it: sentence punctuation and closing quotes/brackets.
 _TRAILING = ".,;:!?\"'”’)]}"
 
@@ -102,6 +103,10 @@ def _chunks(line: str, limit: int) -> list[tuple[int, int]]:
     return pieces
 
 
+def _mask_dot(match: re.Match[str]) -> str:
+    return match.group(0).replace(".", "_")
+
+
 def protected_tokens(line: str) -> list[tuple[int, int]]:
     """(start, end) of each token of ``line`` that no sentence boundary may fall inside.
 
@@ -142,8 +147,11 @@ def _split_line(line: str) -> list[tuple[int, int]]:
     """Sentence spans of one line, stripped of surrounding spaces, with stray closing quotes reattached."""
     spans: list[tuple[int, int]] = []
     split = _punkt()
+    # Punkt never sees the period of a bracketed defanged dot (same length: the offsets hold); the rest of
+    # the protection is the merge below.
+    masked = _BRACKETED_DOT.sub(_mask_dot, line)
     for c_start, c_end in _chunks(line, MAX_CHUNK_CHARS):
-        for a, b in split(line[c_start:c_end]):
+        for a, b in split(masked[c_start:c_end]):
             start, end = c_start + a, c_start + b
             while start < end and line[start].isspace():
                 start += 1
