@@ -62,7 +62,7 @@ def torch_plain_loop(checkpoint: Path) -> Callable[[Sequence[Document]], np.ndar
     """Predict with the fp32 torch network: batches of 32 sentences in order, no length grouping."""
     import torch
 
-    from threatevents.models.onnx_runtime import build_pairs, encode_pairs, load_tokenizer, pad_batch
+    from threatevents.models.onnx_runtime import encode_documents, load_tokenizer, pad_batch
     from threatevents.models.transformer_training import load_torch_checkpoint
 
     net, tokenizer_json, settings = load_torch_checkpoint(checkpoint)
@@ -70,7 +70,7 @@ def torch_plain_loop(checkpoint: Path) -> Callable[[Sequence[Document]], np.ndar
 
     @torch.no_grad()
     def predict(docs: Sequence[Document]) -> np.ndarray:
-        encoded = encode_pairs(tokenizer, build_pairs([d.texts for d in docs], settings["context"]))
+        encoded = encode_documents(tokenizer, [d.texts for d in docs], settings["context"])
         out = []
         for start in range(0, len(encoded), 32):
             batch = {k: torch.from_numpy(v) for k, v in pad_batch(encoded[start : start + 32]).items()}

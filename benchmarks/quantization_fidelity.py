@@ -26,7 +26,7 @@ import onnx
 from threatevents.corpus import read_corpus
 from threatevents.metrics import headline_scores
 from threatevents.models.base import flatten_labels
-from threatevents.models.onnx_runtime import OnnxClassifier, build_pairs, encode_pairs, load_tokenizer
+from threatevents.models.onnx_runtime import OnnxClassifier, encode_documents, load_tokenizer
 from threatevents.models.thresholds import tune_thresholds
 from threatevents.models.transformer import calibration_sample
 from threatevents.models.transformer_training import export_onnx, load_torch_checkpoint, quantize_onnx
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     train, dev, test = corpus.split("train"), corpus.split("dev"), corpus.split("test")
     net, tokenizer_json, settings = load_torch_checkpoint(args.run / "torch")
     max_length, context = int(settings.get("max_length", 64)), str(settings.get("context", "none"))
-    encoded = encode_pairs(load_tokenizer(tokenizer_json, max_length), build_pairs([d.texts for d in train], context))
+    encoded = encode_documents(load_tokenizer(tokenizer_json, max_length), [d.texts for d in train], context)
     fp32 = export_onnx(net, max(encoded, key=lambda e: len(e[0])))
     y_dev, y_test = flatten_labels(dev), flatten_labels(test)
 

@@ -18,7 +18,7 @@ import numpy as np
 from threatevents.corpus import read_corpus
 from threatevents.metrics import headline_scores
 from threatevents.models.base import flatten_labels
-from threatevents.models.onnx_runtime import OnnxClassifier, build_pairs, encode_pairs
+from threatevents.models.onnx_runtime import OnnxClassifier, encode_documents
 from threatevents.models.thresholds import tune_thresholds
 from threatevents.models.transformer import TransformerModel
 from threatevents.models.transformer_config import TransformerConfig
@@ -90,7 +90,7 @@ def main() -> None:
         "test_with_int8_thresholds": scores(y_test, fp32_test, model.thresholds),
     }
     assert model.torch_net is not None
-    encoded = encode_pairs(fp32.tokenizer, build_pairs([d.texts for d in test], config.context))
+    encoded = encode_documents(fp32.tokenizer, [d.texts for d in test], config.context)
     torch_test = predict_torch(model.torch_net, encoded)
     results["torch_vs_fp32_onnx_max_abs_diff"] = float(np.abs(torch_test - fp32_test).max())
     results["int8_vs_fp32_onnx_max_abs_diff"] = float(np.abs(p_test - fp32_test).max())

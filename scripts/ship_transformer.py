@@ -23,7 +23,7 @@ from threatevents.evaluate import evaluate_model
 from threatevents.metrics import headline_scores
 from threatevents.models.base import flatten_labels
 from threatevents.models.linear import LinearConfig, LinearModel
-from threatevents.models.onnx_runtime import OnnxClassifier, build_pairs, default_threads, encode_pairs, load_tokenizer
+from threatevents.models.onnx_runtime import OnnxClassifier, default_threads, encode_documents, load_tokenizer
 from threatevents.models.thresholds import tune_thresholds
 from threatevents.models.transformer import TransformerModel
 from threatevents.models.transformer_training import export_onnx, load_torch_checkpoint
@@ -62,7 +62,7 @@ def main() -> None:
     net, tokenizer_json, _ = load_torch_checkpoint(args.run / "torch")
     tokenizer = load_tokenizer(tokenizer_json, model.config.max_length)
     fp32 = export_onnx(
-        net, max(encode_pairs(tokenizer, build_pairs([d.texts for d in train], model.config.context)), key=len_ids)
+        net, max(encode_documents(tokenizer, [d.texts for d in train], model.config.context), key=len_ids)
     )
     model.config.quantize = args.quantize
     model.requantize(fp32, train)

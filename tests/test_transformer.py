@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import make_documents
-from threatevents.models.onnx_runtime import build_pairs, length_batches, pad_batch
+from threatevents.models.onnx_runtime import build_pairs, encode_documents, length_batches, pad_batch
 from threatevents.models.transformer import TransformerModel
 from threatevents.models.transformer_config import TransformerConfig
 
@@ -150,7 +150,7 @@ def test_onnx_matches_torch(fitted: TransformerModel) -> None:
     with scaled-dot-product attention in the graph and 0.012 with the eager attention exported now (the
     shipped network's dynamic int8 copy: 0.010 over dev, ``benchmarks/quantization_fidelity.py --dynamic``).
     """
-    from threatevents.models.onnx_runtime import OnnxClassifier, encode_pairs
+    from threatevents.models.onnx_runtime import OnnxClassifier
     from threatevents.models.transformer_training import predict_torch, quantize_onnx
 
     docs = make_documents(6, seed=7)
@@ -158,7 +158,7 @@ def test_onnx_matches_torch(fitted: TransformerModel) -> None:
     fp32 = OnnxClassifier(fitted.fp32_onnx, fitted._tokenizer_json, max_length=cfg.max_length, context=cfg.context)
     fp32_probs = fp32.predict_proba([d.texts for d in docs])
     assert fitted.torch_net is not None
-    encoded = encode_pairs(fp32.tokenizer, build_pairs([d.texts for d in docs], cfg.context))
+    encoded = encode_documents(fp32.tokenizer, [d.texts for d in docs], cfg.context)
     torch_probs = predict_torch(fitted.torch_net, encoded)
     assert np.abs(torch_probs - fp32_probs).max() < 1e-4
     assert cfg.quantize == "static"
@@ -191,7 +191,7 @@ def test_quantisation_keeps_excluded_matrix_products_in_fp32(fitted: Transformer
     """Nodes named in ``exclude`` stay float MatMuls; every other MatMul becomes an int8 one."""
     import onnx
 
-    from threatevents.models.onnx_runtime import encode_pairs, load_tokenizer
+    from threatevents.models.onnx_runtime import load_tokenizer
     from threatevents.models.transformer_training import quantize_onnx
 
     def matmuls(graph: bytes) -> dict[str, str]:
@@ -199,7 +199,7 @@ def test_quantisation_keeps_excluded_matrix_products_in_fp32(fitted: Transformer
 
     cfg = fitted.config
     tokenizer = load_tokenizer(fitted._tokenizer_json, cfg.max_length)
-    calibration = encode_pairs(tokenizer, build_pairs([d.texts for d in make_documents(4, seed=3)], cfg.context))
+    calibration = encode_documents(tokenizer, [d.texts for d in make_documents(4, seed=3)], cfg.context)
     before = matmuls(fitted.fp32_onnx)
     kept = sorted(name for name in before if name.endswith("/output/dense/MatMul"))
     assert kept
@@ -321,7 +321,7 @@ def test_linear_companion_missing_from_the_directory_is_refused(tiny_base: Path,
 @pytest.mark.slow
 def test_mean_plus_max_pooling_is_exported_and_checkpointed(tiny_base: Path, tmp_path: Path) -> None:
     """Under mean+max the token head is part of the graph: ONNX matches torch, and the torch checkpoint keeps it."""
-    from threatevents.models.onnx_runtime import OnnxClassifier, encode_pairs
+    from threatevents.models.onnx_runtime import OnnxClassifier
     from threatevents.models.transformer_training import load_torch_checkpoint, predict_torch, save_torch_checkpoint
 
     model = TransformerModel(tiny_config(tiny_base, pooling="mean+max", quantize="none")).fit(
@@ -331,7 +331,7 @@ def test_mean_plus_max_pooling_is_exported_and_checkpointed(tiny_base: Path, tmp
     docs = make_documents(4, seed=7)
     cfg = model.config
     runtime = OnnxClassifier(model.fp32_onnx, model._tokenizer_json, max_length=cfg.max_length, context=cfg.context)
-    encoded = encode_pairs(runtime.tokenizer, build_pairs([d.texts for d in docs], cfg.context))
+    encoded = encode_documents(runtime.tokenizer, [d.texts for d in docs], cfg.context)
     torch_probs = predict_torch(model.torch_net, encoded)
     assert np.abs(torch_probs - model.predict_proba(docs)).max() < 1e-4
     save_torch_checkpoint(model.torch_net, tmp_path / "ckpt", model._tokenizer_json, {"context": cfg.context})

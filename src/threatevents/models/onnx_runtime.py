@@ -4,8 +4,8 @@
 ``attention_mask`` and ``token_type_ids`` to sigmoid event probabilities. Inputs are grouped by
 token length (sort, batch, unsort) so that batches carry little padding.
 
-:func:`build_pairs` turns documents into the ``(sentence, context)`` text pairs the model reads;
-training and inference share it, so both see the same context.
+:func:`build_pairs` turns documents into the ``(sentence, context)`` text pairs the model reads and
+:func:`encode_documents` encodes them; training and inference share them, so both see the same context.
 """
 
 from __future__ import annotations
@@ -74,6 +74,13 @@ def encode_pairs(tokenizer: Tokenizer, pairs: Sequence[tuple[str, str | None]]) 
         for i, enc in zip(doubles, tokenizer.encode_batch([pairs[i] for i in doubles]), strict=True):
             out[i] = (enc.ids, enc.type_ids)
     return out
+
+
+def encode_documents(
+    tokenizer: Tokenizer, docs: Sequence[Sequence[str]], context: str
+) -> list[tuple[list[int], list[int]]]:
+    """Every sentence of ``docs`` encoded with its ``context`` (see :func:`build_pairs`), flat and in order."""
+    return encode_pairs(tokenizer, build_pairs(docs, context))
 
 
 def length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:

@@ -23,7 +23,7 @@ from ..metrics import headline_scores
 from .base import DocLike, EventModel, ModelLoadError, doc_texts, flatten_labels
 from .blend import combine, easy_rows, tune_blend
 from .linear import LinearConfig, LinearModel
-from .onnx_runtime import OnnxClassifier, build_pairs, encode_pairs, load_tokenizer
+from .onnx_runtime import OnnxClassifier, encode_documents, load_tokenizer
 from .thresholds import tune_thresholds
 from .transformer_config import (
     CALIBRATION_SENTENCES,
@@ -84,8 +84,8 @@ class TransformerModel(EventModel):
         base = Path(cfg.base_model) if cfg.base_model else default_base_model()
         tokenizer_json = (base / TOKENIZER_FILE).read_text(encoding="utf-8")
         tokenizer = load_tokenizer(tokenizer_json, cfg.max_length)
-        encoded = encode_pairs(tokenizer, build_pairs([d.texts for d in train], cfg.context))
-        dev_encoded = encode_pairs(tokenizer, build_pairs([d.texts for d in dev], cfg.context)) if dev else None
+        encoded = encode_documents(tokenizer, [d.texts for d in train], cfg.context)
+        dev_encoded = encode_documents(tokenizer, [d.texts for d in dev], cfg.context) if dev else None
         y_dev = flatten_labels(dev) if dev else np.zeros((0, len(EVENT_LABELS)))
         token_targets, trigger_log = self._trigger_targets(train, tokenizer) if cfg.events_dir else (None, {})
         net, log = tt.train_classifier(
@@ -114,7 +114,7 @@ class TransformerModel(EventModel):
         if self._runtime is None:
             raise RuntimeError("fit or load the transformer before re-quantising it")
         tokenizer = load_tokenizer(self._tokenizer_json, self.config.max_length)
-        encoded = encode_pairs(tokenizer, build_pairs([d.texts for d in train], self.config.context))
+        encoded = encode_documents(tokenizer, [d.texts for d in train], self.config.context)
         self.fp32_onnx = fp32_onnx
         self._set_runtime(self._quantized(encoded), self._tokenizer_json)
 
