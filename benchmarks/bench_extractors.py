@@ -17,14 +17,15 @@ import resource
 import subprocess
 import sys
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "ingest"
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests"))  # the hostile PDF builders the ingestion tests use
 
+from pdf_samples import flate_bomb  # noqa: E402
 from threatevents.ingest import normalize_text, split_sentences  # noqa: E402
 from threatevents.ingest.html import extract_html  # noqa: E402
 from threatevents.ingest.pdf import reflow  # noqa: E402
@@ -147,24 +148,6 @@ def make_report_pdf(pages: int) -> tuple[bytes, list[str]]:
     return buf.getvalue(), ["Phishing wave hits regional banks", *sentences]
 
 
-def flate_bomb(inflated_mb: int) -> bytes:
-    """A one-page PDF whose content stream inflates to ``inflated_mb`` MB of spaces."""
-    from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import NameObject, StreamObject
-
-    packer = zlib.compressobj(9)
-    chunk = b" " * (1 << 20)
-    compressed = b"".join(packer.compress(chunk) for _ in range(inflated_mb)) + packer.flush()
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_report_pdf(1)[0])))
-    stream = StreamObject()
-    stream._data = compressed
-    stream[NameObject("/Filter")] = NameObject("/FlateDecode")
-    writer.pages[0][NameObject("/Contents")] = writer._add_object(stream)
-    buf = io.BytesIO()
-    writer.write(buf)
-    return buf.getvalue()
-
-
 def _bomb_child(name: str, path: str) -> None:
     """Run in a subprocess: extract the bomb, print outcome, seconds and peak memory."""
     data = Path(path).read_bytes()
@@ -195,7 +178,7 @@ def bench_pdf(bomb_mb: int, timeout: float) -> None:
         return
     print("PDF: sentences recovered after reflow + split (20 pages); pages/s; Flate bomb in a subprocess")
     bomb_path = Path("/tmp") / f"threatevents-bomb-{bomb_mb}mb.pdf"
-    bomb_path.write_bytes(flate_bomb(bomb_mb))
+    bomb_path.write_bytes(flate_bomb(make_report_pdf(1)[0], bomb_mb))
     names = [*PDF_EXTRACTORS, "threatevents (pypdf, capped)"]
     for name in names:
         if name in PDF_EXTRACTORS:

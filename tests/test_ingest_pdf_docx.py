@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
+from pdf_samples import flate_bomb, with_flate_content
 from test_ingest import BODY, _zip, assert_offsets
 from threatevents.ingest import (
     DecodeError,
@@ -230,47 +231,20 @@ def test_pdf_character_budget_stops_early() -> None:
     assert len(result.text) <= 200
 
 
-def _flate_bomb_pdf(inflated_mb: int) -> bytes:
-    """A valid PDF whose page content is a Flate stream of ``inflated_mb`` MB of spaces (small on disk)."""
-    from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import NameObject, StreamObject
-
-    packer = zlib.compressobj(9)
-    chunk = b" " * (1 << 20)
-    compressed = b"".join(packer.compress(chunk) for _ in range(inflated_mb)) + packer.flush()
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf([BODY[0]]))))
-    stream = StreamObject()
-    stream._data = compressed
-    stream[NameObject("/Filter")] = NameObject("/FlateDecode")
-    writer.pages[0][NameObject("/Contents")] = writer._add_object(stream)
-    buf = io.BytesIO()
-    writer.write(buf)
-    return buf.getvalue()
-
-
 def test_pdf_flate_bomb_is_refused() -> None:
-    data = _flate_bomb_pdf(100)
+    data = flate_bomb(make_pdf([BODY[0]]), 100)
     assert len(data) < 200_000
     with pytest.raises(TooLargeError, match=r"^bomb\.pdf: the PDF expands past the safety limits"):
         ingest_bytes(data, name="bomb.pdf")
 
 
 def test_pdf_content_stream_with_millions_of_operators_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import NameObject, StreamObject
-
     from threatevents.ingest import pdf as pdf_module
 
     monkeypatch.setattr(pdf_module, "MAX_STREAM_TOKENS", 10_000)
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf([BODY[0]]))))
-    stream = StreamObject()
-    stream._data = zlib.compress(b"BT /F1 12 Tf 72 700 Td " + b"(word) Tj " * 20_000 + b"ET")
-    stream[NameObject("/Filter")] = NameObject("/FlateDecode")
-    writer.pages[0][NameObject("/Contents")] = writer._add_object(stream)
-    buf = io.BytesIO()
-    writer.write(buf)
+    content = zlib.compress(b"BT /F1 12 Tf 72 700 Td " + b"(word) Tj " * 20_000 + b"ET")
     with pytest.raises(TooLargeError, match="safety limits"):
-        ingest_bytes(buf.getvalue(), name="operators.pdf")
+        ingest_bytes(with_flate_content(make_pdf([BODY[0]]), content), name="operators.pdf")
 
 
 @pytest.mark.parametrize("data", [b"%PDF-1.7\n1 0 obj garbage\n%%EOF", b"%PDF-1.4\n" + bytes(range(256)) * 4])
