@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from _common import CASIE_SENTENCES
 from threatevents.corpus import Document, read_corpus
 from threatevents.ingest import ingest_text, split_sentences
 from threatevents.models import load_model
@@ -60,7 +61,7 @@ def sklearn_predict(model: LinearModel, docs: list[Document]) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "casie-sentences")
+    parser.add_argument("--data", type=Path, default=CASIE_SENTENCES)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     logging.disable(logging.WARNING)

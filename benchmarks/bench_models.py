@@ -25,9 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import CASIE_SENTENCES
 from threatevents.corpus import Document, read_corpus
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentences"
 
 
 def interleaved_rates(
@@ -106,7 +105,7 @@ def main() -> None:
     from threatevents.models.blend import easy_rows
     from threatevents.models.transformer import TransformerModel
 
-    test = read_corpus(DATA).split("test")
+    test = read_corpus(CASIE_SENTENCES).split("test")
     n = sum(len(d.sentences) for d in test)
     print(f"test split: {len(test)} documents, {n} sentences")
     predictors: dict[str, Callable[[Sequence[Document]], object]] = {}

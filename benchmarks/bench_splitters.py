@@ -23,10 +23,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _common import CASIE_SENTENCES
+
 Spans = list[tuple[int, int]]
 Splitter = Callable[[str], Spans]
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "casie-sentences"
 _LINE = re.compile(r"[^\n]+")
 
 
@@ -170,7 +171,7 @@ def speed(docs: list[tuple[str, set[tuple[int, int]]]], factory: Callable[[], Sp
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=CASIE_SENTENCES)
     parser.add_argument("--split", default="dev")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)

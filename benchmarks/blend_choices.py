@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
+from _common import CASIE_SENTENCES
 from threatevents import load_model
 from threatevents.corpus import Document, read_corpus
 from threatevents.metrics import headline_scores
@@ -34,7 +34,6 @@ from threatevents.models.blend import combine, easy_rows
 from threatevents.models.thresholds import tune_thresholds
 from threatevents.models.transformer import TransformerModel
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentences"
 #: (gold, probabilities, context features) to fit on, then (probabilities, features) to decide -> 0/1 matrix
 Decide = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -100,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(f"{args.model} is not a transformer with a linear companion")
     linear = model.linear
     weight, shipped_cut = float(model.config.linear_weight or 0), float(model.config.cascade_below or 0)
-    corpus = read_corpus(DATA)
+    corpus = read_corpus(CASIE_SENTENCES)
     split = {name: corpus.split(name) for name in ("dev", "test")}
     y = {name: flatten_labels(docs) for name, docs in split.items()}
     tf = {name: model.transformer_proba(docs) for name, docs in split.items()}

@@ -12,6 +12,7 @@ import argparse
 import time
 from pathlib import Path
 
+from _common import CASIE_SENTENCES
 from threatevents.corpus import read_corpus
 from threatevents.metrics import headline_scores
 from threatevents.models.base import flatten_labels
@@ -19,14 +20,12 @@ from threatevents.models.onnx_runtime import OnnxClassifier, encode_pairs, load_
 from threatevents.models.thresholds import tune_thresholds
 from threatevents.models.transformer_training import export_onnx, load_torch_checkpoint, quantize_onnx
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentences"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path)
     args = parser.parse_args()
-    corpus = read_corpus(DATA)
+    corpus = read_corpus(CASIE_SENTENCES)
     dev, test = corpus.split("dev"), corpus.split("test")
     y_dev, y_test = flatten_labels(dev), flatten_labels(test)
     net, tokenizer_json, settings = load_torch_checkpoint(args.checkpoint)

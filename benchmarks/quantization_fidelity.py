@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from _common import CASIE_SENTENCES
 from threatevents.corpus import read_corpus
 from threatevents.metrics import headline_scores
 from threatevents.models.base import flatten_labels
@@ -31,7 +32,6 @@ from threatevents.models.thresholds import tune_thresholds
 from threatevents.models.transformer import calibration_sample
 from threatevents.models.transformer_training import export_onnx, load_torch_checkpoint, quantize_onnx
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentences"
 GROUPS = {
     "attention": lambda name: name.endswith(("attention/self/MatMul", "attention/self/MatMul_1")),
     "ffn-out": lambda name: name.endswith("/output/dense/MatMul") and "attention" not in name,
@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--keep", nargs="+", default=["none", "ffn-out"], help="node groups kept in fp32")
     parser.add_argument("--dynamic", action="store_true", help="also dynamic int8 (the earlier recipe)")
     args = parser.parse_args(argv)
-    corpus = read_corpus(DATA)
+    corpus = read_corpus(CASIE_SENTENCES)
     train, dev, test = corpus.split("train"), corpus.split("dev"), corpus.split("test")
     net, tokenizer_json, settings = load_torch_checkpoint(args.run / "torch")
     max_length, context = int(settings.get("max_length", 64)), str(settings.get("context", "none"))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import CASIE_SENTENCES
 from threatevents.corpus import read_corpus
 from threatevents.metrics import headline_scores
 from threatevents.models.base import flatten_labels
@@ -23,8 +24,6 @@ from threatevents.models.thresholds import tune_thresholds
 from threatevents.models.transformer import TransformerModel
 from threatevents.models.transformer_config import TransformerConfig
 from threatevents.models.transformer_training import predict_torch, save_torch_checkpoint
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentences"
 
 
 def scores(y_true: np.ndarray, probs: np.ndarray, thresholds: np.ndarray) -> dict[str, float]:
@@ -48,7 +47,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N train documents (smoke test)")
     args = parser.parse_args()
-    corpus = read_corpus(DATA)
+    corpus = read_corpus(CASIE_SENTENCES)
     train, dev, test = corpus.split("train")[: args.limit], corpus.split("dev"), corpus.split("test")
     config = TransformerConfig(
         context=args.context,

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # the data location the benchmarks use
+from _common import CASIE_SENTENCES
 from threatevents.corpus import Document, read_corpus
 from threatevents.evaluate import evaluate_model
 from threatevents.metrics import headline_scores
@@ -28,7 +31,6 @@ from threatevents.models.thresholds import tune_thresholds
 from threatevents.models.transformer import TransformerModel
 from threatevents.models.transformer_training import export_onnx, load_torch_checkpoint
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "casie-sentences"
 MAX_MB = 30
 
 
@@ -57,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     results = json.loads((args.run / "results.json").read_text(encoding="utf-8"))
     model = TransformerModel.load(args.run / "model")
-    corpus = read_corpus(DATA)
+    corpus = read_corpus(CASIE_SENTENCES)
     train, dev, test = corpus.split("train"), corpus.split("dev"), corpus.split("test")
     net, tokenizer_json, _ = load_torch_checkpoint(args.run / "torch")
     tokenizer = load_tokenizer(tokenizer_json, model.config.max_length)
