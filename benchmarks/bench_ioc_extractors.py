@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from threatevents.indicators import INDICATOR_TYPES, canonical_value, extract_indicators
+from threatevents.metrics import count_scores
 
 Found = set[tuple[str, str]]
 Extractor = Callable[[str], Found]
@@ -114,8 +115,12 @@ def score(extract: Extractor, sample: list[tuple[str, Found]]) -> tuple[dict[str
     return counts, mistakes
 
 
-def _ratio(num: int, den: int) -> str:
-    return f"{num / den:.2f}" if den else "  - "
+def _cells(c: Counter[str]) -> str:
+    """Gold count, precision and recall ("-" where nothing was found, or nothing was to be found)."""
+    scores = count_scores(c["tp"], c["tp"] + c["fp"], c["tp"] + c["fn"])
+    precision = f"{scores.precision:.2f}" if c["tp"] + c["fp"] else "  - "
+    recall = f"{scores.recall:.2f}" if scores.support else "  - "
+    return f"{scores.support:4} {precision:>5} {recall:>5}"
 
 
 def print_scores(name: str, counts: dict[str, Counter[str]]) -> None:
@@ -123,16 +128,9 @@ def print_scores(name: str, counts: dict[str, Counter[str]]) -> None:
     print(f"  {'type':8} {'gold':>4} {'P':>5} {'R':>5}")
     total: Counter[str] = Counter()
     for ioc_type in INDICATOR_TYPES:
-        c = counts[ioc_type]
-        total.update(c)
-        print(
-            f"  {ioc_type:8} {c['tp'] + c['fn']:4} {_ratio(c['tp'], c['tp'] + c['fp']):>5} "
-            f"{_ratio(c['tp'], c['tp'] + c['fn']):>5}"
-        )
-    print(
-        f"  {'all':8} {total['tp'] + total['fn']:4} {_ratio(total['tp'], total['tp'] + total['fp']):>5} "
-        f"{_ratio(total['tp'], total['tp'] + total['fn']):>5}"
-    )
+        total.update(counts[ioc_type])
+        print(f"  {ioc_type:8} {_cells(counts[ioc_type])}")
+    print(f"  {'all':8} {_cells(total)}")
 
 
 def corpus_sentences(path: Path, split: str) -> list[str]:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from _common import CASIE_SENTENCES
+from threatevents.metrics import count_scores
 
 Spans = list[tuple[int, int]]
 Splitter = Callable[[str], Spans]
@@ -149,10 +150,8 @@ def score(docs: list[tuple[str, set[tuple[int, int]]]], split: Splitter) -> tupl
         n_gold += len(gold_b)
         exact += len(gold & pred)
         total += len(pred)
-    p = tp / n_pred if n_pred else 0.0
-    r = tp / n_gold if n_gold else 0.0
-    f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return p, r, f1, exact / sum(len(g) for _, g in docs), total
+    boundaries = count_scores(tp, n_pred, n_gold)
+    return boundaries.precision, boundaries.recall, boundaries.f1, exact / sum(len(g) for _, g in docs), total
 
 
 def speed(docs: list[tuple[str, set[tuple[int, int]]]], factory: Callable[[], Splitter], repeat: int) -> float:

@@ -2,8 +2,9 @@
 threshold and blend tuning, and the benchmarks.
 
 This module sits below :mod:`threatevents.models` (models may import it) and imports only
-:mod:`threatevents.labels`, numpy and scikit-learn. Every function computes its numbers with
-scikit-learn's ``precision_recall_fscore_support``/``f1_score`` with ``zero_division=0``.
+:mod:`threatevents.labels`, numpy and scikit-learn. Label matrices are scored by scikit-learn's
+``precision_recall_fscore_support``/``f1_score`` with ``zero_division=0``; :func:`count_scores` applies
+the same definitions to counts (for matches that are not label columns, such as sentence boundaries).
 """
 
 from __future__ import annotations
@@ -28,6 +29,20 @@ class Scores:
 
     def to_dict(self) -> dict[str, float | int]:
         return {"precision": self.precision, "recall": self.recall, "f1": self.f1, "support": self.support}
+
+
+def count_scores(true_positives: int, predicted: int, actual: int) -> Scores:
+    """:class:`Scores` from counts: ``true_positives`` of ``predicted`` items are right, out of ``actual``.
+
+    As with ``zero_division=0``, precision (recall) is 0 when nothing was predicted (nothing is actual),
+    and F1 is 0 when both are 0. ``support`` is ``actual``. Raises ``ValueError`` for impossible counts.
+    """
+    if min(true_positives, predicted, actual) < 0 or true_positives > min(predicted, actual):
+        raise ValueError(f"impossible counts: {true_positives} right of {predicted} predicted, {actual} actual")
+    precision = true_positives / predicted if predicted else 0.0
+    recall = true_positives / actual if actual else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return Scores(precision, recall, f1, actual)
 
 
 def label_scores(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> dict[str, Scores]:
