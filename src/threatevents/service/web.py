@@ -26,7 +26,8 @@ from jinja2 import Environment, FileSystemLoader, pass_context
 
 from ..labels import ALL_LABELS, EVENT_LABELS, LABEL_INFO, O
 from . import auth
-from .core import EXPORT_FORMATS, Workbench, WorkbenchError
+from .api import get_workbench
+from .core import EXPORT_FORMATS, WorkbenchError
 from .views import PageReviewView, SentenceView
 
 HERE = Path(__file__).resolve().parent
@@ -116,11 +117,6 @@ def describe_invalid(exc: RequestValidationError) -> str:
     return "invalid request: " + "; ".join(problems)
 
 
-def _workbench(request: Request) -> Workbench:
-    workbench: Workbench = request.app.state.workbench
-    return workbench
-
-
 def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
@@ -159,7 +155,7 @@ def error_page(request: Request, status: int, message: str) -> Response:
 
 def _index(request: Request, offset: int, *, error: str | None = None, status: int = 200) -> Response:
     settings = auth.settings_of(request)
-    page = _workbench(request).list_documents(offset=max(offset, 0), limit=PAGE_SIZE)
+    page = get_workbench(request).list_documents(offset=max(offset, 0), limit=PAGE_SIZE)
     max_size = f"{settings.max_upload_bytes / 2**20:.3g} MiB"
     return render(request, "index.html", {"page": page, "max_upload": max_size, "error": error}, status)
 
@@ -194,9 +190,9 @@ def page_create(
     try:
         if file is not None and file.filename:
             data = file.file.read(auth.settings_of(request).max_upload_bytes + 1)
-            view = _workbench(request).add_document(data=data, filename=file.filename, text=None, title=title)
+            view = get_workbench(request).add_document(data=data, filename=file.filename, text=None, title=title)
         else:
-            view = _workbench(request).add_document(data=None, filename=None, text=text or "", title=title)
+            view = get_workbench(request).add_document(data=None, filename=None, text=text or "", title=title)
     except WorkbenchError as exc:
         if _wants_json(request):
             raise
@@ -210,7 +206,7 @@ def page_create(
 @router.get("/documents/{doc_id}", dependencies=[LoggedIn])
 def page_document(request: Request, doc_id: int, event: str | None = None) -> Response:
     """One document: every sentence highlighted by its events, with scores, indicators and review controls."""
-    doc = _workbench(request).get_document(doc_id)
+    doc = get_workbench(request).get_document(doc_id)
     key = event if event in (*ALL_LABELS, "unreviewed") else None
     context = {"doc": doc, "sentences": filter_sentences(doc.sentences, key), "active_filter": key}
     return render(request, "document.html", {**context, "reviewer": _reviewer(request)})
@@ -231,7 +227,7 @@ def page_review(
     the "Unreviewed" count and the progress bar update without a reload."""
     _check_csrf(request, csrf)
     accept = action == "accept"
-    workbench = _workbench(request)
+    workbench = get_workbench(request)
     review = workbench.review_sentence(
         doc_id, index, accept=accept, labels=None if accept else (labels or [O]), reviewer=_reviewer(request)
     )
@@ -245,14 +241,14 @@ def page_review(
 @router.post("/documents/{doc_id}/delete", dependencies=[LoggedIn])
 def page_delete(request: Request, doc_id: int, csrf: Annotated[str | None, Form()] = None) -> Response:
     _check_csrf(request, csrf)
-    _workbench(request).delete_document(doc_id)
+    get_workbench(request).delete_document(doc_id)
     return RedirectResponse(path_for(request, "page_index"), status_code=303)
 
 
 @router.get("/documents/{doc_id}/export/{fmt}", dependencies=[LoggedIn])
 def page_export(request: Request, doc_id: int, fmt: str) -> Response:
     """Download the document with its reviewed labels (same content as the API's export)."""
-    export = _workbench(request).export_document(doc_id, fmt)
+    export = get_workbench(request).export_document(doc_id, fmt)
     disposition = f'attachment; filename="{export.filename}"'
     return Response(export.content, media_type=export.media_type, headers={"Content-Disposition": disposition})
 
