@@ -363,7 +363,5 @@ def test_card_lists_each_compared_run_even_when_runs_share_a_context(fitted: Tra
         card = fitted.card_details()
         assert "Context `none` (run `tf-a`, max 64 tokens)" in card
         assert "Context `none` (run `tf-b`, max 64 tokens)" in card
-        fitted.metrics["context_dev"] = {"headline": run}  # the older layout: keyed by context
-        assert "Context `headline` (max 64 tokens)" in fitted.card_details()
     finally:
         del fitted.metrics["context_dev"]

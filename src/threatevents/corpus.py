@@ -20,7 +20,6 @@ from .labels import ALL_LABELS, LabelError, check_labels
 
 log = logging.getLogger(__name__)
 
-SPLIT_NAMES = ("train", "dev", "test")
 _LABEL_TAIL = re.compile(r"\s(" + "|".join(ALL_LABELS) + r")(\s*,\s*(" + "|".join(ALL_LABELS) + r"))*\s*$")
 
 

@@ -261,9 +261,7 @@ class TransformerModel(EventModel):
             )
         for run, scores in self.metrics.get("context_dev", {}).items():
             lines.append(
-                f"- Context `{scores.get('context', run)}` ("
-                + (f"run `{run}`, " if "context" in scores else "")
-                + f"max {scores['max_length']} tokens) on dev: weighted F1 "
+                f"- Context `{scores['context']}` (run `{run}`, max {scores['max_length']} tokens) on dev: weighted F1 "
                 f"{scores['fp32']['weighted_f1']:.4f} fp32 / {scores['int8']['weighted_f1']:.4f} int8, event macro F1 "
                 f"{scores['fp32']['events_macro_f1']:.4f} / {scores['int8']['events_macro_f1']:.4f}."
             )

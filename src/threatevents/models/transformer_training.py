@@ -394,12 +394,10 @@ def load_torch_checkpoint(path: Path) -> tuple[EventClassifier, str, dict[str, A
 
     settings = json.loads((path / "settings.json").read_text(encoding="utf-8"))
     heads = load_file(str(path / HEAD_FILE))
-    if "weight" in heads:  # written before the token head existed: the sentence head alone
-        heads = {f"head.{k}": v for k, v in heads.items()}
     net = EventClassifier(
         load_encoder(path),
         token_head=any(k.startswith("token_head.") for k in heads),
-        pooling=settings.get("pooling", "mean"),
+        pooling=settings["pooling"],
     )
     net.head.load_state_dict({k[5:]: v for k, v in heads.items() if k.startswith("head.")})
     if net.token_head is not None:
