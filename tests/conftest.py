@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Self
 
+import numpy as np
 import pytest
 
 from threatevents.corpus import Corpus, Document, Sentence
+from threatevents.labels import EVENT_LABELS
+from threatevents.models.base import DocLike, EventModel, ModelConfig, flatten_texts
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -23,6 +28,42 @@ def casie_dir() -> Path:
     if not (CASIE_SENTENCES / "splits.json").is_file():
         pytest.skip(f"needs the CASIE sentence corpus at {CASIE_SENTENCES} (../shared/data is absent)")
     return CASIE_SENTENCES
+
+
+KEYWORDS = {
+    "AttackDatabreach": ("stole", "breach", "leaked"),
+    "AttackPhishing": ("phish",),
+    "AttackRansom": ("ransom",),
+    "DiscoverVulnerability": ("vulnerability", "flaw"),
+    "PatchVulnerability": ("patch", "update"),
+}
+
+
+class KeywordModel(EventModel):
+    """A deterministic model without training: 0.9 for a label when one of its keywords occurs in the
+    (lower-cased) sentence, else 0.1. ``calls`` counts the ``predict_proba`` calls."""
+
+    kind = "keyword-test"
+    config_class = ModelConfig
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__(config)
+        self.calls = 0
+
+    def fit(self, train: Sequence[Document], dev: Sequence[Document] | None = None) -> Self:
+        return self
+
+    def predict_proba(self, docs: Sequence[DocLike]) -> np.ndarray:
+        self.calls += 1
+        texts = [t.lower() for t in flatten_texts(docs)]
+        rows = [[0.9 if any(k in t for k in KEYWORDS[name]) else 0.1 for name in EVENT_LABELS] for t in texts]
+        return np.array(rows, dtype=float).reshape(len(texts), len(EVENT_LABELS))
+
+    def _save_weights(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def _load_weights(self, path: Path) -> None:
+        raise NotImplementedError
 
 
 # Sentences written for the tests (not taken from the corpus), a few per event type.

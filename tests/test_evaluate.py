@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar, Self
 
 import numpy as np
 import pytest
 from rich.console import Console
 
+from conftest import KeywordModel
 from threatevents.corpus import Document, Sentence
 from threatevents.evaluate import EvaluationResult, evaluate_model, evaluate_predictions, result_from_dict
 from threatevents.labels import ALL_LABELS, EVENT_LABELS, LabelError
 from threatevents.metrics import headline_scores
-from threatevents.models.base import DocLike, EventModel, ModelConfig, flatten_labels
+from threatevents.models.base import flatten_labels
 from threatevents.report import render_table, write_json, write_report
 
 RANSOM, PHISH, DISCOVER, PATCH = "AttackRansom", "AttackPhishing", "DiscoverVulnerability", "PatchVulnerability"
@@ -223,45 +222,35 @@ def test_result_from_dict_round_trips_the_numbers(result: EvaluationResult, tmp_
     assert not (tmp_path / "report").exists()
 
 
-class FakeModel(EventModel):
-    """Scores each sentence by keywords; counts how often it is asked."""
-
-    kind: ClassVar[str] = "fake"
-    config_class: ClassVar[type[ModelConfig]] = ModelConfig
-    calls = 0
-
-    def fit(self, train: Sequence[Document], dev: Sequence[Document] | None = None) -> Self:
-        return self
-
-    def predict_proba(self, docs: Sequence[DocLike]) -> np.ndarray:
-        self.calls += 1
-        texts = [t for doc in docs for t in (doc.texts if isinstance(doc, Document) else doc)]
-        return np.array(
-            [
-                [0.9 if word in text else 0.1 for word in ("breach", "phish", "ransom", "flaw", "patch")]
-                for text in texts
-            ]
-        )
-
-    def _save_weights(self, path: Path) -> None: ...
-
-    def _load_weights(self, path: Path) -> None: ...
-
-
 def test_evaluate_model_predicts_once_and_keeps_probabilities() -> None:
     docs = [
         Document("a", [Sentence("ransom note", (RANSOM,)), Sentence("a flaw and a patch", (DISCOVER, PATCH))]),
         Document("b", [Sentence("weather", ("O",)), Sentence("phish bait", (PHISH,)), Sentence("ransom", ("O",))]),
     ]
-    model = FakeModel()
+    model = KeywordModel()
     result = evaluate_model(model, docs, split="toy")
     assert model.calls == 1
     assert result.probs is not None and result.probs.shape == (5, len(EVENT_LABELS))
-    assert (result.model, result.split, result.n_documents) == ("fake", "toy", 2)
+    assert (result.model, result.split, result.n_documents) == ("keyword-test: not saved", "toy", 2)
     assert result.per_label[RANSOM].precision == pytest.approx(1 / 2)
     assert result.exact_match == pytest.approx(4 / 5)
     model.thresholds = np.full(len(EVENT_LABELS), 0.95)  # nothing passes: every sentence becomes O
     assert evaluate_model(model, docs).y_pred[:, ALL_LABELS.index("O")].tolist() == [1] * 5
+
+
+def test_results_name_the_model_by_kind_and_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from threatevents.models import load_model
+
+    docs = [Document("a", [Sentence("ransom note", (RANSOM,))])]
+    assert evaluate_model(load_model("linear"), docs).model == 'linear: shipped model "linear"'
+    assert evaluate_model(load_model(), docs).model == 'transformer: shipped model "default"'
+    model = KeywordModel()
+    monkeypatch.chdir(tmp_path)
+    model.path = tmp_path / "models" / "kw"
+    assert evaluate_model(model, docs).model == "keyword-test: models/kw"
+    model.path = Path("/elsewhere/kw")
+    assert evaluate_model(model, docs, name="my model").model == "my model"
+    assert evaluate_model(model, docs).model == "keyword-test: /elsewhere/kw"
 
 
 @pytest.mark.slow

@@ -41,6 +41,7 @@ from sklearn.metrics import accuracy_score
 from .corpus import Document
 from .labels import ALL_LABELS, EVENT_LABELS, check_labels, events_to_matrix, with_o_column
 from .metrics import Scores, average_scores, label_scores
+from .models import describe_model_path
 
 if TYPE_CHECKING:
     from .models.base import EventModel
@@ -221,11 +222,17 @@ def evaluate_predictions(
 
 
 def model_name(model: EventModel) -> str:
-    """How a model is named in results: its directory name when saved or loaded, else its kind."""
-    return f"{model.kind} ({model.path.name})" if model.path is not None else model.kind
+    """How a model is named in results, reports and plots: its kind and where it lives, e.g.
+    ``transformer: shipped model "default"``, ``linear: models/linear`` or ``linear: not saved``."""
+    return f"{model.kind}: {describe_model_path(model.path) if model.path is not None else 'not saved'}"
 
 
-def evaluate_model(model: EventModel, docs: Sequence[Document], *, split: str | None = None) -> EvaluationResult:
-    """Run ``model`` once over ``docs`` (one ``predict_proba`` call, then ``decide``) and score it."""
+def evaluate_model(
+    model: EventModel, docs: Sequence[Document], *, split: str | None = None, name: str | None = None
+) -> EvaluationResult:
+    """Run ``model`` once over ``docs`` (one ``predict_proba`` call, then ``decide``) and score it.
+
+    ``name`` is how the result names the model (default :func:`model_name`).
+    """
     probs = np.asarray(model.predict_proba(docs), dtype=float)
-    return evaluate_predictions(docs, model.decide(probs), probs, model=model_name(model), split=split)
+    return evaluate_predictions(docs, model.decide(probs), probs, model=name or model_name(model), split=split)

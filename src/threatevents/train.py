@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .corpus import Corpus, Document
-from .models import EventModel, model_class
+from .models import EventModel, describe_model_path, model_class
 
 
 def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
@@ -33,11 +33,13 @@ def train_model(
     *,
     feedback: Sequence[Document] = (),
     eval_split: str = "test",
+    name: str | None = None,
 ) -> EventModel:
     """Fit a model on the corpus's ``train`` split (plus reviewed ``feedback`` sentences).
 
     Thresholds are tuned on ``dev``; metrics on ``dev`` and ``eval_split`` are stored in
-    ``model.metrics``. A corpus without a split file trains on everything and keeps 0.5 thresholds.
+    ``model.metrics``, naming the model ``name`` (default: its kind, "not saved"). A corpus without a
+    split file trains on everything and keeps 0.5 thresholds.
     """
     from .evaluate import evaluate_model
 
@@ -62,10 +64,10 @@ def train_model(
     }
     if dev:
         model.tune_thresholds(dev)
-        metrics["dev"] = evaluate_model(model, dev).to_dict()
+        metrics["dev"] = evaluate_model(model, dev, split="dev", name=name).to_dict()
     if corpus.has_split(eval_split):
         metrics["eval_split"] = eval_split
-        metrics["test"] = evaluate_model(model, corpus.split(eval_split)).to_dict()
+        metrics["test"] = evaluate_model(model, corpus.split(eval_split), split=eval_split, name=name).to_dict()
     model.metrics = {**model.metrics, **metrics}  # keep what fit recorded (e.g. the training curve)
     return model
 
@@ -78,6 +80,7 @@ def train_and_save(
     *,
     feedback: Sequence[Document] = (),
 ) -> EventModel:
-    model = train_model(corpus, kind, overrides, feedback=feedback)
+    """:func:`train_model`, then save the model to ``out`` (its metrics name it by kind and ``out``)."""
+    model = train_model(corpus, kind, overrides, feedback=feedback, name=f"{kind}: {describe_model_path(out)}")
     model.save(out)
     return model

@@ -42,6 +42,18 @@ def resolve_model_path(name_or_path: str | Path | None = None) -> Path:
     return Path(name_or_path)
 
 
+def describe_model_path(path: str | Path) -> str:
+    """Where a model directory is, for people: ``shipped model "linear"`` for a shipped model, else the
+    path (relative to the working directory when it lies below it)."""
+    resolved = Path(path).resolve()
+    if resolved.parent == SHIPPED_DIR:
+        return f'shipped model "{resolved.name}"'
+    try:
+        return str(resolved.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(resolved)
+
+
 def load_model(name_or_path: str | Path | None = None) -> EventModel:
     """Load a saved model directory (checked against its sha256 manifest) of any kind."""
     path = resolve_model_path(name_or_path)
@@ -56,6 +68,7 @@ __all__ = [
     "EventModel",
     "ModelConfig",
     "ModelLoadError",
+    "describe_model_path",
     "load_model",
     "model_class",
     "resolve_model_path",
