@@ -1,0 +1,86 @@
+"""Tagging documents and raw text with a model (the keyword model of conftest: no training)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import KeywordModel
+from threatevents.ingest import ingest_text
+from threatevents.labels import ALL_LABELS, EVENT_LABELS, O
+from threatevents.tagging import TaggedSentence, document_events, tag_documents, tag_text, tag_texts
+
+REPORT = "Ransomware encrypted the city's servers. The mayor spoke on Tuesday.\n\nA patch fixed the flaw."
+
+
+def test_tag_documents_scores_every_sentence_in_one_call() -> None:
+    model = KeywordModel()
+    docs = [ingest_text(REPORT, name="a.txt"), ingest_text("Nothing happened.", name="b.txt")]
+    tagged = tag_documents(model, docs)
+    assert model.calls == 1
+    assert [[s.text for s in doc] for doc in tagged] == [
+        ["Ransomware encrypted the city's servers.", "The mayor spoke on Tuesday.", "A patch fixed the flaw."],
+        ["Nothing happened."],
+    ]
+    first, second, third = tagged[0]
+    assert (first.document, first.index, first.labels) == ("a.txt", 0, ("AttackRansom",))
+    assert second.labels == (O,) and second.events == ()
+    assert third.labels == ("DiscoverVulnerability", "PatchVulnerability")
+    assert REPORT[third.start : third.end] == third.text  # offsets into the document text
+    assert tagged[1][0].document == "b.txt" and tagged[1][0].index == 0
+
+
+def test_scores_cover_every_label_with_o_as_one_minus_the_highest_event() -> None:
+    (tagged,) = tag_documents(KeywordModel(), [ingest_text(REPORT)])
+    for sentence in tagged:
+        assert list(sentence.scores) == list(ALL_LABELS)
+        events = [sentence.scores[name] for name in EVENT_LABELS]
+        assert sentence.scores[O] == pytest.approx(1 - max(events))
+    assert tagged[0].scores["AttackRansom"] == 0.9 and tagged[0].scores[O] == pytest.approx(0.1)
+
+
+def test_labels_follow_the_model_thresholds() -> None:
+    model = KeywordModel()
+    model.thresholds = np.full(len(EVENT_LABELS), 0.95)  # nothing passes
+    (tagged,) = tag_documents(model, [ingest_text(REPORT)])
+    assert {s.labels for s in tagged} == {(O,)}
+
+
+def test_no_documents_means_no_model_call() -> None:
+    model = KeywordModel()
+    assert tag_documents(model, []) == []
+    assert model.calls == 0
+
+
+def test_tag_text_records_match_the_cli_jsonl_shape() -> None:
+    records = tag_text(KeywordModel(), REPORT, document="r")
+    assert [r["index"] for r in records] == [0, 1, 2]
+    assert set(records[0]) == {"document", "index", "start", "end", "text", "labels", "scores"}
+    assert records[0]["document"] == "r" and records[0]["labels"] == ["AttackRansom"]
+
+
+def test_tag_texts_names_documents_and_puts_titles_first() -> None:
+    model = KeywordModel()
+    batches = tag_texts(model, ["A phishing wave hit banks.", "Shares rose."], titles=["Bank breach", None])
+    assert model.calls == 1
+    assert [r["document"] for r in batches[0]] == ["text-0", "text-0"]
+    assert [r["text"] for r in batches[0]] == ["Bank breach", "A phishing wave hit banks."]
+    assert batches[0][0]["labels"] == ["AttackDatabreach"]
+    assert [r["text"] for r in batches[1]] == ["Shares rose."] and batches[1][0]["document"] == "text-1"
+    named = tag_texts(model, ["Shares rose."], names=["market.txt"])
+    assert named[0][0]["document"] == "market.txt"
+
+
+def test_model_tag_and_tag_many_delegate_to_tagging() -> None:
+    model = KeywordModel()
+    assert model.tag(REPORT, title="City hit", document="d") == tag_text(model, REPORT, title="City hit", document="d")
+    assert model.tag_many([REPORT, "Shares rose."]) == tag_texts(model, [REPORT, "Shares rose."])
+
+
+def test_document_events_counts_sentences_per_event() -> None:
+    def sentence(labels: tuple[str, ...]) -> TaggedSentence:
+        return TaggedSentence("d", 0, 0, 1, "x", labels, {})
+
+    tagged = [sentence(("AttackRansom",)), sentence((O,)), sentence(("AttackRansom", "AttackDatabreach"))]
+    assert document_events(tagged) == {"AttackDatabreach": 1, "AttackRansom": 2}
+    assert document_events([]) == {}
