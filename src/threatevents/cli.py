@@ -6,7 +6,7 @@ import errno
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from . import __version__
 
 if TYPE_CHECKING:
-    from .corpus import Corpus
+    from .corpus import Corpus, Document
     from .ingest import IngestedDocument
     from .tagging import TaggedSentence
 
@@ -223,6 +223,9 @@ def train(
         }
         overrides.update({k: v for k, v in named.items() if v is not None})
         model_class(kind.value).config_class.from_dict(overrides)  # a bad setting fails now, not after reading
+        for option, folder in (("--base-model", base_model), ("--events-dir", events_dir)):
+            if folder is not None and not Path(folder).is_dir():
+                raise UserError(f"{option} {folder}: no such folder")
         corpus = _read_corpus(corpus_dir, strict, split_file, verbose=verbose)
         feedback_docs = []
         if feedback:
@@ -231,7 +234,7 @@ def train(
             except ImportError as exc:
                 raise UserError(f"--feedback needs the 'serve' extra ({exc.name} is missing)") from None
 
-            feedback_docs = load_feedback_documents(feedback)
+            feedback_docs = _load_feedback(load_feedback_documents, feedback)
             n_reviewed = sum(len(d.sentences) for d in feedback_docs)
             err.print(f"adding {n_reviewed} reviewed sentences to train", markup=False)
         with err.status(f"training a {kind.value} model"):
@@ -245,6 +248,22 @@ def train(
                 f"document micro F1 {m['doc_micro_f1']:.3f}",
                 highlight=False,
             )
+
+
+def _load_feedback(load: Callable[[str], list[Document]], url: str) -> list[Document]:
+    """Reviewed sentences from the database at ``url``; any database failure is one line for the user."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return load(url)
+    except (SQLAlchemyError, ImportError) as exc:
+        try:
+            shown = make_url(url).render_as_string(hide_password=True)
+        except SQLAlchemyError:
+            shown = "(not a database URL)"
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"cannot read reviews from --feedback {shown}: {first_line}") from None
 
 
 @app.command()

@@ -158,6 +158,32 @@ def test_train_mistakes(corpus: Path, tmp_path: Path, args: list[str], code: int
 
 
 @pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("nonsense", "--feedback (not a database URL): Could not parse"),
+        ("sqlite:///{file}", "file is not a database"),
+        ("sqlite:///{tmp}/none.db", "no review database"),
+        ("postgresql://analyst:s3cret@127.0.0.1:1/reviews", "--feedback postgresql://analyst:***@127.0.0.1:1/reviews"),
+    ],
+)
+def test_train_feedback_database_mistakes(corpus: Path, tmp_path: Path, url: str, fragment: str) -> None:
+    pytest.importorskip("sqlalchemy", reason="--feedback needs the serve extra")
+    file = tmp_path / "file.txt"
+    file.write_text("not a database")
+    url = url.format(tmp=tmp_path, file=file)
+    result = invoke(["train", str(corpus), "--out", str(tmp_path / "m"), "--feedback", url])
+    assert_clean_failure(result, 2, fragment)
+    assert "s3cret" not in result.output and not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("option", ["--base-model", "--events-dir"])
+def test_train_transformer_folders_that_do_not_exist(corpus: Path, tmp_path: Path, option: str) -> None:
+    pytest.importorskip("torch", reason="the transformer kind needs the train extra")
+    result = invoke(["train", str(corpus), "--out", str(tmp_path / "m"), "--kind", "transformer", option, "none"])
+    assert_clean_failure(result, 2, f"{option} none: no such folder")
+
+
+@pytest.mark.parametrize(
     ("files", "fragment"),
     [
         ({}, "no .txt corpus files"),
