@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from pdf_samples import flate_bomb
 from test_ingest import BODY, _zip
-from test_ingest_pdf_docx import _encrypted_pdf, _flate_bomb_pdf, lying_docx, make_docx
+from test_ingest_pdf_docx import _encrypted_pdf, lying_docx, make_docx, make_pdf
 from threatevents.ingest import (
     DecodeError,
     IngestedDocument,
@@ -153,7 +154,7 @@ def test_gzip_bomb_is_refused_without_inflating() -> None:
 
 
 def test_pdf_flate_bomb_is_refused() -> None:
-    outcome = ingest_bounded(_flate_bomb_pdf(200), "bomb.pdf")
+    outcome = ingest_bounded(flate_bomb(make_pdf([BODY[0]]), 200), "bomb.pdf")
     assert isinstance(outcome.result, TooLargeError)
 
 
