@@ -5,6 +5,11 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Optional package index for torch alone, e.g. `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu` for the
+# CPU-only build. Empty (the default): plain `pip install torch==...`, which takes whatever pip's configuration finds
+# first; on Linux x86-64 with only PyPI configured that is the CUDA build and its nvidia-* packages (several GB).
+TORCH_INDEX ?=
+TORCH_PIP_ARGS := $(if $(strip $(TORCH_INDEX)),--index-url $(strip $(TORCH_INDEX)))
 
 .PHONY: demo setup test test-all lint format typecheck bench clean
 
@@ -17,9 +22,10 @@ demo: $(BIN)/python
 	$(BIN)/pip install -q .
 	$(BIN)/threatevents tag examples/sample-report.html --format jsonl
 
-# Everything for development and tests. torch first, from the CPU wheel, so pip never pulls CUDA builds.
+# Everything for development and tests. torch first (from TORCH_INDEX when given), then the package with every
+# extra; pip keeps the torch already installed because it satisfies the pin.
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q $(TORCH_PIP_ARGS) torch==2.13.0
 	$(BIN)/pip install -q -e '.[train,serve,dev]'
 	touch $@
 
