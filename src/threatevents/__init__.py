@@ -20,7 +20,7 @@ _EXPORTS = {
     "ingest": ["IngestedDocument", "IngestError", "ingest_bytes", "ingest_path", "ingest_text"],
     "labels": ["ALL_LABELS", "EVENT_LABELS", "LABEL_INFO", "O"],
     "models": ["EventModel", "ModelLoadError", "load_model"],
-    "tagging": ["TaggedSentence", "tag_documents"],
+    "tagging": ["TaggedSentence", "tag_documents", "tag_text", "tag_texts"],
     "evaluate": ["evaluate_model"],
     "train": ["train_model"],
 }
@@ -48,6 +48,8 @@ __all__ = [
     "read_corpus",
     "read_document",
     "tag_documents",
+    "tag_text",
+    "tag_texts",
     "train_model",
     "write_corpus",
 ]
@@ -69,5 +71,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from .ingest import IngestedDocument, IngestError, ingest_bytes, ingest_path, ingest_text
     from .labels import ALL_LABELS, EVENT_LABELS, LABEL_INFO, O
     from .models import EventModel, ModelLoadError, load_model
-    from .tagging import TaggedSentence, tag_documents
+    from .tagging import TaggedSentence, tag_documents, tag_text, tag_texts
     from .train import train_model

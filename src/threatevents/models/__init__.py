@@ -34,11 +34,7 @@ def model_class(kind: str) -> type[EventModel]:
 def resolve_model_path(name_or_path: str | Path | None = None) -> Path:
     """``None``/``"default"`` -> the shipped default; ``"linear"`` -> the shipped linear model; else a path."""
     if name_or_path is None or str(name_or_path) in SHIPPED_NAMES:
-        name = "default" if name_or_path is None else str(name_or_path)
-        path = SHIPPED_DIR / name
-        if name == "default" and not path.is_dir():
-            path = SHIPPED_DIR / "linear"  # until a transformer model ships
-        return path
+        return SHIPPED_DIR / ("default" if name_or_path is None else str(name_or_path))
     return Path(name_or_path)
 
 
