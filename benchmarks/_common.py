@@ -11,3 +11,4 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 CASIE_SENTENCES = SHARED_DATA / "casie-sentences"
+CASIE_EVENTS = SHARED_DATA / "casie-events"

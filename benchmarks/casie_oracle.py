@@ -18,12 +18,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from _common import CASIE_EVENTS, CASIE_SENTENCES
 from threatevents.casie import align_triggers
 from threatevents.corpus import read_corpus
 from threatevents.evaluate import evaluate_predictions
 from threatevents.labels import check_labels
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 VULNERABILITY = {"DiscoverVulnerability", "PatchVulnerability"}
 
 
@@ -50,8 +50,8 @@ def oracle(corpus_dir: Path, events_dir: Path, split: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DATA / "casie-sentences")
-    parser.add_argument("--events-dir", type=Path, default=DATA / "casie-events")
+    parser.add_argument("--data", type=Path, default=CASIE_SENTENCES)
+    parser.add_argument("--events-dir", type=Path, default=CASIE_EVENTS)
     parser.add_argument("--splits", nargs="+", default=["train", "dev", "test"])
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
