@@ -28,7 +28,7 @@ from .document import (
 )
 from .extractors import ExtractorUnavailableError, check_extractors
 from .sentences import normalize_text, split_sentences
-from .sniff import FORMATS, decode_text, detect_format
+from .sniff import INPUT_FORMATS, decode_text, detect_format
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ MAX_SENTENCES = 200_000
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
-    "FORMATS",
+    "INPUT_FORMATS",
     "DecodeError",
     "EmptyDocumentError",
     "ExtractorUnavailableError",

@@ -16,7 +16,7 @@ import zipfile
 
 from .document import DecodeError, UnsupportedFormatError
 
-FORMATS = ("text", "html", "pdf", "docx")
+INPUT_FORMATS = ("text", "html", "pdf", "docx")
 
 # Magic numbers of common formats we refuse, to name them in the error message.
 _REFUSED = [
