@@ -1,7 +1,9 @@
 """The CLI end to end on a small corpus written by the tests (conftest.make_documents)."""
 
+import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -291,3 +293,77 @@ def test_train_feedback_without_the_serve_extra_is_a_clear_error(tiny_corpus_dir
     assert result.exit_code == 2 and "--feedback needs the 'serve' extra" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert not out.exists()
+
+
+def _validate_stix(content: str) -> None:
+    from stix2validator import ValidationOptions, validate_string
+
+    result = validate_string(content, ValidationOptions())
+    assert result.is_valid and not result.errors
+
+
+def test_tag_stix_two_files_make_one_bundle_with_a_report_each(model_dir, tmp_path):
+    """Issue 10 defect 9: two inputs wrote two JSON documents on two lines; now one bundle holds both reports."""
+    (tmp_path / "a.txt").write_text(REPORT)
+    (tmp_path / "b.txt").write_text("The C2 server at 10.20.30[.]40 sent phishing emails.")
+    result = runner.invoke(
+        app, ["tag", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--model", str(model_dir), "-f", "stix"]
+    )
+    assert result.exit_code == 0, result.output
+    bundle = json.loads(result.stdout)  # one JSON document
+    _validate_stix(result.stdout)
+    reports = [obj for obj in bundle["objects"] if obj["type"] == "report"]
+    assert sorted(Path(r["name"]).name for r in reports) == ["a.txt", "b.txt"]
+    assert any(obj["type"] == "indicator" and "10.20.30.40" in obj["pattern"] for obj in bundle["objects"])
+
+
+def test_tag_stix_into_a_folder_writes_one_bundle_per_input(model_dir, tmp_path):
+    (tmp_path / "a.txt").write_text(REPORT)
+    (tmp_path / "b.txt").write_text("Phishing emails imitated a payroll notice.")
+    out = tmp_path / "bundles"
+    out.mkdir()
+    result = runner.invoke(
+        app,
+        [
+            "tag",
+            str(tmp_path / "a.txt"),
+            str(tmp_path / "b.txt"),
+            "--model",
+            str(model_dir),
+            "-f",
+            "stix",
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    files = sorted(out.iterdir())
+    assert len(files) == 2 and all(f.name.endswith(".stix.json") for f in files)
+    for f in files:
+        content = f.read_text()
+        _validate_stix(content)
+        assert [o["type"] for o in json.loads(content)["objects"]].count("report") == 1
+
+
+def test_tag_help_says_how_stix_bundles_are_written():
+    result = runner.invoke(app, ["tag", "--help"])
+    text = " ".join(result.output.replace("│", " ").split())  # the help's wrapped lines, boxes removed
+    assert "one bundle per input file" in text and "one bundle holding a report per document" in text
+    for name in ("jsonl", "csv", "corpus", "html", "stix"):
+        assert f"{name}:" in text
+
+
+def test_tag_csv_is_safe_for_spreadsheets(model_dir, tmp_path):
+    (tmp_path / "r.txt").write_text("=cmd|' /C calc'!A0 ransomware\n-1+2 shares fell.")
+    result = runner.invoke(app, ["tag", str(tmp_path / "r.txt"), "--model", str(model_dir), "-f", "csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["text"][:2] for r in rows] == ["'=", "'-"]
+
+
+def test_tag_html_page_has_paragraphs(model_dir, tmp_path):
+    (tmp_path / "r.txt").write_text("Ransomware hit Acme. It paid.\n\nShares fell.\nThe end came. Slowly.")
+    result = runner.invoke(app, ["tag", str(tmp_path / "r.txt"), "--model", str(model_dir), "-f", "html"])
+    assert result.exit_code == 0, result.output
+    doc = result.stdout.split("<div class='doc'>", 1)[1].split("</div>", 1)[0]
+    assert doc.count("<p>") == 3 and "justify" not in result.stdout

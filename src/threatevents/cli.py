@@ -23,6 +23,7 @@ from . import __version__
 
 if TYPE_CHECKING:
     from .corpus import Corpus, Document
+    from .export import ExportFormat
     from .ingest import IngestedDocument
     from .tagging import TaggedSentence
 
@@ -403,14 +404,26 @@ def _open_output(path: Path) -> TextIO:
     return path.open("w", encoding="utf-8", newline="")
 
 
+def _format_help() -> str:
+    from .export import FORMATS
+
+    return "; ".join(f"{f.name}: {f.description}" for f in FORMATS.values()) + "."
+
+
 @app.command()
 def tag(
     paths: Annotated[list[str], typer.Argument(help="Files, folders (recursively) or - for standard input.")],
     model: ModelOpt = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl, csv, corpus, html or stix.")] = "jsonl",
+    fmt: Annotated[str, typer.Option("--format", "-f", help=f"Output format. {_format_help()}")] = "jsonl",
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write to this file (missing folders are created) instead of stdout."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write here instead of stdout (missing folders are created). An existing folder gets one file per "
+            "input document (with --format stix: one bundle per input file); otherwise all goes to one file (with "
+            "--format stix: one bundle holding a report per document).",
+        ),
     ] = None,
     max_bytes: Annotated[
         int, typer.Option(help="Refuse an input (file or standard input) larger than this many bytes.", min=1)
@@ -424,24 +437,24 @@ def tag(
     and "stdin". An input that cannot be tagged is reported, the others are still tagged, and the
     exit code is 1.
     """
-    from .export import FORMATS
+    from .export import get_format
     from .ingest import IngestError
     from .models import load_model
     from .tagging import tag_documents
 
     _setup_logging(verbose)
-    formats = (*FORMATS, "stix")
-    if fmt not in formats:
-        raise _fail(f"--format must be one of {', '.join(formats)}")
+    folder = output if output and output.is_dir() else None
     with _user_errors():
+        export_format = get_format(fmt)
         if output:
-            _check_writable(output, "--output", folder=False)
+            _check_writable(output, "--output", folder=folder is not None)
         inputs = _collect_inputs(paths, output)
         loaded = load_model(model)
-        sink: TextIO = _open_output(output) if output else sys.stdout
+        sink: TextIO = _open_output(output) if output and not folder else sys.stdout
     failures = 0
     tagged_all: list[list[TaggedSentence]] = []
-    streaming = fmt in ("jsonl", "csv")
+    streaming = export_format.streamable or folder is not None
+    names: set[str] = set()
     try:
         with _progress() as progress:
             task = progress.add_task("tagging", total=len(inputs))
@@ -456,40 +469,50 @@ def tag(
                     progress.advance(task)
                 tagged = tag_documents(loaded, docs)
                 if streaming:
-                    _write(tagged, fmt, sink, header=start == 0)
+                    _write(tagged, export_format, sink, folder, names, continued=start > 0)
                 else:
                     tagged_all += tagged
             if not streaming:
-                _write(tagged_all, fmt, sink, header=True)
+                _write(tagged_all, export_format, sink, folder, names, continued=False)
         sink.flush()
-        if output:
+        if output and not folder:
             sink.close()
     except BrokenPipeError:
         raise  # the reader went away (`| head`): Typer exits 1 quietly
     except OSError as exc:
         raise _fail(f"cannot write {output or 'the output'}: {_message(exc)}", code=1) from None
     finally:
-        if output:
+        if output and not folder:
             with suppress(OSError):  # already reported; closing again must not raise a second time
                 sink.close()
     if failures:
         raise _fail(f"{failures} of {len(inputs)} input(s) could not be tagged", code=1)
 
 
-def _write(tagged: list[list[TaggedSentence]], fmt: str, sink: TextIO, *, header: bool) -> None:
-    from .export import export_string
-
-    if fmt == "stix":
-        from .stix import to_stix_bundle
-
-        for doc in tagged:  # one bundle per document, one per line
-            bundle = to_stix_bundle(doc[0].document if doc else "document", [s.to_record() for s in doc])
-            sink.write(bundle.serialize() + "\n")
+def _write(
+    tagged: list[list[TaggedSentence]],
+    export_format: ExportFormat,
+    sink: TextIO,
+    folder: Path | None,
+    names: set[str],
+    *,
+    continued: bool,
+) -> None:
+    """Write documents to ``sink`` (``continued``: after earlier batches), or each to its own file in ``folder``
+    (``names``: the file names used so far)."""
+    if folder is None:
+        if tagged or not continued:
+            export_format.write(tagged, sink, continued=continued)
         return
-    text = export_string(tagged, fmt)
-    if fmt == "csv" and not header:
-        text = text.split("\n", 1)[1] if "\n" in text else ""
-    sink.write(text)
+    for doc in tagged:
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in (doc[0].document if doc else "document"))
+        name, n = f"{stem}.{export_format.extension}", 1
+        while name in names:
+            n += 1
+            name = f"{stem}-{n}.{export_format.extension}"
+        names.add(name)
+        with (folder / name).open("w", encoding="utf-8", newline="") as out:
+            export_format.write([doc], out)
 
 
 @app.command()

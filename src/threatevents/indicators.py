@@ -8,7 +8,10 @@ Public API (all pure functions, no state)::
 
 ``Indicator.type`` is one of :data:`INDICATOR_TYPES`; ``value`` is the refanged canonical form
 (``hxxps[:]//evil[.]com/A`` -> ``https://evil.com/A``, hashes and domains lower-case, CVE ids upper-case);
-``raw`` is the text as written, with ``start``/``end`` character offsets into the sentence when found.
+``raw`` is the text as written, with ``start``/``end`` character offsets into the text searched when found.
+:func:`extract_indicators` works on one sentence; :meth:`Indicator.in_document` moves an indicator to document
+offsets and records its ``sentence`` index, the form every export and the service use (so that
+``document_text[start:end] == raw``).
 
 Extraction is done by `ioc-finder <https://github.com/fhightower/ioc-finder>`_, chosen over ``iocextract`` by
 measurement (``python benchmarks/bench_ioc_extractors.py``): it covers every type we need (iocextract has no
@@ -27,12 +30,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-
-from ioc_finder import find_iocs
 
 INDICATOR_TYPES: tuple[str, ...] = ("cve", "ipv4", "ipv6", "domain", "url", "md5", "sha1", "sha256", "sha512", "email")
 
@@ -72,9 +73,11 @@ _SCHEME = re.compile(r"^(h(?:tt|xx)ps?|ftp|fxp)://", re.I)
 
 @dataclass(frozen=True)
 class Indicator:
-    """One indicator of compromise in a sentence.
+    """One indicator of compromise.
 
-    ``start``/``end`` are offsets of ``raw`` in the sentence text, or ``None`` when it could not be located.
+    ``start``/``end`` are offsets of ``raw`` in the text searched, or ``None`` when it could not be located:
+    sentence offsets from :func:`extract_indicators` (``sentence`` is ``None``), document offsets once
+    :meth:`in_document` placed it (``sentence`` is then the 0-based index of the sentence it is in).
     """
 
     type: str
@@ -82,6 +85,24 @@ class Indicator:
     raw: str
     start: int | None = None
     end: int | None = None
+    sentence: int | None = None
+
+    def in_document(self, sentence: int, sentence_start: int) -> Indicator:
+        """This sentence-level indicator with document offsets (``sentence_start`` = the sentence's own start)."""
+        if self.sentence is not None:
+            return self
+        start = None if self.start is None else self.start + sentence_start
+        end = None if self.end is None else self.end + sentence_start
+        return Indicator(self.type, self.value, self.raw, start, end, sentence)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], sentence: int, sentence_start: int) -> Indicator:
+        """Read :meth:`to_dict` back; a record without ``sentence`` holds sentence offsets (stored before
+        indicators carried document offsets) and is placed at ``sentence``/``sentence_start``."""
+        indicator = cls(
+            data["type"], data["value"], data["raw"], data.get("start"), data.get("end"), data.get("sentence")
+        )
+        return indicator.in_document(sentence, sentence_start)
 
     @property
     def defanged(self) -> bool:
@@ -89,7 +110,14 @@ class Indicator:
         return bool(_DEFANG_MARKERS.search(self.raw))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "value": self.value, "raw": self.raw, "start": self.start, "end": self.end}
+        return {
+            "type": self.type,
+            "value": self.value,
+            "raw": self.raw,
+            "start": self.start,
+            "end": self.end,
+            "sentence": self.sentence,
+        }
 
 
 def canonical_value(ioc_type: str, value: str) -> str:
@@ -190,6 +218,8 @@ def _inside(span: tuple[int, int], containers: list[tuple[int, int]]) -> bool:
 
 def extract_indicators(text: str) -> list[Indicator]:
     """Indicators of compromise in ``text``, deduplicated by (type, value), in order of first mention."""
+    from ioc_finder import find_iocs  # imported on first use: it takes a second to load
+
     found = find_iocs(
         text,
         included_ioc_types=list(_FINDER_TYPES),

@@ -1,7 +1,9 @@
 """Tag documents or raw text with a model: one :class:`TaggedSentence` per sentence.
 
-The JSONL record of a sentence (``TaggedSentence.to_record``) is the one shape shared by the CLI,
-the Python API (``tag_text``, which ``model.tag`` delegates to) and the REST API.
+:class:`TaggedSentence` is the one domain type of a tagged sentence, from tagging (or the service's
+database) to every export: its labels, scores, the indicators found in it (document offsets) and, once
+stored and reviewed, its latest :class:`Review`. Its record (``TaggedSentence.to_record``) is the one shape
+shared by the CLI's JSONL, the Python API (``tag_text``, which ``model.tag`` delegates to) and the REST API.
 
 This module does not import :mod:`threatevents.models`: it needs of a model only what
 :class:`Scorer` names, which every :class:`~threatevents.models.base.EventModel` has.
@@ -9,12 +11,16 @@ This module does not import :mod:`threatevents.models`: it needs of a model only
 
 from __future__ import annotations
 
+import bisect
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from .indicators import Indicator
 from .labels import ALL_LABELS, EVENT_LABELS, O, o_score
 
 if TYPE_CHECKING:
@@ -30,7 +36,33 @@ class Scorer(Protocol):
 
 
 @dataclass(frozen=True)
+class Review:
+    """The latest review of a stored sentence: ``accepted`` the model's labels (``predicted``) or relabelled them."""
+
+    accepted: bool
+    reviewer: str
+    predicted: tuple[str, ...]
+    created_at: datetime | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "reviewer": self.reviewer,
+            "predicted": list(self.predicted),
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+        }
+
+
+@dataclass(frozen=True)
 class TaggedSentence:
+    """One tagged sentence of a document.
+
+    ``start``/``end`` are character offsets into the document text; ``labels`` are the sentence's labels:
+    the model's, or the reviewer's once ``review`` is set (``review.predicted`` then keeps the model's).
+    ``indicators`` carry document offsets and this sentence's index; ``paragraph`` is the 0-based paragraph
+    of the document the sentence is in (a line break in the text between two sentences starts a new one).
+    """
+
     document: str
     index: int
     start: int
@@ -38,6 +70,9 @@ class TaggedSentence:
     text: str
     labels: tuple[str, ...]
     scores: dict[str, float]
+    paragraph: int = 0
+    indicators: tuple[Indicator, ...] = ()
+    review: Review | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -45,18 +80,49 @@ class TaggedSentence:
             "index": self.index,
             "start": self.start,
             "end": self.end,
+            "paragraph": self.paragraph,
             "text": self.text,
             "labels": list(self.labels),
             "scores": dict(self.scores),
+            "indicators": [indicator.to_dict() for indicator in self.indicators],
+            "review": self.review.to_record() if self.review else None,
         }
 
     @property
     def events(self) -> tuple[str, ...]:
         return tuple(label for label in self.labels if label != O)
 
+    @property
+    def predicted(self) -> tuple[str, ...]:
+        """The model's labels (``labels`` unless a review changed them)."""
+        return self.review.predicted if self.review else self.labels
 
-def tag_documents(model: Scorer, docs: Sequence[IngestedDocument]) -> list[list[TaggedSentence]]:
-    """Score every sentence of every document in one batch call to the model."""
+
+_LINE_BREAKS = re.compile(r"\n+")
+
+
+def paragraph_numbers(text: str, starts: Sequence[int]) -> list[int]:
+    """The 0-based paragraph of each offset in ``starts``: how many runs of line breaks of ``text`` come before it."""
+    breaks = [match.start() for match in _LINE_BREAKS.finditer(text)]
+    return [bisect.bisect_left(breaks, start) for start in starts]
+
+
+def with_indicators(tagged: Sequence[TaggedSentence]) -> list[TaggedSentence]:
+    """``tagged`` with the indicators of each sentence (document offsets; ioc-finder is run here)."""
+    from .indicators import indicators_for_sentences  # imported on first use: ioc-finder takes a second to load
+
+    found = indicators_for_sentences([s.text for s in tagged])
+    return [
+        replace(s, indicators=tuple(i.in_document(s.index, s.start) for i in inds))
+        for s, inds in zip(tagged, found, strict=True)
+    ]
+
+
+def tag_documents(
+    model: Scorer, docs: Sequence[IngestedDocument], *, indicators: bool = True
+) -> list[list[TaggedSentence]]:
+    """Score every sentence of every document in one batch call to the model; find the indicators of each
+    sentence too unless ``indicators=False`` (then call :func:`with_indicators` when they are wanted)."""
     probs = model.predict_proba([doc.texts for doc in docs]) if docs else np.zeros((0, len(EVENT_LABELS)))
     labels = model.decide(probs)
     o_scores = o_score(probs)
@@ -64,12 +130,15 @@ def tag_documents(model: Scorer, docs: Sequence[IngestedDocument]) -> list[list[
     row = 0
     for doc in docs:
         tagged = []
+        paragraphs = paragraph_numbers(doc.text, [span.start for span in doc.sentences])
         for index, span in enumerate(doc.sentences):
             values = [*map(float, probs[row]), float(o_scores[row])]
             scores = {name: round(v, 4) for name, v in zip(ALL_LABELS, values, strict=True)}
-            tagged.append(TaggedSentence(doc.name, index, span.start, span.end, span.text, labels[row], scores))
+            tagged.append(
+                TaggedSentence(doc.name, index, span.start, span.end, span.text, labels[row], scores, paragraphs[index])
+            )
             row += 1
-        out.append(tagged)
+        out.append(with_indicators(tagged) if indicators else tagged)
     return out
 
 

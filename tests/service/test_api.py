@@ -6,6 +6,9 @@ checking that the app still serves.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -69,7 +72,18 @@ def test_health_and_readiness(client: TestClient) -> None:
 def test_tag_and_batch(client: TestClient) -> None:
     body = client.post("/v1/tag", json={"text": ARTICLE, "title": "Acme"}).json()
     assert [s["labels"] for s in body["sentences"]][:2] == [["O"], ["AttackDatabreach"]]
-    assert set(body["sentences"][0]) == {"document", "index", "start", "end", "text", "labels", "scores", "indicators"}
+    assert set(body["sentences"][0]) == {
+        "document",
+        "index",
+        "start",
+        "end",
+        "paragraph",
+        "text",
+        "labels",
+        "scores",
+        "indicators",
+        "review",
+    }
     batch = client.post("/v1/tag/batch", json={"items": [{"text": "A phishing mail."}, {"text": "Ransom paid."}]})
     assert [item["sentences"][0]["labels"] for item in batch.json()["items"]] == [["AttackPhishing"], ["AttackRansom"]]
     assert client.get("/v1/documents").json()["total"] == 0
@@ -212,6 +226,7 @@ def test_review_errors(client: TestClient, path: str, body: dict[str, Any], stat
         ("csv", "text/csv", "AttackRansom"),
         ("corpus", "text/plain", "| AttackRansom"),
         ("stix", "application/json", '"type": "bundle"'),
+        ("html", "text/html", "<!doctype html>"),
     ],
 )
 def test_export_formats(client: TestClient, fmt: str, media_type: str, marker: str) -> None:
@@ -223,6 +238,40 @@ def test_export_formats(client: TestClient, fmt: str, media_type: str, marker: s
     response = client.get(f"/v1/documents/{doc_id}/export", params={"format": fmt})
     assert response.status_code == 200 and response.headers["content-type"].startswith(media_type)
     assert "attachment" in response.headers["content-disposition"] and marker in response.text
+
+
+INDICATOR_TEXT = (
+    "Acme was breached last week.\n\nThe implant beaconed to hxxps://evil-c2[.]com/gate.php and to "
+    "185.220.101[.]45 every hour. Researchers linked it to CVE-2024-3400 and to the server at evil-c2.com."
+)
+
+
+def test_indicators_carry_document_offsets_and_sentence_index(client: TestClient) -> None:
+    """Issue 10 defect 2: document-level indicators used sentence offsets with no sentence index."""
+    doc = client.post("/v1/documents", json={"text": INDICATOR_TEXT, "name": "iocs.txt"}).json()
+    text = doc["text"]
+    assert {i["value"] for i in doc["indicators"]} >= {"https://evil-c2.com/gate.php", "185.220.101.45"}
+    sentences = {s["index"]: s for s in doc["sentences"]}
+    found = [*doc["indicators"], *(i for s in doc["sentences"] for i in s["indicators"])]
+    for indicator in found:
+        assert text[indicator["start"] : indicator["end"]] == indicator["raw"]
+        sentence = sentences[indicator["sentence"]]
+        assert sentence["start"] <= indicator["start"] < indicator["end"] <= sentence["end"]
+    first_url = next(i for i in doc["indicators"] if i["type"] == "url")
+    assert first_url["start"] > len("Acme was breached last week.")  # not the offset inside its sentence
+    tagged = client.post("/v1/tag", json={"text": INDICATOR_TEXT}).json()["sentences"]
+    assert [i for s in tagged for i in s["indicators"]] == [i for s in doc["sentences"] for i in s["indicators"]]
+    records = [json.loads(line) for line in client.get(f"/v1/documents/{doc['id']}/export").text.splitlines()]
+    assert [i for r in records for i in r["indicators"]] == [i for s in doc["sentences"] for i in s["indicators"]]
+
+
+def test_csv_export_neutralises_formulas(client: TestClient) -> None:
+    """Issue 11 item 10: a cell starting with = + - @ (or tab, CR) is prefixed with a quote in the CSV export."""
+    text = '=HYPERLINK("http://x.example","click") ransom was demanded.\n@SUM(1+1) phishing mail.\n-2+3 fell.'
+    doc_id = client.post("/v1/documents", json={"text": text, "name": "+evil.txt"}).json()["id"]
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/v1/documents/{doc_id}/export?format=csv").text)))
+    assert [r["text"][:2] for r in rows] == ["'=", "'@", "'-"]
+    assert all(r["document"] == "'+evil.txt" for r in rows)
 
 
 def test_export_errors_and_reviewed_corpus(client: TestClient) -> None:

@@ -26,13 +26,14 @@ from threatevents.service.settings import Settings
 from .conftest import ARTICLE
 
 
-def test_tag_text_returns_records_with_indicators_and_stores_nothing(workbench: Workbench) -> None:
-    records = workbench.tag_text(ARTICLE + " The flaw is CVE-2024-12345.")
-    assert [r["index"] for r in records] == list(range(len(records)))
-    assert records[0]["labels"] == ["AttackDatabreach"]
-    assert records[3]["labels"] == ["O"]
-    assert {"document", "start", "end", "text", "scores", "indicators"} <= set(records[0])
-    assert any(i["value"] == "CVE-2024-12345" for i in records[-1]["indicators"])
+def test_tag_text_returns_tagged_sentences_with_indicators_and_stores_nothing(workbench: Workbench) -> None:
+    tagged = workbench.tag_text(ARTICLE + " The flaw is CVE-2024-12345.")
+    assert [s.index for s in tagged] == list(range(len(tagged)))
+    assert tagged[0].labels == ("AttackDatabreach",)
+    assert tagged[3].labels == ("O",)
+    assert {"document", "start", "end", "text", "scores", "indicators"} <= set(tagged[0].to_record())
+    (cve,) = [i for i in tagged[-1].indicators if i.value == "CVE-2024-12345"]
+    assert cve.sentence == len(tagged) - 1 and cve.start is not None and cve.start >= tagged[-1].start
     assert workbench.list_documents().total == 0
 
 
@@ -49,7 +50,7 @@ def test_tag_batch_keeps_order(workbench: Workbench) -> None:
     from threatevents.service.views import TagRequest
 
     out = workbench.tag_batch([TagRequest(text="Ransom was demanded."), TagRequest(text="A phishing wave.")])
-    assert [o[0]["labels"] for o in out] == [["AttackRansom"], ["AttackPhishing"]]
+    assert [o[0].labels for o in out] == [("AttackRansom",), ("AttackPhishing",)]
 
 
 def test_add_get_list_delete_document(workbench: Workbench) -> None:

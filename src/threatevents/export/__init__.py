@@ -62,13 +62,13 @@ class ExportFormat:
 FORMATS: dict[str, ExportFormat] = {
     f.name: f
     for f in (
-        ExportFormat(
-            "jsonl", "one JSON record per sentence", "application/x-ndjson", "jsonl", True, write_jsonl
-        ),
+        ExportFormat("jsonl", "one JSON record per sentence", "application/x-ndjson", "jsonl", True, write_jsonl),
         ExportFormat("csv", "one row per sentence", "text/csv", "csv", True, write_csv),
         ExportFormat("corpus", "the training format (sentence | labels)", "text/plain", "txt", True, write_corpus_text),
         ExportFormat("html", "one standalone page", "text/html", "html", False, write_html),
-        ExportFormat("stix", "one STIX 2.1 bundle, a report per document", "application/json", "stix.json", False, write_stix),
+        ExportFormat(
+            "stix", "one STIX 2.1 bundle, a report per document", "application/json", "stix.json", False, write_stix
+        ),
     )
 }
 FORMAT_NAMES: tuple[str, ...] = tuple(FORMATS)
@@ -81,9 +81,7 @@ def get_format(name: str) -> ExportFormat:
         raise ValueError(f"unknown format {name!r}; choose from {', '.join(FORMATS)}") from None
 
 
-def export(
-    docs: Documents, fmt: str, out: TextIO, *, created: datetime | None = None, continued: bool = False
-) -> None:
+def export(docs: Documents, fmt: str, out: TextIO, *, created: datetime | None = None, continued: bool = False) -> None:
     """Write tagged documents to ``out`` in format ``fmt`` (a name of :data:`FORMATS`)."""
     get_format(fmt).write(docs, out, created=created, continued=continued)
 

@@ -40,10 +40,13 @@ def safe_cell(value: Any) -> Any:
 
 
 class SafeCsvWriter:
-    """A :func:`csv.writer` whose every cell goes through :func:`safe_cell`: every CSV the project writes uses it."""
+    """A :func:`csv.writer` whose every cell goes through :func:`safe_cell`: every CSV the project writes uses it.
+
+    Rows end in CRLF (RFC 4180): with that terminator the writer also quotes a cell holding a lone carriage
+    return, which a ``\n`` terminator leaves bare (and a reader then splits the row)."""
 
     def __init__(self, out: TextIO) -> None:
-        self._writer = csv.writer(out, lineterminator="\n")
+        self._writer = csv.writer(out, lineterminator="\r\n")
 
     def writerow(self, row: Iterable[Any]) -> None:
         self._writer.writerow([safe_cell(cell) for cell in row])

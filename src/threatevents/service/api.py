@@ -8,7 +8,7 @@ full) *before* handing the model call to the thread pool, so excess requests nev
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import pydantic
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
@@ -18,8 +18,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..export import FORMAT_NAMES, FORMATS
 from .auth import check_api_token
-from .core import MAX_PAGE, MEDIA_TYPES, ExportFormat, Workbench
+from .core import MAX_PAGE, Workbench
 from .views import (
     Alive,
     DocumentCreate,
@@ -36,6 +37,10 @@ from .views import (
 )
 
 T = TypeVar("T")
+if TYPE_CHECKING:
+    ExportFormatName = str
+else:  # the registry's names, so that OpenAPI lists them and anything else is a 422
+    ExportFormatName = Literal[FORMAT_NAMES]
 MAX_ID = 2**31 - 1  # ids and indexes are 32-bit integers in every backend
 DocId = Annotated[int, Path(ge=1, le=MAX_ID, description="document id")]
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -170,17 +175,19 @@ def review_sentence(
 
 _EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        "description": "JSONL, CSV, training text, or a STIX 2.1 bundle (JSON object)",
+        "description": "; ".join(f"{f.name}: {f.description}" for f in FORMATS.values()),
         "content": {
-            t: {"schema": {"type": "object" if t == "application/json" else "string"}} for t in MEDIA_TYPES.values()
+            f.media_type: {"schema": {"type": "object" if f.media_type == "application/json" else "string"}}
+            for f in FORMATS.values()
         },
     }
 }
 
 
 @router.get("/documents/{doc_id}/export", response_class=Response, responses=_EXPORT_RESPONSES, tags=["export"])
-def export_document(doc_id: DocId, workbench: WorkbenchDep, format: ExportFormat = "jsonl") -> Response:
-    """The document with its effective labels (reviews applied) as JSONL, CSV, training text or STIX 2.1."""
+def export_document(doc_id: DocId, workbench: WorkbenchDep, format: ExportFormatName = "jsonl") -> Response:
+    """The document with its effective labels (reviews applied) in any export format: JSONL, CSV, training
+    text, a standalone HTML page or a STIX 2.1 bundle."""
     export = workbench.export_document(doc_id, format)
     return Response(
         export.content,

@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ..corpus import format_document
+from ..export import FORMAT_NAMES, export_string, get_format
+from ..indicators import Indicator, document_indicators
 from ..labels import ALL_LABELS, EVENT_LABELS, LabelError, check_labels
-from ..tagging import TaggedSentence, tag_documents
+from ..tagging import Review, TaggedSentence, paragraph_numbers, tag_documents, with_indicators
 from .db import DocumentRow, ReviewRow, SentenceRow, reviewed_documents
 from .errors import (
     Busy,
@@ -44,10 +46,8 @@ if TYPE_CHECKING:
     from ..ingest import IngestedDocument
     from ..models.base import EventModel
 
-ExportFormat = Literal["jsonl", "csv", "corpus", "stix"]
-EXPORT_FORMATS: tuple[str, ...] = get_args(ExportFormat)
-MEDIA_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "corpus": "text/plain", "stix": "application/json"}
-_EXTENSIONS = {"jsonl": "jsonl", "csv": "csv", "corpus": "txt", "stix": "stix.json"}
+#: Every format of the export registry (:data:`threatevents.export.FORMATS`) is offered.
+EXPORT_FORMATS: tuple[str, ...] = FORMAT_NAMES
 MAX_PAGE = 200
 __all__ = [
     "EXPORT_FORMATS",
@@ -71,17 +71,6 @@ class Export:
     filename: str
 
 
-def _indicators(texts: Sequence[str]) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
-    """Indicators of the whole document and of each sentence (ioc-finder, imported on first use: it is slow to load)."""
-    from ..indicators import document_indicators, indicators_for_sentences
-
-    per_sentence = indicators_for_sentences(texts)
-    return (
-        [i.to_dict() for i in document_indicators(per_sentence)],
-        [[i.to_dict() for i in found] for found in per_sentence],
-    )
-
-
 def _event_counts(label_sets: Sequence[Sequence[str]]) -> dict[str, int]:
     counts = Counter(label for labels in label_sets for label in labels)
     return {name: counts[name] for name in EVENT_LABELS if counts[name]}
@@ -97,24 +86,49 @@ def _review_view(row: ReviewRow) -> ReviewView:
     return ReviewView(labels=list(row.labels), accepted=row.accepted, reviewer=row.reviewer, created_at=row.created_at)
 
 
-def _sentence_view(row: SentenceRow) -> SentenceView:
-    history = [_review_view(r) for r in row.reviews]
+def _tagged(row: DocumentRow) -> list[TaggedSentence]:
+    """The stored sentences of a document as the domain type every export takes (reviews applied)."""
+    paragraphs = paragraph_numbers(row.text, [s.start for s in row.sentences])
+    out = []
+    for s, paragraph in zip(row.sentences, paragraphs, strict=True):
+        latest = s.reviews[-1] if s.reviews else None
+        review = Review(latest.accepted, latest.reviewer, tuple(s.predicted), latest.created_at) if latest else None
+        out.append(
+            TaggedSentence(
+                row.name,
+                s.index,
+                s.start,
+                s.end,
+                s.text,
+                tuple(s.labels),
+                dict(s.scores),
+                paragraph,
+                tuple(Indicator.from_dict(i, s.index, s.start) for i in s.indicators),
+                review,
+            )
+        )
+    return out
+
+
+def _sentence_view(s: TaggedSentence, history: Sequence[ReviewRow]) -> SentenceView:
+    reviews = [_review_view(r) for r in history]
     return SentenceView(
-        index=row.index,
-        start=row.start,
-        end=row.end,
-        text=row.text,
-        predicted=list(row.predicted),
-        scores=dict(row.scores),
-        indicators=list(row.indicators),
-        review=history[-1] if history else None,
-        labels=list(row.labels),
-        history=history,
+        index=s.index,
+        start=s.start,
+        end=s.end,
+        text=s.text,
+        predicted=list(s.predicted),
+        scores=dict(s.scores),
+        indicators=list(s.indicators),
+        review=reviews[-1] if reviews else None,
+        labels=list(s.labels),
+        history=reviews,
     )
 
 
 def _document_view(row: DocumentRow) -> DocumentView:
-    sentences = [_sentence_view(s) for s in row.sentences]
+    tagged = _tagged(row)
+    sentences = [_sentence_view(s, r.reviews) for s, r in zip(tagged, row.sentences, strict=True)]
     return DocumentView(
         id=row.id,
         name=row.name,
@@ -124,7 +138,7 @@ def _document_view(row: DocumentRow) -> DocumentView:
         text=row.text,
         event_counts=_event_counts([s.labels for s in sentences]),
         label_counts=_label_counts([s.labels for s in sentences]),
-        indicators=list(row.indicators),
+        indicators=document_indicators(s.indicators for s in tagged),
         sentences=sentences,
     )
 
@@ -174,12 +188,12 @@ class Workbench:
             raise ValidationError(str(exc)) from None
 
     def _tag(self, docs: Sequence[IngestedDocument]) -> list[list[TaggedSentence]]:
-        return tag_documents(self._require_model(), docs)
+        """Model work only (in a gate slot); :func:`with_indicators` adds the indicators after it."""
+        return tag_documents(self._require_model(), docs, indicators=False)
 
-    def tag_batch(self, items: Sequence[TagRequest]) -> list[list[dict[str, Any]]]:
-        """Tag several texts in one model call without storing them; one list of sentence records per item.
-
-        A record is the ``threatevents tag`` JSONL record plus ``indicators`` found in the sentence.
+    def tag_batch(self, items: Sequence[TagRequest]) -> list[list[TaggedSentence]]:
+        """Tag several texts in one model call without storing them; the tagged sentences of each item, with
+        their indicators (the ``threatevents tag`` JSONL record is ``TaggedSentence.to_record()``).
         """
         if len(items) > self.settings.max_batch:
             raise ValidationError(f"at most {self.settings.max_batch} items per batch")
@@ -187,13 +201,9 @@ class Workbench:
             self._require_model()
             docs = [self._ingest(data=None, filename=None, text=item.text, title=item.title) for item in items]
             tagged = self._tag(docs)
-        out = []
-        for doc_tagged in tagged:
-            _, per_sentence = _indicators([s.text for s in doc_tagged])
-            out.append([{**s.to_record(), "indicators": ind} for s, ind in zip(doc_tagged, per_sentence, strict=True)])
-        return out
+        return [with_indicators(doc_tagged) for doc_tagged in tagged]
 
-    def tag_text(self, text: str, title: str | None = None) -> list[dict[str, Any]]:
+    def tag_text(self, text: str, title: str | None = None) -> list[TaggedSentence]:
         """Tag one text without storing it (see :meth:`tag_batch` for the record shape)."""
         return self.tag_batch([TagRequest(text=text, title=title)])[0]
 
@@ -211,13 +221,13 @@ class Workbench:
             self._require_model()
             doc = self._ingest(data=data, filename=filename, text=text, title=title, name=name)
             tagged = self._tag([doc])[0]
-        doc_indicators, per_sentence = _indicators(doc.texts)
+        tagged = with_indicators(tagged)
         row = DocumentRow(
             name=doc.name[:255],
             title=doc.title[:1000] if doc.title else None,
             format=doc.format,
             text=doc.text,
-            indicators=doc_indicators,
+            indicators=[i.to_dict() for i in document_indicators(s.indicators for s in tagged)],
         )
         row.sentences = [
             SentenceRow(
@@ -227,12 +237,12 @@ class Workbench:
                 text=s.text,
                 predicted=list(s.labels),
                 scores=dict(s.scores),
-                indicators=ind,
+                indicators=[i.to_dict() for i in s.indicators],
                 labels=list(s.labels),
                 reviewed=False,
                 reviews=[],
             )
-            for s, ind in zip(tagged, per_sentence, strict=True)
+            for s in tagged
         ]
         with self._sessions.begin() as session:
             session.add(row)
@@ -351,22 +361,18 @@ class Workbench:
 
     # -- exports -------------------------------------------------------------------------------
     def export_document(self, doc_id: int, fmt: str) -> Export:
-        """The document with its effective labels as JSONL, CSV, corpus training text or a STIX 2.1 bundle."""
-        if fmt not in EXPORT_FORMATS:
-            raise ValidationError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
-        view = self.get_document(doc_id)
-        if fmt == "stix":
-            content = _stix(view)
-        else:
-            from ..export import export_string
-
-            tagged = [
-                TaggedSentence(view.name, s.index, s.start, s.end, s.text, tuple(s.labels), s.scores)
-                for s in view.sentences
-            ]
-            content = export_string([tagged], fmt)
-        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in view.name.rsplit(".", 1)[0])[:60] or "document"
-        return Export(content, MEDIA_TYPES[fmt], f"{stem}-{view.id}.{_EXTENSIONS[fmt]}")
+        """The document with its effective labels (reviews applied) in any format of the export registry."""
+        try:
+            export_format = get_format(fmt)
+        except ValueError as exc:
+            raise ValidationError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}") from exc
+        with self._sessions() as session:
+            row = self._load(session, doc_id)
+            name, created = row.name, row.created_at
+            tagged = _tagged(row)
+        content = export_string([tagged], export_format.name, created=created)
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.rsplit(".", 1)[0])[:60] or "document"
+        return Export(content, export_format.media_type, f"{stem}-{doc_id}.{export_format.extension}")
 
     def export_reviewed_corpus(self) -> str:
         """Every reviewed sentence in the corpus training format, one block per document, blank-line separated."""
@@ -386,17 +392,3 @@ class Workbench:
     def is_ready(self) -> bool:
         """Model loaded and database reachable."""
         return self.model is not None and self.database_ok()
-
-
-def _stix(view: DocumentView) -> str:
-    """STIX 2.1 bundle: the model's labels as records, the latest reviews passed alongside."""
-    from ..stix import to_stix_json  # imported on first use: stix2 is slow to load
-
-    records = [
-        TaggedSentence(view.name, s.index, s.start, s.end, s.text, tuple(s.predicted), s.scores).to_record()
-        for s in view.sentences
-    ]
-    reviews = {s.index: s.review.model_dump() for s in view.sentences if s.review is not None}
-    return to_stix_json(
-        view.name, records, indicators=[s.indicators for s in view.sentences], reviews=reviews, created=view.created_at
-    )

@@ -7,6 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..indicators import Indicator
+from ..tagging import TaggedSentence
+
 MAX_TEXT_CHARS = 2_000_000
 
 
@@ -41,21 +44,11 @@ class ReviewRequest(BaseModel):
     reviewer: str = Field(min_length=1, max_length=200)
 
 
-class TaggedSentenceView(BaseModel):
-    """One tagged sentence: the JSONL record of ``threatevents tag`` plus the indicators found in it."""
-
-    document: str
-    index: int
-    start: int
-    end: int
-    text: str
-    labels: list[str]
-    scores: dict[str, float]
-    indicators: list[dict[str, Any]] = []
-
-
 class TaggedDocumentView(BaseModel):
-    sentences: list[TaggedSentenceView]
+    """The tagged sentences of one text: each is the JSONL record of ``threatevents tag`` (the domain type
+    :class:`~threatevents.tagging.TaggedSentence` itself, indicators with document offsets)."""
+
+    sentences: list[TaggedSentence]
 
 
 class TagBatchResponse(BaseModel):
@@ -78,7 +71,7 @@ class SentenceView(BaseModel):
     text: str
     predicted: list[str]
     scores: dict[str, float]
-    indicators: list[dict[str, Any]]
+    indicators: list[Indicator]
     review: ReviewView | None
     labels: list[str]
     history: list[ReviewView]
@@ -131,7 +124,7 @@ class DocumentView(BaseModel):
     text: str
     event_counts: dict[str, int]
     label_counts: dict[str, int]
-    indicators: list[dict[str, Any]]
+    indicators: list[Indicator]
     sentences: list[SentenceView]
 
     @property
