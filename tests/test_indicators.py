@@ -182,3 +182,15 @@ def test_sentences_and_document_dedupe() -> None:
         ("domain", "evil.com"),
     ]
     assert doc[0].raw == "1.2.3[.]4"  # first mention wins
+
+
+def test_in_document_and_from_dict_give_document_offsets() -> None:
+    text = "Intro line.\nThe C2 was 1.2.3[.]4 today."
+    sentence_start = text.index("The")
+    (found,) = extract_indicators(text[sentence_start:])
+    placed = found.in_document(1, sentence_start)
+    assert (placed.sentence, text[placed.start : placed.end]) == (1, "1.2.3[.]4")
+    assert placed.in_document(1, sentence_start) == placed  # placing twice does not shift again
+    old = {k: v for k, v in found.to_dict().items() if k != "sentence"}  # stored before document offsets
+    assert Indicator.from_dict(old, 1, sentence_start) == placed
+    assert Indicator.from_dict(placed.to_dict(), 1, sentence_start) == placed
