@@ -171,6 +171,33 @@ def test_pdf_hash_and_url_cut_by_the_line_end_are_rejoined() -> None:
     ]
 
 
+def ioc_paragraph(i: int) -> tuple[str, list[str]]:
+    """A paragraph whose four indicators a PDF layout pushes or cuts (a SHA-512 often over three lines),
+    and their refanged values."""
+    ip = f"10.20.{i % 250}[.]{(7 * i) % 250}"
+    sha256 = f"{i:04x}{SHA256[4:]}"
+    sha512 = f"{i:04x}{SHA256[4:]}{SHA256[::-1]}"
+    url = f"hxxps://cdn-updates[.]example-malicious-domain{i}[.]com/static/downloads/2024/loader/stage2/payload.bin"
+    text = (
+        f"The implant contacted the C2 server at {ip} every morning. "
+        f"The loader drops a second stage whose SHA-256 is {sha256} and which then contacts the operators. "
+        f"SHA-512 of the dropper: {sha512}. "
+        f"The payload was hosted at {url} and fetched on boot by the scheduled task."
+    )
+    return text, [ip.replace("[.]", "."), sha256, sha512, url.replace("hxxps", "https").replace("[.]", ".")]
+
+
+def test_every_indicator_of_a_multi_page_pdf_report_is_found_whole() -> None:
+    from threatevents.indicators import extract_indicators
+
+    paragraphs = [ioc_paragraph(i) for i in range(24)]
+    doc = ingest_bytes(make_pdf([text for text, _ in paragraphs]), name="iocs.pdf")
+    assert int(doc.meta["pages"]) > 1
+    found = {indicator.value for sentence in doc.texts for indicator in extract_indicators(sentence)}
+    assert [value for _, values in paragraphs for value in values if value not in found] == []
+    assert_offsets(doc)
+
+
 def test_pdf_list_of_hashes_keeps_one_hash_a_line() -> None:
     hashes = [SHA256, SHA256.upper(), SHA256[::-1]]
     doc = ingest_bytes(make_pdf(["Indicators of compromise:", *hashes]), name="iocs.pdf")
@@ -212,6 +239,10 @@ def test_reflow_keeps_paragraph_breaks_and_joins_a_lower_case_continuation() -> 
     [
         ([f"x {SHA256[:50]}", f"{SHA256[50:]} y"], f"x {SHA256} y"),  # a hash cut in two
         ([f"x {SHA256[:32]}", f"{SHA256[32:]} y"], f"x {SHA256[:32]} {SHA256[32:]} y"),  # two MD5s stay two
+        (  # a SHA-512 over three lines
+            [f"the dropper is {SHA256[:45]}", SHA256[45:] + SHA256[:50], f"{SHA256[50:]}. Y"],
+            f"the dropper is {SHA256}{SHA256}. Y",
+        ),
         (["at https://evil.example/a/b/c/d/e/f/g/h/i/j/k/", "payload.bin today"], None),
         (["read https://example.com/ and then much more of this long", "report today"], None),
     ],

@@ -5,8 +5,9 @@ pypdf (BSD-3) is pure Python and enforces per-stream decompression limits, which
 refused after :data:`MAX_STREAM_BYTES`, and a content stream of millions of operators after
 :data:`MAX_STREAM_TOKENS`. Extraction stops after :data:`MAX_PAGES` pages, :data:`MAX_CHARS`
 characters or :data:`MAX_SECONDS` seconds and says so in ``meta["truncated"]``. PDF text comes as
-visual lines; :func:`reflow` joins the lines of a wrapped paragraph so that the splitter's rule
-(every line break is a sentence boundary) holds.
+visual lines; :func:`reflow` joins the lines of a wrapped paragraph, on a page or over a page break, so
+that the splitter's rule (every line break is a sentence boundary) holds, and rejoins a hash or a URL
+that the layout cut at the end of a line.
 """
 
 from __future__ import annotations
@@ -83,18 +84,23 @@ def _cut_token(current: str, line: str, width: int, previous: str) -> bool:
     if len(previous) < _WRAPPED * width:
         return False
     head, tail = _LAST_HEX.search(current), _FIRST_HEX.match(line)
-    if head and tail and _is_split_hash(head.group(0), tail.group(0)):
+    if head and tail and _is_split_hash(head.group(0), tail.group(0), tail.end() == len(line)):
         return True
     last = current.rsplit(" ", 1)[-1]
     first = line.split(" ", 1)[0]
     return bool(_URLISH.search(last) and _URL_REST.search(first) and not _URLISH.match(first))
 
 
-def _is_split_hash(head: str, tail: str) -> bool:
-    """Two hex runs that are no hash alone but one together (MD5, SHA-1, SHA-256, SHA-512 length)."""
+def _is_split_hash(head: str, tail: str, tail_is_line: bool) -> bool:
+    """Are two hex runs the pieces of one hash (MD5, SHA-1, SHA-256 or SHA-512 length together)?
+
+    Not when either is a hash alone (a list of hashes, one a line). A piece that fills its whole line is
+    the middle of a longer hash when the two together are still shorter than a SHA-512.
+    """
     whole = head + tail
-    alone = len(head) in _HASH_LENGTHS or len(tail) in _HASH_LENGTHS
-    return not alone and len(whole) in _HASH_LENGTHS and any(c.isdigit() for c in whole)
+    if len(head) in _HASH_LENGTHS or len(tail) in _HASH_LENGTHS or not any(c.isdigit() for c in whole):
+        return False
+    return len(whole) in _HASH_LENGTHS or (tail_is_line and len(whole) < max(_HASH_LENGTHS))
 
 
 def reflow(page_text: str) -> str:
@@ -159,7 +165,7 @@ def extract_pdf(data: bytes, *, max_chars: int = MAX_CHARS, max_pages: int = MAX
                     meta["truncated"] = f"stopped after {number} of {n_pages} pages ({total} characters)"
                     log.warning("PDF truncated: %s", meta["truncated"])
                     break
-                text = reflow(page.extract_text() or "")
+                text = page.extract_text() or ""
                 pages.append(text)
                 total += len(text)
     except LimitReachedError as exc:
@@ -168,7 +174,8 @@ def extract_pdf(data: bytes, *, max_chars: int = MAX_CHARS, max_pages: int = MAX
         raise
     except Exception as exc:  # pypdf raises many kinds of error on damaged files; all mean "cannot read"
         raise DecodeError(f"cannot read this PDF ({type(exc).__name__}: {exc})") from None
-    text = "\n\n".join(page for page in pages if page)
+    # One reflow over every page: a paragraph, a hash or a URL that goes on over a page break is joined too.
+    text = reflow("\n".join(page.strip("\n") for page in pages if page.strip()))
     if len(text) > max_chars:
         text = text[:max_chars]
         meta.setdefault("truncated", f"cut at {max_chars} characters")
