@@ -286,6 +286,8 @@ def test_core_import_does_not_load_extractors() -> None:
 
 def _bench_module() -> ModuleType:
     path = Path(__file__).parents[1] / "benchmarks" / "bench_splitters.py"
+    if str(path.parent) not in sys.path:  # the script imports benchmarks/_common.py, as it does when run
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location("bench_splitters", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
