@@ -437,7 +437,7 @@ def tag(
     and "stdin". An input that cannot be tagged is reported, the others are still tagged, and the
     exit code is 1.
     """
-    from .export import get_format
+    from .export import FORMATS
     from .ingest import IngestError
     from .models import load_model
     from .tagging import tag_documents
@@ -445,7 +445,9 @@ def tag(
     _setup_logging(verbose)
     folder = output if output and output.is_dir() else None
     with _user_errors():
-        export_format = get_format(fmt)
+        if fmt not in FORMATS:
+            raise UserError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        export_format = FORMATS[fmt]
         if output:
             _check_writable(output, "--output", folder=folder is not None)
         inputs = _collect_inputs(paths, output)

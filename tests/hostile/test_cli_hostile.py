@@ -80,9 +80,13 @@ def test_tag_option_mistakes(good: Path, args: list[str], code: int, fragment: s
     assert result.stdout == ""
 
 
-def test_tag_output_that_is_a_folder(good: Path, tmp_path: Path) -> None:
-    result = invoke(["tag", str(good), "--model", "linear", "-o", str(tmp_path)])
-    assert_clean_failure(result, 2, "is a folder; give a file name")
+def test_tag_output_that_is_a_folder_gets_one_file_per_document(good: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    result = invoke(["tag", str(good), "--model", "linear", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    (written,) = out.iterdir()
+    assert written.name.endswith(".jsonl") and written.read_text().count("\n") >= 1
 
 
 def test_tag_output_under_a_file(good: Path) -> None:
