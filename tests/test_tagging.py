@@ -55,8 +55,32 @@ def test_no_documents_means_no_model_call() -> None:
 def test_tag_text_records_match_the_cli_jsonl_shape() -> None:
     records = tag_text(KeywordModel(), REPORT, document="r")
     assert [r["index"] for r in records] == [0, 1, 2]
-    assert set(records[0]) == {"document", "index", "start", "end", "text", "labels", "scores"}
+    assert list(records[0]) == [
+        "document",
+        "index",
+        "start",
+        "end",
+        "paragraph",
+        "text",
+        "labels",
+        "scores",
+        "indicators",
+        "review",
+    ]
     assert records[0]["document"] == "r" and records[0]["labels"] == ["AttackRansom"]
+    assert [r["paragraph"] for r in records] == [0, 0, 1] and records[0]["review"] is None
+
+
+def test_indicators_are_found_with_document_offsets() -> None:
+    text = "Ransomware hit.\n\nThe C2 at 10.20.30[.]40 and CVE-2024-1234 were named."
+    (tagged,) = tag_documents(KeywordModel(), [ingest_text(text)])
+    (second,) = [s for s in tagged if s.indicators]
+    assert [(i.type, i.sentence, text[i.start : i.end]) for i in second.indicators] == [
+        ("ipv4", second.index, "10.20.30[.]40"),
+        ("cve", second.index, "CVE-2024-1234"),
+    ]
+    (plain,) = tag_documents(KeywordModel(), [ingest_text(text)], indicators=False)
+    assert all(s.indicators == () for s in plain)
 
 
 def test_tag_texts_names_documents_and_puts_titles_first() -> None:
