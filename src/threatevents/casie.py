@@ -146,14 +146,24 @@ def align_triggers(events_dir: str | Path, docs: Sequence[Document], *, strict: 
             result.triggers += [[] for _ in doc.sentences]
             result.found += [False] * len(doc.sentences)
             continue
-        collapsed = _collapsed(content)
-        cursor = 0
-        for sentence in doc.sentences:
-            span = _locate(sentence.text, content, collapsed, cursor)
+        for sentence, span in zip(doc.sentences, locate_sentences(content, doc.texts), strict=True):
             result.found.append(span is not None)
-            if span is None:
-                result.triggers.append([])
-                continue
-            cursor = span[0]
-            result.triggers.append(_project(sentence.text, content, span, triggers))
+            result.triggers.append([] if span is None else _project(sentence.text, content, span, triggers))
     return result
+
+
+def locate_sentences(content: str, sentences: Sequence[str]) -> list[tuple[int, int] | None]:
+    """Each sentence's span in the article ``content``, matched in order (``None`` where not found).
+
+    A sentence is looked for exactly from where the previous one started (else anywhere), then with
+    whitespace collapsed on both sides.
+    """
+    collapsed = _collapsed(content)
+    cursor = 0
+    spans: list[tuple[int, int] | None] = []
+    for sentence in sentences:
+        span = _locate(sentence, content, collapsed, cursor)
+        if span is not None:
+            cursor = span[0]
+        spans.append(span)
+    return spans

@@ -23,6 +23,7 @@ from . import __version__
 
 if TYPE_CHECKING:
     from .corpus import Corpus, Document
+    from .events import ReadReport as EventReadReport
     from .export import ExportFormat
     from .ingest import IngestedDocument
     from .tagging import TaggedSentence
@@ -277,13 +278,19 @@ def evaluate(
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the metrics as JSON here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write a report folder (Markdown + PNG plots) here.")] = None,
     split_file: Annotated[Path | None, typer.Option(help="splits.json to use instead of the corpus's own.")] = None,
-    strict: Annotated[bool, typer.Option(help="Treat every recoverable corpus problem as an error.")] = False,
+    events_dir: Annotated[
+        Path | None,
+        typer.Option(help="CASIE event annotation folder: also score the model's structured events against it."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="Treat every recoverable corpus (or annotation) problem as an error.")
+    ] = False,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Score a model on a corpus split: sentence- and document-level metrics."""
+    """Score a model on a corpus split: sentence- and document-level metrics (and events, with --events-dir)."""
     from .evaluate import evaluate_model
     from .models import load_model, resolve_model_path
-    from .report import render_table, write_json, write_report
+    from .report import render_event_table, render_table, write_json, write_report
 
     _setup_logging(verbose)
     with _user_errors():
@@ -299,14 +306,89 @@ def evaluate(
         label = split.value if corpus.splits is not None else "all"
         with err.status(f"scoring {sum(len(d.sentences) for d in docs)} sentences"):
             result = evaluate_model(loaded, docs, split=label)
+        if events_dir is not None:
+            from .event_evaluation import evaluate_events
+
+            with err.status(f"scoring events against {events_dir}"):
+                result.events, annotation = evaluate_events(loaded, docs, events_dir, strict=strict)
+            _report_annotation(annotation, events_dir)
         typer.echo("", err=True)
         Console().print(render_table(result, title=f"{resolve_model_path(model)} on {corpus_dir} [{label}]"))
+        if result.events is not None:
+            Console().print(render_event_table(result.events))
         if json_path:
             write_json(result, json_path)
             err.print(f"wrote {json_path}", markup=False)
         if report:
             write_report(result, report, title=f"{loaded.kind} model on {corpus_dir.name} ({label})")
             err.print(f"wrote report to {report}", markup=False)
+
+
+def _report_annotation(report: EventReadReport, folder: Path) -> None:
+    """One line on what reading CASIE annotation corrected or skipped."""
+    parts = [f"read {report.documents} annotated documents from {folder}"]
+    if report.shifted:
+        parts.append(f"offsets corrected in {len(report.shifted)}")
+    dropped = sum(report.dropped_events.values()) + sum(report.dropped_arguments.values())
+    if report.skipped_files or dropped:
+        parts.append(
+            f"skipped {len(report.skipped_files)} unreadable files, {sum(report.dropped_events.values())} events and "
+            f"{sum(report.dropped_arguments.values())} arguments that cannot be corrected (--strict refuses them)"
+        )
+    err.print("; ".join(parts), highlight=False, markup=False)
+    for problem in report.problems[:5]:
+        err.print(f"  {problem}", highlight=False, markup=False)
+    if len(report.problems) > 5:
+        err.print(f"  ... and {len(report.problems) - 5} more", highlight=False)
+
+
+@app.command("events-score")
+def events_score(
+    gold_dir: Annotated[Path, typer.Argument(help="Folder of gold CASIE annotation (or its annotation/ folder).")],
+    pred_dir: Annotated[Path, typer.Argument(help="Folder of predicted events as CASIE JSON files, <id>.json.")],
+    ids: Annotated[
+        Path | None, typer.Option(help="Score only these documents: a file with one document id a line.")
+    ] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the scores as JSON here.")] = None,
+    strict: Annotated[bool, typer.Option(help="Refuse any file or span the reader cannot correct.")] = False,
+) -> None:
+    """Score a folder of predicted CASIE JSON files against gold annotation (TextEE's event scores)."""
+    import json
+
+    from .event_metrics import score_event_dirs
+    from .report import render_event_table
+
+    _setup_logging(False)
+    with _user_errors():
+        if json_path:
+            _check_writable(json_path, "--json", folder=False)
+        wanted = None
+        if ids is not None:
+            wanted = [line.strip() for line in ids.read_text(encoding="utf-8").splitlines() if line.strip()]
+            if not wanted:
+                raise UserError(f"{ids} lists no document ids")
+        for folder in (gold_dir, pred_dir):
+            if not folder.is_dir():
+                raise UserError(f"not a folder: {folder}")
+        scores, gold_report, pred_report = score_event_dirs(gold_dir, pred_dir, ids=wanted, strict=strict)
+        if not scores.documents:
+            raise UserError(f"no gold documents to score in {gold_dir}" + (f" among the ids in {ids}" if ids else ""))
+        _report_annotation(gold_report, gold_dir)
+        _report_annotation(pred_report, pred_dir)
+        if scores.missing_predictions or scores.text_mismatches:
+            err.print(
+                f"{scores.missing_predictions} gold documents have no prediction file (all their events missed); "
+                f"{scores.text_mismatches} prediction files have another text than the gold one",
+                highlight=False,
+                markup=False,
+            )
+        Console().print(
+            render_event_table(scores, title=f"{pred_dir} against {gold_dir} ({scores.documents} documents)")
+        )
+        if json_path:
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            json_path.write_text(json.dumps(scores.to_dict(), indent=2) + "\n", encoding="utf-8")
+            err.print(f"wrote {json_path}", markup=False)
 
 
 @dataclass(frozen=True)

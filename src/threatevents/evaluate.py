@@ -27,6 +27,11 @@ lower the micro and samples precision (the weighted average gives such labels no
 Articles without any event are rare (one of the 900 in the corpus), and a gold-empty ``O`` column
 scoring F1 0 would otherwise cut a model's document macro-F1 by a sixth for a single article
 wrongly left without events.
+
+Structured events. With CASIE annotation (``threatevents evaluate --events-dir``), the CLI adds the
+model's event extraction scores (:func:`threatevents.event_evaluation.evaluate_events`) as
+:attr:`EvaluationResult.events`; ``to_dict`` then has ``trigger_id_f1`` ... ``argument_attached_cls_f1``
+and ``realis_accuracy`` at the top level and every count under ``events`` (see ``docs/events.md``).
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score
 
 from .corpus import Document
+from .event_metrics import METRICS as EVENT_METRICS
+from .event_metrics import EventScores
 from .labels import ALL_LABELS, EVENT_LABELS, check_labels, events_to_matrix, with_o_column
 from .metrics import Scores, average_scores, label_scores
 from .models import describe_model_path
@@ -46,6 +53,8 @@ from .models import describe_model_path
 if TYPE_CHECKING:
     from .models.base import EventModel
 
+#: Event extraction figures copied to the top level of :meth:`EvaluationResult.to_dict` (all under ``events``).
+EVENT_HEADLINES = (*(f"{m}_f1" for m in EVENT_METRICS), "realis_accuracy")
 SENTENCE_AVERAGES = ("micro", "macro", "weighted", "samples")
 EVENT_AVERAGES = ("micro", "macro", "weighted")
 DOCUMENT_AVERAGES = ("micro", "macro", "weighted", "samples")
@@ -77,6 +86,7 @@ class EvaluationResult:
     doc_ids: list[str] = field(default_factory=list)
     doc_true: np.ndarray | None = None
     doc_pred: np.ndarray | None = None
+    events: EventScores | None = None  # structured event scores, when evaluated with CASIE annotation
 
     def matrices(self) -> tuple[np.ndarray, np.ndarray]:
         """The sentence-level ``(y_true, y_pred)`` matrices; ``ValueError`` for a result read from JSON."""
@@ -123,6 +133,10 @@ class EvaluationResult:
             out["model"] = self.model
         if self.split is not None:
             out["split"] = self.split
+        if self.events is not None:
+            events = self.events.to_dict()
+            out |= {key: events[key] for key in EVENT_HEADLINES}
+            out["events"] = events
         return out
 
 
@@ -150,6 +164,7 @@ def result_from_dict(data: dict[str, Any]) -> EvaluationResult:
         n_documents=int(data["n_documents"]),
         model=data.get("model"),
         split=data.get("split"),
+        events=EventScores.from_dict(data["events"]) if data.get("events") else None,
     )
 
 

@@ -54,6 +54,17 @@ METRICS: tuple[str, ...] = (
 NO_EXTRACTOR_NOTE = "model has no event extractor"
 
 
+_COUNTERS = (
+    "documents",
+    "missing_predictions",
+    "unscored_predictions",
+    "text_mismatches",
+    "missing_gold",
+    "unplaced_predictions",
+    "unplaced_arguments",
+)
+
+
 def _div(a: float, b: float) -> float:
     return a / b if b else 0.0
 
@@ -110,6 +121,9 @@ class EventScores:
     missing_predictions: int = 0
     unscored_predictions: int = 0
     text_mismatches: int = 0
+    missing_gold: int = 0  # documents asked for that have no annotation (not scored)
+    unplaced_predictions: int = 0  # predicted events that could not be placed in the article (not scored)
+    unplaced_arguments: int = 0
     note: str | None = None
 
     @property
@@ -137,9 +151,34 @@ class EventScores:
             "missing_predictions": self.missing_predictions,
             "unscored_predictions": self.unscored_predictions,
             "text_mismatches": self.text_mismatches,
+            "missing_gold": self.missing_gold,
+            "unplaced_predictions": self.unplaced_predictions,
+            "unplaced_arguments": self.unplaced_arguments,
             "note": self.note,
         }
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EventScores:
+        """Back from :meth:`to_dict` (or its JSON): the counts are kept, the fractions recomputed from them."""
+
+        def counts(item: dict[str, Any]) -> MatchScore:
+            return MatchScore(int(item["gold"]), int(item["pred"]), int(item["match"]))
+
+        result = cls(
+            scores={m: counts(data[m]) for m in METRICS},
+            realis_matched=int(data["realis"]["matched"]),
+            realis_correct=int(data["realis"]["correct"]),
+            per_role={role: counts(item) for role, item in data["per_role"].items()},
+            per_event_type={
+                kind: {m: counts(item) for m, item in by_metric.items()}
+                for kind, by_metric in data["per_event_type"].items()
+            },
+            note=data.get("note"),
+        )
+        for name in _COUNTERS:
+            setattr(result, name, int(data.get(name, 0)))
+        return result
 
     def rows(self) -> list[tuple[str, float, float, float, int, int, int]]:
         """``(metric, precision, recall, f1, gold, pred, match)`` per metric, for a table."""

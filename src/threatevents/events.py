@@ -51,6 +51,20 @@ _ARGUMENT_KEYS = frozenset({"index", "startOffset", "endOffset", "text", "type",
 _MAX_SHIFT_PROBES = 20  # mismatching spans looked at to propose shifts
 
 
+#: What separates sentences in the text a model's ``predict_events`` gives offsets into (see :func:`join_sentences`).
+SENTENCE_SEPARATOR = "\n"
+
+
+def join_sentences(sentences: Sequence[str]) -> tuple[str, list[int]]:
+    """A document given as sentences as one text (sentences joined by :data:`SENTENCE_SEPARATOR`), and where
+    each sentence starts in it: the frame of the offsets a model's ``predict_events`` returns."""
+    starts, at = [], 0
+    for sentence in sentences:
+        starts.append(at)
+        at += len(sentence) + len(SENTENCE_SEPARATOR)
+    return SENTENCE_SEPARATOR.join(sentences), starts
+
+
 class CasieError(ValueError):
     """A CASIE annotation file (or event record) that cannot be read as it stands; the message names it."""
 

@@ -5,6 +5,7 @@ Public API (the CLI's ``threatevents evaluate`` calls these)::
     render_table(result, title=None) -> rich.table.Table   # print with rich.console.Console().print(...)
     write_json(result, path) -> Path                        # result.to_dict() as indented JSON
     write_report(result, out_dir, title=None) -> Path       # the folder below; returns its README.md
+    render_event_table(scores, title=None) -> rich.table.Table  # structured event scores (``result.events``)
 
 ``write_report(result, out_dir, title=None)`` creates::
 
@@ -13,6 +14,7 @@ Public API (the CLI's ``threatevents evaluate`` calls these)::
     f1_by_label.png     per-label F1, sentence and document level, with the micro/macro averages
     cooccurrence.png    true label x predicted label counts, normalised by the true label's support
     pr_curves.png       per-label precision-recall curves (only when the result has probabilities)
+    f1_by_role.png      argument F1 per role (only when the result has event scores, ``result.events``)
 
 Plots are drawn on :class:`matplotlib.figure.Figure` objects saved straight to PNG, which uses the
 Agg renderer without pyplot, so no global matplotlib state (backend, rcParams) is touched. matplotlib
@@ -33,6 +35,7 @@ from rich.table import Table
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
 from .evaluate import EvaluationResult
+from .event_metrics import EventScores
 from .labels import ALL_LABELS, EVENT_LABELS, LABEL_INFO, O, o_score
 from .metrics import Scores
 
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 F1_PLOT, COOCCURRENCE_PLOT, PR_PLOT = "f1_by_label.png", "cooccurrence.png", "pr_curves.png"
+ROLE_PLOT = "f1_by_role.png"
 _DPI = 130
 _O_LINE_COLOUR = "#6e6e6e"  # the schema's light grey for O is too faint for lines and text
 
@@ -86,6 +90,87 @@ def render_table(result: EvaluationResult, title: str | None = None) -> Table:
     for name in ("micro", "macro"):
         table.add_row(*_row(f"  {name} avg", result.doc_averages[name], "bold"))
     return table
+
+
+def render_event_table(scores: EventScores, title: str | None = None) -> Table:
+    """A terminal table of the structured event scores: one row per metric, then per event type."""
+    caption = f"realis accuracy over the {scores.realis_matched} triggers found: {scores.realis_accuracy:.3f}"
+    if scores.note:
+        caption += f"\nnote: {scores.note}"
+    if scores.missing_gold or scores.unplaced_predictions:
+        caption += (
+            f"\n{scores.missing_gold} documents without annotation (not scored); "
+            f"{scores.unplaced_predictions} predicted events not placed in their article"
+        )
+    table = Table(
+        title=escape(title or f"Event extraction ({scores.documents} documents)"),
+        caption=escape(caption),
+        title_justify="left",
+        caption_justify="left",
+    )
+    table.add_column("Events", no_wrap=True)
+    for name in ("Prec.", "Recall", "F1", "Gold", "Pred", "Match"):
+        table.add_column(name, justify="right")
+    rows = scores.rows()
+    for i, (name, p, r, f1, gold, pred, match) in enumerate(rows):
+        cells = [name, f"{p:.3f}", f"{r:.3f}", f"{f1:.3f}", str(gold), str(pred), str(match)]
+        table.add_row(*cells, end_section=i == len(rows) - 1)
+    for metric in ("trigger_cls", "argument_attached_cls"):
+        table.add_row(f"[italic]{metric} by type[/]", *[""] * 6)
+        for kind, by_metric in scores.per_event_type.items():
+            s = by_metric[metric]
+            cells = [f"  {kind}", f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}"]
+            table.add_row(*cells, str(s.gold), str(s.pred), str(s.match))
+    return table
+
+
+def plot_f1_by_role(scores: EventScores, path: Path, where: str = "") -> Path:
+    """Horizontal bars of ``argument_attached_cls`` F1 per role, with each role's gold count."""
+    roles = list(scores.per_role)
+    fig = _figure(figsize=(9, 0.3 * len(roles) + 1.6), layout="constrained")
+    ax = fig.add_subplot()
+    y = np.arange(len(roles))[::-1]
+    values = [scores.per_role[r].f1 for r in roles]
+    bars = ax.barh(y, values, 0.7, color="#2e86ab", edgecolor="#333333", linewidth=0.6)
+    labels = [f"{v:.2f} (gold {scores.per_role[r].gold})" for r, v in zip(roles, values, strict=True)]
+    ax.bar_label(bars, labels=labels, padding=3, fontsize=8)
+    ax.set_yticks(y, roles, fontsize=9)
+    ax.set_xlim(0, 1.25)
+    ax.set_xlabel("F1 (argument span + role + trigger span + event type)", fontsize=10)
+    ax.grid(axis="x", alpha=0.25)
+    title = "Argument F1 per role"
+    if scores.note:
+        title += f" ({scores.note})"
+    fig.suptitle(title + (f"\n{where}" if where else ""), fontsize=12, fontweight="bold")
+    fig.savefig(path, dpi=_DPI)
+    return path
+
+
+def _event_markdown(scores: EventScores, plot: str | None) -> list[str]:
+    lines = ["## Event extraction", ""]
+    if scores.note:
+        lines += [f"**Note:** {scores.note}.", ""]
+    lines += [
+        f"TextEE's end-to-end scores over exact character spans in the article, {scores.documents} documents "
+        "(see `docs/events.md` for the tuples compared and the deduplication rule).",
+        "",
+        "| Metric | Precision | Recall | F1 | Gold | Pred | Match |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {name} | {p:.3f} | {r:.3f} | {f1:.3f} | {gold} | {pred} | {match} |"
+        for name, p, r, f1, gold, pred, match in scores.rows()
+    ]
+    lines += [
+        "",
+        f"Realis accuracy over the {scores.realis_matched} triggers found: **{scores.realis_accuracy:.3f}**. "
+        f"Documents without annotation (not scored): {scores.missing_gold}; predicted events that could not be "
+        f"placed in their article: {scores.unplaced_predictions}.",
+        "",
+    ]
+    if plot:
+        lines += [f"![Argument F1 per role]({plot})", ""]
+    return lines
 
 
 def _figure(**kwargs: Any) -> Figure:
@@ -267,6 +352,8 @@ def render_markdown(result: EvaluationResult, title: str, plots: dict[str, str |
     lines += _markdown_table(
         [*result.doc_per_label.items(), *((f"**{k} avg**", s) for k, s in result.doc_averages.items())], "Label"
     )
+    if result.events is not None:
+        lines += _event_markdown(result.events, plots.get(ROLE_PLOT))
     lines += ["## Plots", ""]
     captions = {
         F1_PLOT: "F1 per label",
@@ -309,6 +396,10 @@ def write_report(result: EvaluationResult, out_dir: str | Path, title: str | Non
     }
     if result.probs is None:
         (out / PR_PLOT).unlink(missing_ok=True)  # a stale curve from an earlier run would be misleading
+    if result.events is not None:
+        plots[ROLE_PLOT] = plot_f1_by_role(result.events, out / ROLE_PLOT, _where(result)).name
+    else:
+        (out / ROLE_PLOT).unlink(missing_ok=True)
     readme = out / "README.md"
     readme.write_text(render_markdown(result, title or "Evaluation report", plots), encoding="utf-8")
     return readme

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Self, TypeVar
 import numpy as np
 
 from ..corpus import Document
+from ..events import Event
 from ..labels import EVENT_LABELS, events_to_matrix, matrix_to_labels
 from ..tagging import tag_text, tag_texts
 from .card import render_card
@@ -102,6 +103,16 @@ class EventModel(ABC):
     @abstractmethod
     def predict_proba(self, docs: Sequence[DocLike]) -> np.ndarray:
         """Event probabilities, shape ``(total sentences, 5)``, columns in :data:`EVENT_LABELS` order."""
+
+    #: Whether :meth:`predict_events` can return events (kinds with an event extractor set it).
+    has_event_extractor: ClassVar[bool] = False
+
+    def predict_events(self, docs: Sequence[DocLike]) -> list[list[Event]]:
+        """Structured events per document, with offsets into the document's sentences joined by
+        :data:`~threatevents.events.SENTENCE_SEPARATOR` (:func:`~threatevents.events.join_sentences`),
+        so an argument may sit in another sentence than its trigger. Kinds without an event extractor
+        (``has_event_extractor`` false) return no events."""
+        return [[] for _ in docs]
 
     def predict(self, docs: Sequence[DocLike]) -> list[tuple[str, ...]]:
         """Label tuples per sentence (``("O",)`` when no event passes its threshold)."""

@@ -120,5 +120,7 @@ class LinearModel(EventModel):
         return (
             f"## Model\n\nTF-IDF (sublinear tf, L2) over word 1-{cfg.word_ngram_max}-grams and word-bounded "
             f"character {cfg.char_ngram_min}-{cfg.char_ngram_max}-grams ({n:,} features), one L2-regularised "
-            "logistic regression per event label (scikit-learn, liblinear)."
+            "logistic regression per event label (scikit-learn, liblinear).\n\n"
+            "Events: this model has no event extractor. It labels sentences only; `predict_events` returns no "
+            "events, so its event extraction scores (`threatevents evaluate --events-dir`) are 0."
         )
