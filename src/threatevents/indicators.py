@@ -1,10 +1,11 @@
 """Indicators of compromise (IOCs) mentioned in a sentence: CVE ids, IP addresses, domains, URLs, hashes, e-mails.
 
-Public API (all pure functions, no state)::
+Public API (pure functions, safe to call from several threads)::
 
     extract_indicators(text: str) -> list[Indicator]
     indicators_for_sentences(texts: Iterable[str]) -> list[list[Indicator]]
     document_indicators(per_sentence: Iterable[Iterable[Indicator]]) -> list[Indicator]
+    warm_up() -> None   # optional: pay ioc-finder's first-call cost now (a server calls it at start-up)
 
 ``Indicator.type`` is one of :data:`INDICATOR_TYPES`; ``value`` is the refanged canonical form
 (``hxxps[:]//evil[.]com/A`` -> ``https://evil.com/A``, hashes and domains lower-case, CVE ids upper-case);
@@ -24,12 +25,19 @@ domains or CVE ids) and reads the common defanged forms. On top of it this modul
   another version number like ``6.5.x`` in the sentence), file names whose extension is also a TLD
   (``payload.zip``, ``install.sh``), and words whose "TLD" is capitalised (``ASP.NET``, ``last week.It``).
   Defanged mentions are always kept: defanging is the writer saying "this is an indicator".
+
+Thread safety: ioc-finder's grammars are module-level pyparsing objects, and pyparsing works out the arity
+of each parse action on its first call by trial and error (``_trim_arity``); two threads making that first
+call at once can fix the wrong arity for good, after which every call raises ``TypeError``. So every call
+into ioc-finder holds :data:`_FINDER_LOCK`. It costs no throughput: ioc-finder is pure Python and holds
+the GIL throughout, so two threads never ran it faster than one.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -69,6 +77,18 @@ _DEFANGED_CHARS: dict[str, str] = {
     ":": r"(?::|\[:\]|\(:\))",
 }
 _SCHEME = re.compile(r"^(h(?:tt|xx)ps?|ftp|fxp)://", re.I)
+
+#: Serialises every call into ioc-finder (see the module docstring: pyparsing's first calls are not thread-safe).
+_FINDER_LOCK = threading.Lock()
+#: One of each indicator type, defanged and plain, so that :func:`warm_up` runs every grammar ioc-finder uses.
+_WARM_UP_TEXT = (
+    "CVE-2024-1234 hit 185.220.101.4, 10[.]0[.]0[.]1 and 2001:db8::1 via evil.com, bad[.]example[.]net, "
+    "https://evil.com/a?b=1 and hxxp://x[.]org/p; mail ops@example.com or x[at]example[.]org; hashes "
+    "d41d8cd98f00b204e9800998ecf8427e da39a3ee5e6b4b0d3255bfef95601890afd80709 "
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 "
+    "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
+    "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e."
+)
 
 
 @dataclass(frozen=True)
@@ -220,13 +240,14 @@ def extract_indicators(text: str) -> list[Indicator]:
     """Indicators of compromise in ``text``, deduplicated by (type, value), in order of first mention."""
     from ioc_finder import find_iocs  # imported on first use: it takes a second to load
 
-    found = find_iocs(
-        text,
-        included_ioc_types=list(_FINDER_TYPES),
-        parse_domain_from_url=False,
-        parse_domain_from_email_address=False,
-        parse_from_url_path=False,
-    )
+    with _FINDER_LOCK:
+        found = find_iocs(
+            text,
+            included_ioc_types=list(_FINDER_TYPES),
+            parse_domain_from_url=False,
+            parse_domain_from_email_address=False,
+            parse_from_url_path=False,
+        )
     candidates: dict[tuple[str, str], list[tuple[int, int]]] = {}
     for key, ioc_type in _FINDER_TYPES.items():
         for raw_value in found.get(key, ()):
@@ -248,6 +269,11 @@ def extract_indicators(text: str) -> list[Indicator]:
             indicators.append(indicator)
     indicators.sort(key=lambda ind: (ind.start is None, ind.start or 0, INDICATOR_TYPES.index(ind.type)))
     return indicators
+
+
+def warm_up() -> None:
+    """Run every kind of indicator through ioc-finder once, so that the first real call is not the slow one."""
+    extract_indicators(_WARM_UP_TEXT)
 
 
 def indicators_for_sentences(texts: Iterable[str]) -> list[list[Indicator]]:
