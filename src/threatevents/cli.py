@@ -606,6 +606,13 @@ def serve(
     db: Annotated[str | None, typer.Option(help="Database URL (default: SQLite file threatevents.db).")] = None,
     model: ModelOpt = None,
     token_file: Annotated[Path | None, typer.Option(help="File holding the access token.")] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Behind a reverse proxy: its address(es), comma-separated ('*' = any), whose X-Forwarded-For "
+            "header names the real client (used by the login throttle). Default: forwarded headers are ignored."
+        ),
+    ] = None,
 ) -> None:
     """Start the REST API and the review web page."""
     with _user_errors():
@@ -615,7 +622,14 @@ def serve(
             raise UserError(
                 f"the service needs extra packages ({exc.name}): pip install 'threatevents[serve]'"
             ) from None
-        run_server(host=host, port=port, db_url=db, model_dir=model, token_file=token_file)
+        run_server(
+            host=host,
+            port=port,
+            db_url=db,
+            model_dir=model,
+            token_file=token_file,
+            forwarded_allow_ips=forwarded_allow_ips,
+        )
 
 
 if __name__ == "__main__":

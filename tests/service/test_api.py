@@ -333,6 +333,7 @@ def test_openapi_lists_every_route(client: TestClient) -> None:
         "/v1/documents/{doc_id}/sentences/{index}/review",
         "/v1/documents/{doc_id}/export",
         "/v1/export/reviewed",
+        "/v1/jobs/{job_id}",
     }
     upload = paths["/v1/documents"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "application/json"} <= set(upload)

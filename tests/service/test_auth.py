@@ -206,10 +206,10 @@ def test_wrong_tokens_at_page_and_api_are_throttled(settings: Settings) -> None:
     with TestClient(app, follow_redirects=False) as client:
         for _ in range(10):  # no credentials at all is not a guess
             assert client.get("/v1/documents").status_code == 401
-        for _ in range(3):
-            assert client.post("/login", data={"token": "wrong"}).status_code == 401
-        for _ in range(2):
-            assert client.get("/v1/documents", headers=wrong).status_code == 401
+        for i in range(3):  # five different wrong tokens from one address: guessing
+            assert client.post("/login", data={"token": f"wrong{i}"}).status_code == 401
+        for i in range(2):
+            assert client.get("/v1/documents", headers={"Authorization": f"Bearer nope{i}"}).status_code == 401
         page = client.post("/login", data={"token": "tok"})  # even the right token, while locked out
         assert page.status_code == 429 and page.headers["retry-after"] == "60"
         assert page.headers["content-type"].startswith("text/html") and "Too many failed logins" in page.text
@@ -217,9 +217,34 @@ def test_wrong_tokens_at_page_and_api_are_throttled(settings: Settings) -> None:
         assert api.status_code == 429 and api.headers["retry-after"] == "60" and "retry in 60 s" in api.json()["detail"]
         clock.now += 60
         assert client.post("/login", data={"token": "tok"}).status_code == 303
-        for _ in range(4):
-            assert client.get("/v1/documents", headers=wrong).status_code == 401
+        for i in range(4):
+            assert client.get("/v1/documents", headers={"Authorization": f"Bearer x{i}"}).status_code == 401
         assert client.get("/v1/documents", headers=good).status_code == 200  # resets the count
-        for _ in range(4):
-            assert client.post("/login", data={"token": "wrong"}).status_code == 401
+        for i in range(4):
+            assert client.post("/login", data={"token": f"y{i}"}).status_code == 401
         assert client.get("/v1/documents", headers=good).status_code == 200
+        for _ in range(5):  # one wrong token repeated (a client with an old token) locks that token only
+            assert client.get("/v1/documents", headers=wrong).status_code == 401
+        assert client.get("/v1/documents", headers=wrong).status_code == 429
+        assert client.post("/login", data={"token": "nope"}).status_code == 429
+        assert client.get("/v1/documents", headers=good).status_code == 200
+        assert client.post("/login", data={"token": "tok"}).status_code == 303
+
+
+def test_login_throttle_counts_different_tokens_per_address_and_each_wrong_token() -> None:
+    clock = Clock()
+    throttle = auth.LoginThrottle(limit=3, window=60, clock=clock)
+    for _ in range(10):  # the same wrong token again and again: that token is locked, the address is not
+        throttle.failed("proxy", "old-token")
+    throttle.check("proxy")
+    with pytest.raises(auth.TooManyFailures):
+        throttle.check_guess("old-token")
+    throttle.check_guess("another")
+    for guess in ("a", "b"):  # three different wrong tokens lock the address
+        throttle.failed("proxy", guess)
+    with pytest.raises(auth.TooManyFailures) as refused:
+        throttle.check("proxy")
+    assert refused.value.headers == {"Retry-After": "60"}
+    clock.now += 61
+    throttle.check("proxy")
+    throttle.check_guess("old-token")

@@ -250,8 +250,8 @@ def test_login_flow(secured: TestClient) -> None:
 
 
 def test_guessing_the_token_is_throttled(secured: TestClient) -> None:
-    for _ in range(5):
-        assert secured.post("/login", data={"token": "guess"}).status_code == 401
+    for i in range(5):
+        assert secured.post("/login", data={"token": f"guess{i}"}).status_code == 401
     refused = secured.post("/login", data={"token": TOKEN}, follow_redirects=False)
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
     assert 'role="alert"' in refused.text and "Log out" not in secured.get("/login").text

@@ -8,6 +8,7 @@ full) *before* handing the model call to the thread pool, so excess requests nev
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import pydantic
@@ -21,13 +22,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..export import FORMAT_NAMES, FORMATS
 from .auth import check_api_token
 from .core import MAX_PAGE, Workbench
+from .jobs import Job
 from .views import (
+    MAX_ID,
     Alive,
     DocumentCreate,
     DocumentPage,
     DocumentView,
     ErrorBody,
     Health,
+    JobView,
     ReviewRequest,
     ReviewView,
     TagBatchRequest,
@@ -41,7 +45,6 @@ if TYPE_CHECKING:
     ExportFormatName = str
 else:  # the registry's names, so that OpenAPI lists them and anything else is a 422
     ExportFormatName = Literal[FORMAT_NAMES]
-MAX_ID = 2**31 - 1  # ids and indexes are 32-bit integers in every backend
 DocId = Annotated[int, Path(ge=1, le=MAX_ID, description="document id")]
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 404, 413, 415, 422, 429, 503)
@@ -127,16 +130,41 @@ async def _document_input(request: Request) -> dict[str, Any]:
     response_model=DocumentView,
     tags=["documents"],
     openapi_extra={"requestBody": _UPLOAD_BODY},
+    responses={202: {"model": JobView, "description": "a large document: tagged by a background job"}},
 )
-async def create_document(request: Request, response: Response, workbench: WorkbenchDep) -> DocumentView:
+async def create_document(request: Request, response: Response, workbench: WorkbenchDep) -> Any:
     """Store a document: upload a TXT/HTML/PDF/DOCX file (one ``file`` part; format read from its bytes)
-    or send JSON ``{"text", "title"?, "name"?}``. It is ingested, tagged and stored in one transaction."""
+    or send JSON ``{"text", "title"?, "name"?}``. It is ingested, tagged and stored in one transaction (201).
+
+    A document of more sentences than the server tags while a client waits (``max_sync_sentences``, 1,000 by
+    default) is tagged in the background instead: the answer is ``202 Accepted`` with the job
+    (``Location: /v1/jobs/{id}``); poll it until ``status`` is ``done`` (it then names the document) or ``failed``.
+    """
     arguments = await _document_input(request)
     if arguments.get("data") is not None and not arguments["data"].strip():
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the uploaded file is empty")
-    view = await _run_model_work(workbench, lambda: workbench.add_document(**arguments))
+    doc = await _run_model_work(workbench, lambda: workbench.ingest(**arguments))
+    if len(doc.sentences) > workbench.settings.max_sync_sentences:
+        job = workbench.submit_document(doc)
+        url = f"/v1/jobs/{job.id}"
+        return JSONResponse(
+            _job_view(job).model_dump(mode="json"), status_code=202, headers={"Location": url, "Retry-After": "2"}
+        )
+    view = await _run_model_work(workbench, lambda: workbench.store_document(doc))
     response.headers["Location"] = f"/v1/documents/{view.id}"
     return view
+
+
+def _job_view(job: Job) -> JobView:
+    url = f"/v1/documents/{job.document_id}" if job.document_id is not None else None
+    return JobView(**{**asdict(job), "document_url": url})
+
+
+@router.get("/jobs/{job_id}", response_model=JobView, tags=["documents"])
+def get_job(job_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")], workbench: WorkbenchDep) -> JobView:
+    """A background job started by ``POST /v1/documents`` for a large document (jobs live in memory: a restart
+    forgets them)."""
+    return _job_view(workbench.job(job_id))
 
 
 @router.get("/documents", response_model=DocumentPage, tags=["documents"])

@@ -8,9 +8,13 @@ The page session is Starlette's signed cookie (``SessionMiddleware``, itsdangero
 per-process key unless ``THREATEVENTS_SESSION_SECRET`` is set. Page forms carry a CSRF token bound to the session
 (synchronizer-token pattern): :func:`csrf_token` when rendering, :func:`verify_csrf` on POST.
 
-Token guessing is throttled per client address (:class:`LoginThrottle`, one per app in ``app.state.login_throttle``):
-wrong tokens at the page login or in an API ``Authorization`` header count as failures. Behind a reverse proxy
-every client has the proxy's address, so they share one budget.
+Token guessing is throttled (:class:`LoginThrottle`, one per app in ``app.state.login_throttle``): wrong tokens at
+the page login or in an API ``Authorization`` header count as failures, per client address and per wrong token.
+An address that tried ``LOGIN_FAILURES`` *different* wrong tokens within ``LOGIN_WINDOW`` seconds is refused (429)
+until they age out, the right token included (letting it through would tell a guesser which guess was right). A
+wrong token repeated (a client left with an old token) locks only that token, not its address, so the right token
+still gets in from there. Behind a reverse proxy, start the server with ``--forwarded-allow-ips`` naming the proxy:
+the client address is then the one the proxy saw, and clients no longer share the proxy's budget.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import secrets
 import threading
 import time
 from base64 import b64encode
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from urllib.parse import quote, urlsplit
 
@@ -87,17 +91,21 @@ class TooManyFailures(HTTPException):
     def __init__(self, retry_after: int) -> None:
         super().__init__(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            f"too many failed logins from this address; retry in {retry_after} s",
+            f"too many failed logins from this address or with this token; retry in {retry_after} s",
             headers={"Retry-After": str(retry_after)},
         )
         self.retry_after = retry_after
 
 
 class LoginThrottle:
-    """Failed logins per client, in memory: once a client has ``limit`` failures within ``window`` seconds,
-    :meth:`check` refuses it (:class:`TooManyFailures`) until the oldest of them is ``window`` seconds old.
-    A success forgets the client's failures. At most ``max_clients`` clients are remembered (stale ones are
-    dropped first). Thread-safe; ``clock`` (seconds, monotonic) is injectable for tests.
+    """Failed logins in memory, per client address and per wrong token (see the module docstring).
+
+    :meth:`check` refuses (:class:`TooManyFailures`) a client that failed with ``limit`` different tokens within
+    ``window`` seconds, until the oldest of them is ``window`` seconds old; :meth:`check_guess` refuses a token
+    that failed ``limit`` times within ``window`` (from any client). :meth:`failed` records a failure (a guess of
+    ``None`` counts as a new different token each time); :meth:`succeeded` forgets the client's failures. Tokens
+    are kept only as keyed hashes. At most ``max_clients`` clients and as many tokens are remembered (stale ones
+    are dropped first). Thread-safe; ``clock`` (seconds, monotonic) is injectable for tests.
     """
 
     def __init__(
@@ -110,36 +118,68 @@ class LoginThrottle:
     ) -> None:
         self.limit, self.window, self.max_clients = limit, window, max_clients
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: dict[str, OrderedDict[object, float]] = {}  # client -> wrong token -> last failure
+        self._guesses: dict[bytes, deque[float]] = {}  # wrong token -> its failures
+        self._key = secrets.token_bytes(32)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._failures)
 
+    def _digest(self, guess: str) -> bytes:
+        return hmac.new(self._key, guess.encode("utf-8", "surrogatepass"), "sha256").digest()
+
+    def _retry_after(self, oldest: float, now: float) -> int:
+        return max(1, math.ceil(oldest + self.window - now))
+
     def check(self, client: str) -> None:
         """Raise :class:`TooManyFailures` while ``client`` is locked out."""
         with self._lock:
             now = self._clock()
-            failures = self._failures.get(client)
-            if failures is not None and len(failures) >= self.limit and failures[0] > now - self.window:
-                raise TooManyFailures(max(1, math.ceil(failures[0] + self.window - now)))
+            tried = self._failures.get(client)
+            if tried is not None and len(tried) >= self.limit:
+                oldest = next(iter(tried.values()))
+                if oldest > now - self.window:
+                    raise TooManyFailures(self._retry_after(oldest, now))
 
-    def failed(self, client: str) -> None:
+    def check_guess(self, guess: str) -> None:
+        """Raise :class:`TooManyFailures` while the wrong token ``guess`` is locked out."""
+        with self._lock:
+            now = self._clock()
+            failures = self._guesses.get(self._digest(guess))
+            if failures is not None and len(failures) >= self.limit and failures[0] > now - self.window:
+                raise TooManyFailures(self._retry_after(failures[0], now))
+
+    def failed(self, client: str, guess: str | None = None) -> None:
         with self._lock:
             now = self._clock()
             if client not in self._failures and len(self._failures) >= self.max_clients:
                 self._forget_some(now)
-            self._failures.setdefault(client, deque(maxlen=self.limit)).append(now)
+            tried = self._failures.setdefault(client, OrderedDict())
+            key: object = object() if guess is None else self._digest(guess)
+            tried.pop(key, None)
+            tried[key] = now  # newest last
+            while len(tried) > self.limit:
+                tried.popitem(last=False)
+            if isinstance(key, bytes):
+                if key not in self._guesses and len(self._guesses) >= self.max_clients:
+                    self._forget_some(now)
+                self._guesses.setdefault(key, deque(maxlen=self.limit)).append(now)
 
     def succeeded(self, client: str) -> None:
         with self._lock:
             self._failures.pop(client, None)
 
     def _forget_some(self, now: float) -> None:
-        for client in [c for c, failures in self._failures.items() if failures[-1] <= now - self.window]:
+        stale = now - self.window
+        for client in [c for c, tried in self._failures.items() if next(reversed(tried.values())) <= stale]:
             del self._failures[client]
+        for guess in [g for g, failures in self._guesses.items() if failures[-1] <= stale]:
+            del self._guesses[guess]
         while len(self._failures) >= self.max_clients:
             del self._failures[next(iter(self._failures))]  # the longest-known client
+        while len(self._guesses) >= self.max_clients:
+            del self._guesses[next(iter(self._guesses))]
 
 
 def throttle_of(request: Request) -> LoginThrottle:
@@ -148,7 +188,8 @@ def throttle_of(request: Request) -> LoginThrottle:
 
 
 def client_of(request: Request) -> str:
-    """The client's address (the proxy's, behind a reverse proxy: the server ignores forwarded headers)."""
+    """The client's address: behind a reverse proxy, the proxy's, unless the server was started with
+    ``--forwarded-allow-ips`` naming it (uvicorn then puts the address the proxy saw here)."""
     return request.client.host if request.client else ""
 
 
@@ -173,13 +214,23 @@ def check_api_token(request: Request) -> None:
     throttle, client = throttle_of(request), client_of(request)
     throttle.check(client)
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token_matches(settings, credentials.strip()):
-        if credentials.strip():
-            throttle.failed(client)
+    guess = credentials.strip()
+    if scheme.lower() != "bearer" or not token_matches(settings, guess):
+        if guess:
+            throttle.check_guess(guess)
+            throttle.failed(client, guess)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "missing or wrong access token", headers={"WWW-Authenticate": "Bearer"}
         )
     throttle.succeeded(client)
+
+
+def check_docs_access(request: Request) -> None:
+    """FastAPI dependency for the API documentation: open without a token; with one, a logged-in page session
+    (a browser) or the Bearer token (:func:`check_api_token`)."""
+    if settings_of(request).token is None or read_session(request):
+        return
+    check_api_token(request)
 
 
 def make_session_cookie(settings: Settings) -> str:
@@ -197,18 +248,21 @@ def read_session(request: Request, settings: Settings | None = None) -> bool:
 def login(request: Request, token: str, settings: Settings | None = None) -> bool:
     """Log the session in when ``token`` is right; a fresh CSRF token is issued either way.
 
-    Raises :class:`TooManyFailures` (before looking at ``token``) while the client is throttled."""
+    Raises :class:`TooManyFailures` (before looking at ``token``) while the client is throttled, and (a wrong
+    ``token`` only) while that token is."""
     settings = settings or settings_of(request)
     throttle, client = throttle_of(request), client_of(request)
     throttle.check(client)
     ok = settings.token is not None and token_matches(settings, token)
+    if not ok:
+        throttle.check_guess(token)
     request.session.clear()
     request.session["csrf"] = secrets.token_urlsafe(32)
     if ok:
         request.session["auth"] = True
         throttle.succeeded(client)
     else:
-        throttle.failed(client)
+        throttle.failed(client, token)
     return ok
 
 

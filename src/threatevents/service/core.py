@@ -7,9 +7,10 @@ layer should answer. Model work (ingesting, tagging) is bounded by a :class:`~.l
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, text
@@ -30,9 +31,11 @@ from .errors import (
     ValidationError,
     WorkbenchError,
 )
+from .jobs import Job, JobQueue
 from .limits import Gate
 from .settings import Settings
 from .views import (
+    MAX_ID,
     DocumentCounts,
     DocumentPage,
     DocumentSummary,
@@ -40,6 +43,7 @@ from .views import (
     ReviewView,
     SentenceView,
     TagRequest,
+    lone_surrogate,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +53,8 @@ if TYPE_CHECKING:
 #: Every format of the export registry (:data:`threatevents.export.FORMATS`) is offered.
 EXPORT_FORMATS: tuple[str, ...] = FORMAT_NAMES
 MAX_PAGE = 200
+#: Sentences of context tagged on each side of a chunk (models read at most the neighbour on each side).
+CONTEXT_MARGIN = 2
 __all__ = [
     "EXPORT_FORMATS",
     "Busy",
@@ -69,6 +75,22 @@ class Export:
     content: str
     media_type: str
     filename: str
+
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(value: str) -> str:
+    """A name for display and storage: control characters (NUL, line breaks, escapes) become spaces and runs of
+    white space one space, ends trimmed. Refuses (:class:`ValidationError`) text that is not valid Unicode."""
+    if lone_surrogate(value) is not None:
+        raise ValidationError("names must be valid Unicode text (a lone UTF-16 surrogate is not)")
+    return " ".join(_CONTROL_CHARS.sub(" ", value).split())
+
+
+def _check_id(doc_id: int) -> None:
+    if not 1 <= doc_id <= MAX_ID:
+        raise NotFound(f"no document with id {doc_id}")
 
 
 def _event_counts(label_sets: Sequence[Sequence[str]]) -> dict[str, int]:
@@ -154,6 +176,7 @@ class Workbench:
         self.model = model
         self.settings = settings
         self.gate = Gate(settings.max_concurrency, settings.max_queue, settings.queue_timeout)
+        self.jobs = JobQueue(max_pending=settings.max_jobs)
         self._sessions = session_factory
 
     # -- model work ----------------------------------------------------------------------------
@@ -191,15 +214,48 @@ class Workbench:
         """Model work only (in a gate slot); :func:`with_indicators` adds the indicators after it."""
         return tag_documents(self._require_model(), docs, indicators=False)
 
+    def _check_sync_size(self, n_sentences: int) -> None:
+        if n_sentences > self.settings.max_sync_sentences:
+            raise TooLarge(
+                f"{n_sentences:,} sentences is more than {self.settings.max_sync_sentences:,} per request; "
+                "store it with POST /v1/documents, which tags large documents in the background"
+            )
+
+    def _tag_in_chunks(
+        self, doc: IngestedDocument, progress: Callable[[int], None] | None = None
+    ) -> list[TaggedSentence]:
+        """Tag ``doc`` holding a model slot for at most ``settings.chunk_sentences`` sentences at a time, so that a
+        large document lets other requests in between its chunks. Each chunk is tagged with the context a model
+        may read around it (the headline and :data:`CONTEXT_MARGIN` neighbours each side), so the labels are the
+        ones tagging the whole document at once gives."""
+        size, n = self.settings.chunk_sentences, len(doc.sentences)
+        tagged: list[TaggedSentence] = []
+        for first in range(0, n, size):
+            last = min(n, first + size)
+            lo = max(1, first - CONTEXT_MARGIN)
+            hi = min(n, last + CONTEXT_MARGIN)
+            head = [] if first == 0 else doc.sentences[:1]
+            spans = doc.sentences[:hi] if first == 0 else [*head, *doc.sentences[lo:hi]]
+            skip = first if first == 0 else len(head) + first - lo
+            part = replace(doc, sentences=spans)
+            with self.gate.slot():
+                rows = self._tag([part])[0][skip : skip + last - first]
+            tagged.extend(replace(s, index=first + i) for i, s in enumerate(rows))
+            if progress is not None:
+                progress(len(tagged))
+        return tagged
+
     def tag_batch(self, items: Sequence[TagRequest]) -> list[list[TaggedSentence]]:
         """Tag several texts in one model call without storing them; the tagged sentences of each item, with
-        their indicators (the ``threatevents tag`` JSONL record is ``TaggedSentence.to_record()``).
+        their indicators (the ``threatevents tag`` JSONL record is ``TaggedSentence.to_record()``). More than
+        ``settings.max_sync_sentences`` sentences in all is refused (:class:`TooLarge`).
         """
         if len(items) > self.settings.max_batch:
             raise ValidationError(f"at most {self.settings.max_batch} items per batch")
         with self.gate.slot():
             self._require_model()
             docs = [self._ingest(data=None, filename=None, text=item.text, title=item.title) for item in items]
+            self._check_sync_size(sum(len(doc.sentences) for doc in docs))
             tagged = self._tag(docs)
         return [with_indicators(doc_tagged) for doc_tagged in tagged]
 
@@ -207,7 +263,7 @@ class Workbench:
         """Tag one text without storing it (see :meth:`tag_batch` for the record shape)."""
         return self.tag_batch([TagRequest(text=text, title=title)])[0]
 
-    def add_document(
+    def ingest(
         self,
         *,
         data: bytes | None = None,
@@ -215,15 +271,17 @@ class Workbench:
         text: str | None = None,
         title: str | None = None,
         name: str | None = None,
-    ) -> DocumentView:
-        """Ingest (bytes of any supported format, or text), tag and store a document in one transaction."""
+    ) -> IngestedDocument:
+        """Read a document (bytes of any supported format, or text) into sentences, in a model slot."""
         with self.gate.slot():
             self._require_model()
-            doc = self._ingest(data=data, filename=filename, text=text, title=title, name=name)
-            tagged = self._tag([doc])[0]
-        tagged = with_indicators(tagged)
+            return self._ingest(data=data, filename=filename, text=text, title=title, name=name)
+
+    def store_document(self, doc: IngestedDocument, progress: Callable[[int], None] | None = None) -> DocumentView:
+        """Tag an ingested document (in chunks) and store it in one transaction."""
+        tagged = with_indicators(self._tag_in_chunks(doc, progress))
         row = DocumentRow(
-            name=doc.name[:255],
+            name=(one_line(doc.name) or "upload")[:255],
             title=doc.title[:1000] if doc.title else None,
             format=doc.format,
             text=doc.text,
@@ -249,10 +307,32 @@ class Workbench:
             session.flush()
             return _document_view(row)
 
+    def add_document(
+        self,
+        *,
+        data: bytes | None = None,
+        filename: str | None = None,
+        text: str | None = None,
+        title: str | None = None,
+        name: str | None = None,
+    ) -> DocumentView:
+        """Ingest (bytes of any supported format, or text), tag and store a document, whatever its size."""
+        return self.store_document(self.ingest(data=data, filename=filename, text=text, title=title, name=name))
+
+    def submit_document(self, doc: IngestedDocument) -> Job:
+        """Tag and store ``doc`` in the background (:class:`~.jobs.JobQueue`); the job says how it went."""
+        return self.jobs.submit(lambda progress: self.store_document(doc, progress).id, len(doc.sentences))
+
+    def job(self, job_id: str) -> Job:
+        found = self.jobs.get(job_id)
+        if found is None:
+            raise NotFound(f"no job {job_id} (jobs are forgotten when the server restarts)")
+        return found
+
     # -- stored documents ----------------------------------------------------------------------
     def list_documents(self, offset: int = 0, limit: int = 50) -> DocumentPage:
         """Newest first, ``limit`` (1 to 200) documents from ``offset``, with review progress and event counts."""
-        if offset < 0 or not 1 <= limit <= MAX_PAGE:
+        if not 0 <= offset <= MAX_ID or not 1 <= limit <= MAX_PAGE:
             raise ValidationError(f"offset must be >= 0 and limit between 1 and {MAX_PAGE}")
         with self._sessions() as session:
             total = session.scalar(select(func.count()).select_from(DocumentRow)) or 0
@@ -298,6 +378,7 @@ class Workbench:
         return row
 
     def get_document(self, doc_id: int) -> DocumentView:
+        _check_id(doc_id)
         with self._sessions() as session:
             return _document_view(self._load(session, doc_id))
 
@@ -317,6 +398,7 @@ class Workbench:
 
     def delete_document(self, doc_id: int) -> None:
         """Delete a document with its sentences and reviews."""
+        _check_id(doc_id)
         with self._sessions.begin() as session:
             row = session.get(DocumentRow, doc_id)
             if row is None:
@@ -331,9 +413,12 @@ class Workbench:
         ``accept=True`` confirms the prediction (``labels`` omitted, or equal to it); ``accept=False``
         corrects it to ``labels``: any set of event labels, or ``["O"]`` / ``[]`` for no event.
         """
-        reviewer = reviewer.strip()
+        reviewer = one_line(reviewer)
         if not reviewer or len(reviewer) > 200:
             raise ValidationError("reviewer must be 1 to 200 characters")
+        _check_id(doc_id)
+        if not 0 <= index <= MAX_ID:
+            raise NotFound(f"document {doc_id} has no sentence {index}")
         try:
             given = check_labels(labels) if labels is not None else None
         except LabelError as exc:

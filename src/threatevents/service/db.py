@@ -7,6 +7,9 @@ ever made; the newest per sentence wins). Deleting a document deletes its senten
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from sqlalchemy import (
     create_engine,
     event,
     select,
+    text,
 )
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
@@ -52,6 +56,35 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: str) -> str:
+    """``value`` without what a database refuses: NUL (PostgreSQL text cannot hold it) is dropped and a lone
+    UTF-16 surrogate (unencodable) becomes U+FFFD. Request validation refuses or cleans these first; this is
+    the last guard, applied to every string column."""
+    if not _UNSTORABLE.search(value):
+        return value
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", value)
+
+
+class SafeString(TypeDecorator[str]):
+    """``String`` whose values are made :func:`storable` on the way in."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return storable(value) if isinstance(value, str) else value
+
+
+class SafeText(SafeString):
+    """``Text`` whose values are made :func:`storable` on the way in."""
+
+    impl = Text
+    cache_ok = True
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -60,10 +93,10 @@ class DocumentRow(Base):
     __tablename__ = "documents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(255))
-    title: Mapped[str | None] = mapped_column(String(1000))
-    format: Mapped[str] = mapped_column(String(16))
-    text: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(SafeString(255))
+    title: Mapped[str | None] = mapped_column(SafeString(1000))
+    format: Mapped[str] = mapped_column(SafeString(16))
+    text: Mapped[str] = mapped_column(SafeText)
     indicators: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     sentences: Mapped[list[SentenceRow]] = relationship(
@@ -80,7 +113,7 @@ class SentenceRow(Base):
     index: Mapped[int] = mapped_column(Integer)
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(SafeText)
     predicted: Mapped[list[str]] = mapped_column(JSON)
     scores: Mapped[dict[str, float]] = mapped_column(JSON)
     indicators: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
@@ -99,7 +132,7 @@ class ReviewRow(Base):
     sentence_id: Mapped[int] = mapped_column(ForeignKey("sentences.id", ondelete="CASCADE"), index=True)
     labels: Mapped[list[str]] = mapped_column(JSON)
     accepted: Mapped[bool] = mapped_column(Boolean)
-    reviewer: Mapped[str] = mapped_column(String(200))
+    reviewer: Mapped[str] = mapped_column(SafeString(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sentence: Mapped[SentenceRow] = relationship(back_populates="reviews")
 
@@ -113,8 +146,8 @@ def reviewed_documents(session: Session) -> list[Document]:
         .order_by(SentenceRow.document_id, SentenceRow.index)
     )
     by_doc: dict[int, list[Sentence]] = {}
-    for doc_id, text, labels in rows:
-        by_doc.setdefault(doc_id, []).append(Sentence(" ".join(text.split()), check_labels(labels)))
+    for doc_id, sentence_text, labels in rows:
+        by_doc.setdefault(doc_id, []).append(Sentence(" ".join(sentence_text.split()), check_labels(labels)))
     return [Document(f"review-{doc_id}", sentences) for doc_id, sentences in by_doc.items()]
 
 
@@ -141,14 +174,38 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+#: Key of the PostgreSQL advisory lock held while migrating (any constant 64-bit number; "threatev" in ASCII).
+PG_MIGRATION_LOCK = 0x7468726561746576
+MIGRATION_LOCK_TIMEOUT = 300.0
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Only one process migrates a database at a time: two servers started together on a new database would
+    otherwise both see it empty and the second die on ``table documents already exists``. SQLite files use a
+    lock file beside the database (``<file>.migrate.lock``); PostgreSQL takes a transaction advisory lock in
+    :func:`migrate` itself; an in-memory database belongs to one process."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        yield
+        return
+    from filelock import FileLock
+
+    with FileLock(f"{Path(database).expanduser()}.migrate.lock", timeout=MIGRATION_LOCK_TIMEOUT):
+        yield
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (creates it in an empty database)."""
+    """Bring the schema to the newest Alembic revision (creates it in an empty database). Safe to run from
+    several processes at once: one migrates, the others wait and then find nothing to do."""
     from alembic import command
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
+    with _migration_lock(engine), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":  # held until this transaction ends
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .settings import Settings, read_token_file
 
+KEEP_ALIVE_SECONDS = 5
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
@@ -55,15 +56,24 @@ def serve(
     token_file: str | Path | None = None,
     *,
     log_level: str = "info",
+    forwarded_allow_ips: str | None = None,
 ) -> None:
     """Serve the API and the review page until interrupted.
 
     Raises :class:`UnsafeBindError` before loading anything when ``host`` is not loopback and no token
     is configured (argument, ``--token-file``, ``THREATEVENTS_TOKEN`` or ``THREATEVENTS_TOKEN_FILE``).
+
+    ``forwarded_allow_ips`` (comma-separated addresses or networks, ``*`` for any) names the reverse proxies
+    whose ``X-Forwarded-For``/``X-Forwarded-Proto`` headers are believed; the client address is then the one the
+    proxy saw (what the login throttle counts). Without it forwarded headers are ignored.
+
+    A connection must send each request head within ``settings.read_timeout`` seconds and an idle kept-alive
+    connection is closed after 5 s; the body is timed by the app (see :mod:`.timeouts`).
     """
     import uvicorn
 
     from .app import create_app
+    from .timeouts import header_timeout_protocol
 
     settings = build_settings(db_url, model_dir, token, token_file)
     check_bind(host, settings.token)
@@ -74,6 +84,9 @@ def serve(
         port=port,
         log_level=log_level,
         server_header=False,
-        proxy_headers=False,
+        http=header_timeout_protocol(settings.read_timeout),
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
         timeout_graceful_shutdown=10,
     )

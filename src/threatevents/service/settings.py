@@ -31,6 +31,13 @@ class Settings:
     run at once and at most ``max_queue`` more wait (up to ``queue_timeout`` seconds); anything beyond
     is answered 503 with ``Retry-After`` at once. A batch tags at most ``max_batch`` texts. ``page=False``
     serves the API without the review page.
+
+    Tagging holds a model slot for at most ``chunk_sentences`` sentences at a time. A request tags at most
+    ``max_sync_sentences`` sentences while the client waits: more is refused for ``/v1/tag`` (413) and becomes a
+    background job for ``POST /v1/documents`` (202); at most ``max_jobs`` jobs wait.
+
+    A client must send a request's head, and each part of its body, within ``read_timeout`` seconds, and the
+    whole body within ``body_timeout`` seconds; otherwise it is answered 408 or disconnected.
     """
 
     db_url: str = DEFAULT_DB_URL
@@ -42,6 +49,11 @@ class Settings:
     queue_timeout: float = 10.0
     max_batch: int = 64
     page: bool = True
+    max_sync_sentences: int = 1000
+    chunk_sentences: int = 128
+    max_jobs: int = 8
+    read_timeout: float = 15.0
+    body_timeout: float = 120.0
     session_secret: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -49,6 +61,10 @@ class Settings:
             raise ValueError("the access token must not be empty")
         if self.max_upload_bytes <= 0 or self.max_concurrency <= 0 or self.max_queue < 0 or self.max_batch <= 0:
             raise ValueError("size and concurrency limits must be positive")
+        if self.max_sync_sentences <= 0 or self.chunk_sentences <= 0 or self.max_jobs <= 0:
+            raise ValueError("sentence and job limits must be positive")
+        if not (0 < self.read_timeout <= self.body_timeout):
+            raise ValueError("timeouts must be positive, and read_timeout at most body_timeout")
 
     @property
     def max_body_bytes(self) -> int:
@@ -65,7 +81,8 @@ class Settings:
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         """Settings from ``THREATEVENTS_DB_URL``, ``_MODEL``, ``_TOKEN``, ``_TOKEN_FILE``, ``_MAX_UPLOAD_BYTES``,
-        ``_MAX_CONCURRENCY``, ``_MAX_QUEUE``, ``_MAX_BATCH`` and ``_SESSION_SECRET``; ``overrides`` that are not
+        ``_MAX_CONCURRENCY``, ``_MAX_QUEUE``, ``_MAX_BATCH``, ``_MAX_SYNC_SENTENCES``, ``_CHUNK_SENTENCES``,
+        ``_MAX_JOBS``, ``_READ_TIMEOUT``, ``_BODY_TIMEOUT`` and ``_SESSION_SECRET``; ``overrides`` that are not
         ``None`` win."""
         env = os.environ
         token = env.get("THREATEVENTS_TOKEN") or None
@@ -79,6 +96,11 @@ class Settings:
             "max_concurrency": int(env.get("THREATEVENTS_MAX_CONCURRENCY", cls.max_concurrency)),
             "max_queue": int(env.get("THREATEVENTS_MAX_QUEUE", cls.max_queue)),
             "max_batch": int(env.get("THREATEVENTS_MAX_BATCH", cls.max_batch)),
+            "max_sync_sentences": int(env.get("THREATEVENTS_MAX_SYNC_SENTENCES", cls.max_sync_sentences)),
+            "chunk_sentences": int(env.get("THREATEVENTS_CHUNK_SENTENCES", cls.chunk_sentences)),
+            "max_jobs": int(env.get("THREATEVENTS_MAX_JOBS", cls.max_jobs)),
+            "read_timeout": float(env.get("THREATEVENTS_READ_TIMEOUT", cls.read_timeout)),
+            "body_timeout": float(env.get("THREATEVENTS_BODY_TIMEOUT", cls.body_timeout)),
             "session_secret": env.get("THREATEVENTS_SESSION_SECRET") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -2,29 +2,61 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..indicators import Indicator
 from ..tagging import TaggedSentence
 
 MAX_TEXT_CHARS = 2_000_000
+MAX_ID = 2**31 - 1  # ids, indexes and offsets are 32-bit integers in every backend
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class TagRequest(BaseModel):
-    """Raw text to tag; ``title`` (optional) is prepended as its own paragraph when the text lacks it."""
+def lone_surrogate(value: object) -> str | None:
+    """The first lone UTF-16 surrogate in ``value`` (a string, or strings inside lists and dicts), else ``None``.
+
+    JSON may spell one (``"\\ud800"``) and Python then holds a string that cannot be encoded as UTF-8: storing,
+    splitting or answering with it fails. Requests carrying one are refused."""
+    if isinstance(value, str):
+        match = _SURROGATE.search(value)
+        return match.group() if match else None
+    if isinstance(value, list | tuple):
+        return next((found for item in value if (found := lone_surrogate(item)) is not None), None)
+    if isinstance(value, dict):
+        return next(
+            (found for item in (*value.keys(), *value.values()) if (found := lone_surrogate(item)) is not None), None
+        )
+    return None
+
+
+class RequestModel(BaseModel):
+    """Base of every request body: unknown fields are refused, and so is text that is not valid Unicode."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        char = lone_surrogate(value)
+        if char is not None:
+            raise ValueError(f"contains a lone UTF-16 surrogate (U+{ord(char):04X}), which is not valid Unicode text")
+        return value
+
+
+class TagRequest(RequestModel):
+    """Raw text to tag; ``title`` (optional) is prepended as its own paragraph when the text lacks it."""
+
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     title: str | None = Field(default=None, max_length=1000)
 
 
-class TagBatchRequest(BaseModel):
+class TagBatchRequest(RequestModel):
     """Texts to tag in one call; how many at most is a setting (``max_batch``), checked by the workbench."""
 
-    model_config = ConfigDict(extra="forbid")
     items: list[TagRequest] = Field(min_length=1)
 
 
@@ -34,11 +66,10 @@ class DocumentCreate(TagRequest):
     name: str | None = Field(default=None, min_length=1, max_length=255)
 
 
-class ReviewRequest(BaseModel):
+class ReviewRequest(RequestModel):
     """``accept`` = the prediction is right (leave ``labels`` out); else ``labels`` is the corrected set:
     any event labels, or ``["O"]`` / ``[]`` for none."""
 
-    model_config = ConfigDict(extra="forbid")
     accept: bool
     labels: list[str] | None = Field(default=None, max_length=6)
     reviewer: str = Field(min_length=1, max_length=200)
@@ -130,6 +161,22 @@ class DocumentView(BaseModel):
     @property
     def n_reviewed(self) -> int:
         return sum(1 for s in self.sentences if s.review is not None)
+
+
+class JobView(BaseModel):
+    """A background job: ``queued``, ``running``, ``done`` (``document_id``/``document_url`` name the stored
+    document) or ``failed`` (``error`` says why). ``tagged`` of ``sentences`` are done."""
+
+    id: str
+    status: str
+    sentences: int
+    tagged: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    document_id: int | None
+    document_url: str | None
+    error: str | None
 
 
 class Alive(BaseModel):

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
@@ -28,7 +29,7 @@ from ..labels import ALL_LABELS, EVENT_LABELS, LABEL_INFO, O
 from . import auth
 from .api import get_workbench
 from .core import EXPORT_FORMATS, WorkbenchError
-from .views import PageReviewView, SentenceView
+from .views import MAX_ID, PageReviewView, SentenceView
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -56,6 +57,10 @@ SHORT_NAMES = {
 }
 DEFAULT_REVIEWER = "analyst"
 PAGE_SIZE = 50
+#: Every integer a page URL carries is bounded here, so an out-of-range one is a 422, never a database overflow.
+PageDocId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+PageIndex = Annotated[int, PathParam(ge=0, le=MAX_ID)]
+PageOffset = Annotated[int, Query(ge=0, le=MAX_ID)]
 
 
 class PageRoute(APIRoute):
@@ -171,7 +176,7 @@ def filter_sentences(sentences: list[SentenceView], key: str | None) -> list[Sen
 
 # -- pages -------------------------------------------------------------------------------------------
 @router.get("/", dependencies=[LoggedIn])
-def page_index(request: Request, offset: int = 0) -> Response:
+def page_index(request: Request, offset: PageOffset = 0) -> Response:
     """The document list with upload and paste forms."""
     return _index(request, offset)
 
@@ -204,7 +209,7 @@ def page_create(
 
 
 @router.get("/documents/{doc_id}", dependencies=[LoggedIn])
-def page_document(request: Request, doc_id: int, event: str | None = None) -> Response:
+def page_document(request: Request, doc_id: PageDocId, event: str | None = None) -> Response:
     """One document: every sentence highlighted by its events, with scores, indicators and review controls."""
     doc = get_workbench(request).get_document(doc_id)
     key = event if event in (*ALL_LABELS, "unreviewed") else None
@@ -215,8 +220,8 @@ def page_document(request: Request, doc_id: int, event: str | None = None) -> Re
 @router.post("/documents/{doc_id}/sentences/{index}/review", dependencies=[LoggedIn])
 def page_review(
     request: Request,
-    doc_id: int,
-    index: int,
+    doc_id: PageDocId,
+    index: PageIndex,
     csrf: Annotated[str | None, Form()] = None,
     action: Annotated[str, Form()] = "save",
     labels: Annotated[list[str] | None, Form()] = None,
@@ -239,14 +244,14 @@ def page_review(
 
 
 @router.post("/documents/{doc_id}/delete", dependencies=[LoggedIn])
-def page_delete(request: Request, doc_id: int, csrf: Annotated[str | None, Form()] = None) -> Response:
+def page_delete(request: Request, doc_id: PageDocId, csrf: Annotated[str | None, Form()] = None) -> Response:
     _check_csrf(request, csrf)
     get_workbench(request).delete_document(doc_id)
     return RedirectResponse(path_for(request, "page_index"), status_code=303)
 
 
 @router.get("/documents/{doc_id}/export/{fmt}", dependencies=[LoggedIn])
-def page_export(request: Request, doc_id: int, fmt: str) -> Response:
+def page_export(request: Request, doc_id: PageDocId, fmt: str) -> Response:
     """Download the document with its reviewed labels (same content as the API's export)."""
     export = get_workbench(request).export_document(doc_id, fmt)
     disposition = f'attachment; filename="{export.filename}"'
