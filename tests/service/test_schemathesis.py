@@ -34,7 +34,7 @@ def test_api_follows_its_spec(tmp_path: Path, mode: GenerationMode) -> None:
         app.state.workbench.review_sentence(doc.id, 0, accept=True, reviewer="ann")
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers={"host": "127.0.0.1"})
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 11  # every route of the API and the health probes
+    assert len(operations) == 12  # every route of the API and the health probes
 
     for operation in operations:
         if mode is GenerationMode.NEGATIVE and not (list(operation.iter_parameters()) or operation.body):

@@ -7,6 +7,7 @@ full) *before* handing the model call to the thread pool, so excess requests nev
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
@@ -102,10 +103,12 @@ async def _document_input(request: Request) -> dict[str, Any]:
     """The arguments of ``Workbench.add_document`` from a multipart upload or a JSON body."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
-        try:
-            payload = DocumentCreate.model_validate_json((await request.body()).decode("utf-8"))
+        try:  # parsed like FastAPI parses the other bodies, so that errors name the same fields
+            payload = DocumentCreate.model_validate(json.loads((await request.body()).decode("utf-8")))
         except UnicodeDecodeError:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the JSON body is not UTF-8") from None
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the body is not valid JSON: {exc}") from None
         except pydantic.ValidationError as exc:
             errors = exc.errors(include_url=False, include_context=False, include_input=False)
             raise RequestValidationError(errors) from None

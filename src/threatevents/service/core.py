@@ -81,11 +81,12 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def one_line(value: str) -> str:
-    """A name for display and storage: control characters (NUL, line breaks, escapes) become spaces and runs of
-    white space one space, ends trimmed. Refuses (:class:`ValidationError`) text that is not valid Unicode."""
+    """A name for display and storage: NUL is dropped, other control characters (line breaks, escapes) become
+    spaces and runs of white space one space, ends trimmed. Refuses (:class:`ValidationError`) text that is not
+    valid Unicode."""
     if lone_surrogate(value) is not None:
         raise ValidationError("names must be valid Unicode text (a lone UTF-16 surrogate is not)")
-    return " ".join(_CONTROL_CHARS.sub(" ", value).split())
+    return " ".join(_CONTROL_CHARS.sub(" ", value.replace("\x00", "")).split())
 
 
 def _check_id(doc_id: int) -> None:
