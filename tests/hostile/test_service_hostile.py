@@ -721,13 +721,13 @@ def test_chunked_tagging_gives_a_context_reading_model_the_same_context(sqlite_u
     from threatevents.ingest import ingest_text
     from threatevents.service.core import Workbench
     from threatevents.service.db import open_database
-    from threatevents.tagging import tag_documents
+    from threatevents.tagging import tag_documents, with_indicators
 
     model = ContextModel()
     doc = ingest_text(_sentences(23), title="Headline of the report")
     engine, sessions = open_database(sqlite_url)
     try:
         workbench = Workbench(model, sessions, make_settings(sqlite_url, chunk_sentences=chunk))
-        assert workbench._tag_in_chunks(doc) == tag_documents(model, [doc])[0]
+        assert with_indicators(workbench._tag_in_chunks(doc)) == tag_documents(model, [doc])[0]
     finally:
         engine.dispose()
