@@ -252,20 +252,27 @@ def train(
             )
 
 
+def _database_problem(what: str, url: str, exc: BaseException) -> str:
+    """One line about a database failure, naming the URL without its password."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        shown = "(not a database URL)"
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"{what} {shown}: {first_line}"
+
+
 def _load_feedback(load: Callable[[str], list[Document]], url: str) -> list[Document]:
     """Reviewed sentences from the database at ``url``; any database failure is one line for the user."""
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
         return load(url)
     except (SQLAlchemyError, ImportError) as exc:
-        try:
-            shown = make_url(url).render_as_string(hide_password=True)
-        except SQLAlchemyError:
-            shown = "(not a database URL)"
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"cannot read reviews from --feedback {shown}: {first_line}") from None
+        raise UserError(_database_problem("cannot read reviews from --feedback", url, exc)) from None
 
 
 @app.command()
@@ -622,14 +629,19 @@ def serve(
             raise UserError(
                 f"the service needs extra packages ({exc.name}): pip install 'threatevents[serve]'"
             ) from None
-        run_server(
-            host=host,
-            port=port,
-            db_url=db,
-            model_dir=model,
-            token_file=token_file,
-            forwarded_allow_ips=forwarded_allow_ips,
-        )
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            run_server(
+                host=host,
+                port=port,
+                db_url=db,
+                model_dir=model,
+                token_file=token_file,
+                forwarded_allow_ips=forwarded_allow_ips,
+            )
+        except SQLAlchemyError as exc:
+            raise UserError(_database_problem("cannot open --db", db or "sqlite:///threatevents.db", exc)) from None
 
 
 if __name__ == "__main__":

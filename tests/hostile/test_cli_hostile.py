@@ -220,6 +220,23 @@ def test_corpus_folder_that_is_missing_or_a_file(tmp_path: Path, path: str) -> N
         assert_clean_failure(invoke(command), 2, "corpus folder not found")
 
 
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("nonsense", "cannot open --db (not a database URL): Could not parse"),
+        ("sqlite:///{file}", "file is not a database"),
+    ],
+)
+def test_serve_database_mistakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, fragment: str) -> None:
+    pytest.importorskip("fastapi", reason="serve needs the serve extra")
+    # a mistake let through must fail the test, not start a server that never returns
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: pytest.fail("served despite a bad --db"))
+    file = tmp_path / "file.txt"
+    file.write_text("not a database " * 100)
+    result = invoke(["serve", "--db", url.format(file=file), "--model", "linear"])
+    assert_clean_failure(result, 2, fragment)
+
+
 @pytest.mark.parametrize("port", ["-1", "65536", "http"])
 def test_serve_port_out_of_range(port: str) -> None:
     assert_clean_failure(invoke(["serve", "--port", port]), 2, "--port")
