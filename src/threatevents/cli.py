@@ -440,7 +440,7 @@ def _collect_inputs(paths: list[str], output: Path | None) -> list[_Input]:
             inputs.append(_Input(raw, _display_name(raw), f"{_display_name(raw)}: {reason}"))
             continue
         if _same_file(st, out_stat):
-            raise UserError(f"{raw} is also the --output file; refusing to overwrite an input")
+            raise UserError(f"{raw} is also the --output path; refusing to write over an input")
         if not path.is_dir():
             inputs.append(_Input(raw, _display_name(raw)))
             continue

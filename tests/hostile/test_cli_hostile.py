@@ -69,7 +69,7 @@ def corpus(tmp_path: Path) -> Path:
         (["--max-bytes", "0"], 2, "--max-bytes"),
         (["--max-bytes", "-1"], 2, "--max-bytes"),
         (["--max-bytes", "1e3"], 2, "--max-bytes"),
-        (["--format", "pdf"], 2, "--format"),
+        (["--format", "pdf"], 2, "--format must be one of"),
         (["--model", "no-such-model"], 2, "model not found"),
         (["--model", "linear", "--no-such-option"], 2, "No such option"),
     ],
@@ -89,6 +89,14 @@ def test_tag_output_that_is_a_folder_gets_one_file_per_document(good: Path, tmp_
     assert written.name.endswith(".jsonl") and written.read_text().count("\n") >= 1
 
 
+def test_tag_output_folder_that_is_the_input_folder(tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "r.txt").write_text(REPORT)
+    result = invoke(["tag", str(tmp_path / "in"), "--model", "linear", "-o", str(tmp_path / "in")])
+    assert_clean_failure(result, 2, "refusing to write over an input")
+    assert [p.name for p in (tmp_path / "in").iterdir()] == ["r.txt"]
+
+
 def test_tag_output_under_a_file(good: Path) -> None:
     result = invoke(["tag", str(good), "--model", "linear", "-o", str(good / "out.jsonl")])
     assert_clean_failure(result, 2, "is not a folder")
@@ -97,7 +105,7 @@ def test_tag_output_under_a_file(good: Path) -> None:
 
 def test_tag_output_that_is_an_input_is_refused_before_it_is_truncated(good: Path) -> None:
     result = invoke(["tag", str(good), "--model", "linear", "-o", str(good)])
-    assert_clean_failure(result, 2, "refusing to overwrite an input")
+    assert_clean_failure(result, 2, "refusing to write over an input")
     assert good.read_text() == REPORT
 
 
