@@ -175,6 +175,15 @@ def test_evaluate_cli_adds_event_scores(tmp_path: Path) -> None:
     assert result_from_dict(data).to_dict()["events"] == data["events"]
 
 
+def test_evaluate_cli_with_a_missing_annotation_folder(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write_corpus(Corpus({d.id: d for d in corpus_docs()}, None), corpus)
+    args = ["evaluate", str(corpus), "--model", "linear", "--events-dir", str(tmp_path / "nope")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "noCASIEannotationfolder" in "".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
 # -- events-score ----------------------------------------------------------------------------------------------
 
 

@@ -42,6 +42,7 @@ from typing import Any
 
 from .events import Event, EventDocument, ReadReport, read_event_dir
 from .labels import ARGUMENT_ROLES, EVENT_LABELS
+from .metrics import Scores, count_scores
 
 METRICS: tuple[str, ...] = (
     "trigger_id",
@@ -65,30 +66,30 @@ _COUNTERS = (
 )
 
 
-def _div(a: float, b: float) -> float:
-    return a / b if b else 0.0
-
-
 @dataclass(frozen=True)
 class MatchScore:
-    """Precision, recall and F1 of one metric, with the counts behind them."""
+    """Precision, recall and F1 of one metric, with the counts behind them (arithmetic:
+    :func:`threatevents.metrics.count_scores`, which is TextEE's ``safe_div`` for zero denominators)."""
 
     gold: int = 0
     pred: int = 0
     match: int = 0
 
     @property
+    def scores(self) -> Scores:
+        return count_scores(self.match, self.pred, self.gold)
+
+    @property
     def precision(self) -> float:
-        return _div(self.match, self.pred)
+        return self.scores.precision
 
     @property
     def recall(self) -> float:
-        return _div(self.match, self.gold)
+        return self.scores.recall
 
     @property
     def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return _div(2 * p * r, p + r)
+        return self.scores.f1
 
     def __add__(self, other: MatchScore) -> MatchScore:
         return MatchScore(self.gold + other.gold, self.pred + other.pred, self.match + other.match)
@@ -128,7 +129,7 @@ class EventScores:
 
     @property
     def realis_accuracy(self) -> float:
-        return _div(self.realis_correct, self.realis_matched)
+        return self.realis_correct / self.realis_matched if self.realis_matched else 0.0
 
     def __getitem__(self, metric: str) -> MatchScore:
         return self.scores[metric]
