@@ -70,3 +70,18 @@ def test_tag_returns_jsonl_records(fitted: EventModel) -> None:
     records = fitted.tag("Ransomware encrypted 300 computers at Acme.\n\nShares closed slightly higher.")
     assert [r["index"] for r in records] == [0, 1]
     assert set(records[0]["scores"]) == set(ALL_LABELS)
+
+
+def test_predict_events_is_one_list_per_document(fitted: EventModel, tmp_path: Path) -> None:
+    from threatevents.events import check_event, join_sentences
+
+    docs = make_documents(3, seed=9)
+    events = fitted.predict_events(docs)
+    assert len(events) == len(docs)
+    for doc, found in zip(docs, events, strict=True):
+        for event in found:  # offsets into the document's sentences joined
+            check_event(event, join_sentences(doc.texts)[0])
+    if not fitted.has_event_extractor:
+        assert events == [[], [], []]
+    if fitted.kind == "linear":  # the linear model says in its card that it extracts no events
+        assert "this model has no event extractor" in (fitted.save(tmp_path / "m") / "README.md").read_text()
