@@ -305,6 +305,8 @@ def evaluate(
             _check_writable(json_path, "--json", folder=False)
         if report:
             _check_writable(report, "--report", folder=True)
+        if events_dir is not None and not events_dir.is_dir():
+            raise UserError(f"--events-dir {events_dir}: no such folder")
         loaded = load_model(model)
         corpus = _read_corpus(corpus_dir, strict, split_file, verbose=verbose)
         docs = corpus.split(split.value if corpus.splits is not None else "all")

@@ -135,6 +135,7 @@ def test_tag_output_on_a_full_disk(good: Path) -> None:
         (["--json", "{file}/m.json"], 2, "is not a folder"),
         (["--split-file", "{tmp}/none.json"], 2, "split file not found"),
         (["--model", "{tmp}"], 2, "model"),
+        (["--events-dir", "{tmp}/none"], 2, "--events-dir"),
     ],
 )
 def test_evaluate_mistakes(corpus: Path, tmp_path: Path, args: list[str], code: int, fragment: str) -> None:
@@ -144,6 +145,24 @@ def test_evaluate_mistakes(corpus: Path, tmp_path: Path, args: list[str], code: 
     result = invoke(["evaluate", str(corpus), *(["--model", "linear"] if "--model" not in args else []), *args])
     assert_clean_failure(result, code, fragment)
     assert "error" in result.output.lower() or "Invalid value" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["{tmp}/none", "{tmp}"], "not a folder"),
+        (["{tmp}", "{tmp}/none"], "not a folder"),
+        (["{tmp}", "{tmp}", "--ids", "{tmp}"], "Is a directory"),
+        (["{tmp}", "{tmp}", "--ids", "{file}"], "no gold documents"),
+        (["{tmp}", "{tmp}", "--json", "{tmp}"], "--json"),
+        (["{tmp}", "{tmp}"], "no gold documents"),
+    ],
+)
+def test_events_score_mistakes(tmp_path: Path, args: list[str], fragment: str) -> None:
+    file = tmp_path / "file.txt"
+    file.write_text("doc1\n")
+    result = invoke(["events-score", *[a.format(tmp=tmp_path, file=file) for a in args]])
+    assert_clean_failure(result, 2, fragment)
 
 
 @pytest.mark.parametrize(
