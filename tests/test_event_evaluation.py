@@ -193,6 +193,11 @@ def _score(tmp_path: Path, gold: Path, pred: Path, *extra: str) -> tuple[Any, di
     return result, json.loads(out.read_text()) if out.is_file() else {}
 
 
+def test_events_score_help() -> None:
+    result = runner.invoke(app, ["events-score", "--help"])
+    assert result.exit_code == 0 and "gold_dir" in result.output.lower() and "--ids" in result.output
+
+
 def test_gold_against_gold_scores_one(tmp_path: Path) -> None:
     gold = write_dir(tmp_path / "gold", gold_files())
     result, data = _score(tmp_path, gold, gold)
