@@ -367,3 +367,31 @@ def test_tag_html_page_has_paragraphs(model_dir, tmp_path):
     assert result.exit_code == 0, result.output
     doc = result.stdout.split("<div class='doc'>", 1)[1].split("</div>", 1)[0]
     assert doc.count("<p>") == 3 and "justify" not in result.stdout
+
+
+def _hide_trafilatura(monkeypatch):
+    """Make ``import trafilatura`` fail as on an install where its lxml extra did not resolve."""
+    import sys
+
+    for name in [m for m in sys.modules if m == "trafilatura" or m.startswith("trafilatura.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "trafilatura", None)
+
+
+def test_tag_with_a_broken_extractor_install_fails_before_reading_naming_the_package(tmp_path, monkeypatch):
+    report = tmp_path / "r.txt"
+    report.write_text(REPORT)
+    _hide_trafilatura(monkeypatch)
+    result = runner.invoke(app, ["tag", str(report), "--model", "linear"])
+    assert result.exit_code == 2
+    assert "pip install trafilatura" in result.output and "Traceback" not in result.output
+    assert '"labels"' not in result.output  # nothing was tagged
+
+
+def test_serve_with_a_broken_extractor_install_is_one_clear_line(tmp_path, monkeypatch):
+    pytest.importorskip("fastapi", reason="serve needs the serve extra")
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: pytest.fail("served despite a broken install"))
+    _hide_trafilatura(monkeypatch)
+    result = runner.invoke(app, ["serve", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--model", "linear", "--port", "0"])
+    assert result.exit_code == 2
+    assert "pip install trafilatura" in result.output and "Traceback" not in result.output

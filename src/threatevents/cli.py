@@ -76,7 +76,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 @contextmanager
 def _user_errors() -> Iterator[None]:
     from .corpus import CorpusFormatError
-    from .ingest import IngestError
+    from .ingest import ExtractorUnavailableError, IngestError
     from .labels import LabelError
     from .models import ModelLoadError
 
@@ -84,6 +84,7 @@ def _user_errors() -> Iterator[None]:
         yield
     except (
         UserError,
+        ExtractorUnavailableError,
         CorpusFormatError,
         IngestError,
         LabelError,
@@ -529,13 +530,14 @@ def tag(
     exit code is 1.
     """
     from .export import FORMATS
-    from .ingest import IngestError
+    from .ingest import IngestError, check_extractors
     from .models import load_model
     from .tagging import tag_documents
 
     _setup_logging(verbose)
     folder = output if output and output.is_dir() else None
     with _user_errors():
+        check_extractors()  # a broken install fails here, naming the package, not on the first HTML file
         if fmt not in FORMATS:
             raise UserError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
         export_format = FORMATS[fmt]
