@@ -82,6 +82,34 @@ def _collapsed(text: str) -> tuple[str, list[int]]:
     return "".join(chars), offsets
 
 
+def char_map(a: str, b: str) -> list[int] | None:
+    """For two texts equal but for the length of their whitespace runs (and whitespace at either end), the
+    offset in ``b`` of each offset ``0..len(a)`` of ``a``; ``None`` when they differ otherwise.
+
+    A whitespace run of ``a`` maps to where the matching run of ``b`` starts; this carries spans between a
+    corpus sentence and the article text it was found in with whitespace collapsed.
+    """
+    out = [0] * (len(a) + 1)
+    i = j = 0
+    while i < len(a):
+        if a[i].isspace():
+            while i < len(a) and a[i].isspace():
+                out[i] = j
+                i += 1
+            while j < len(b) and b[j].isspace():
+                j += 1
+            continue
+        while j < len(b) and b[j].isspace():
+            j += 1
+        if j >= len(b) or b[j] != a[i]:
+            return None
+        out[i] = j
+        i += 1
+        j += 1
+    out[len(a)] = j
+    return out
+
+
 def _locate(sentence: str, content: str, collapsed: tuple[str, list[int]], start: int) -> tuple[int, int] | None:
     """Span of ``sentence`` in ``content`` at or after ``start`` (else anywhere), or ``None``."""
     for begin in (start, 0):

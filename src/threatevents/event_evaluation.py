@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .casie import locate_sentences
+from .casie import char_map, locate_sentences
 from .corpus import Document
 from .event_metrics import NO_EXTRACTOR_NOTE, EventScores, score_events
 from .events import Event, ReadReport, Span, join_sentences, read_event_dir
@@ -45,11 +45,13 @@ class _Placer:
         at, where = self.starts[i], self.spans[i]
         assert where is not None
         begin, finish = where
-        text = self.sentences[i][start - at : end - at]
         if self.content[begin:finish] == self.sentences[i]:
             return begin + start - at, begin + end - at
-        found = self.content.find(text, begin, finish)  # the sentence matched with whitespace collapsed
-        return (found, found + len(text)) if found >= 0 else None
+        # the sentence was found with whitespace collapsed: carry the span character by character
+        mapping = char_map(self.sentences[i], self.content[begin:finish])
+        if mapping is None:
+            return None
+        return begin + mapping[start - at], begin + mapping[end - at - 1] + 1
 
 
 def place_events(events: Sequence[Event], sentences: Sequence[str], content: str) -> tuple[list[Event], int, int]:
@@ -72,6 +74,48 @@ def place_events(events: Sequence[Event], sentences: Sequence[str], content: str
             arguments.append(replace(argument, start=span[0], end=span[1], text=content[span[0] : span[1]]))
         out.append(
             replace(event, trigger=Span(trigger[0], trigger[1], content[trigger[0] : trigger[1]]), arguments=arguments)
+        )
+    return out, lost_events, lost_arguments
+
+
+def events_in_sentences(
+    events: Sequence[Event], sentences: Sequence[str], content: str
+) -> tuple[list[Event], int, int]:
+    """The inverse of :func:`place_events`: article events with offsets into ``sentences`` joined (the frame of
+    ``predict_events``; training targets for an extractor), and how many events and arguments fall outside
+    every sentence found in the article (dropped)."""
+    spans = locate_sentences(content, sentences)
+    starts = join_sentences(sentences)[1]
+
+    def to_joined(start: int, end: int) -> tuple[int, int] | None:
+        for sentence, at, where in zip(sentences, starts, spans, strict=True):
+            if where is None or not (where[0] <= start and end <= where[1]):
+                continue
+            if content[where[0] : where[1]] == sentence:
+                return at + start - where[0], at + end - where[0]
+            mapping = char_map(content[where[0] : where[1]], sentence)  # found with whitespace collapsed
+            if mapping is None:
+                return None
+            return at + mapping[start - where[0]], at + mapping[end - where[0] - 1] + 1
+        return None
+
+    joined = join_sentences(sentences)[0]
+    out: list[Event] = []
+    lost_events = lost_arguments = 0
+    for event in events:
+        trigger = to_joined(event.trigger.start, event.trigger.end)
+        if trigger is None:
+            lost_events += 1
+            continue
+        arguments = []
+        for argument in event.arguments:
+            span = to_joined(argument.start, argument.end)
+            if span is None:
+                lost_arguments += 1
+                continue
+            arguments.append(replace(argument, start=span[0], end=span[1], text=joined[span[0] : span[1]]))
+        out.append(
+            replace(event, trigger=Span(trigger[0], trigger[1], joined[trigger[0] : trigger[1]]), arguments=arguments)
         )
     return out, lost_events, lost_arguments
 
