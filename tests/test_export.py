@@ -82,6 +82,7 @@ def test_jsonl_records_have_the_documented_fields():
         "scores",
         "indicators",
         "review",
+        "events",
     ]
     assert rec["labels"] == ["AttackRansom"] and set(rec["scores"]) == set(ALL_LABELS) and rec["review"] is None
 

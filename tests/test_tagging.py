@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
+import jsonschema
 import numpy as np
 import pytest
 
 from conftest import KeywordModel
+from threatevents.events import RECORD_SCHEMA_PATH, Argument, Event, Span
 from threatevents.ingest import ingest_text
 from threatevents.labels import ALL_LABELS, EVENT_LABELS, O
 from threatevents.tagging import TaggedSentence, document_events, tag_documents, tag_text, tag_texts
@@ -24,7 +28,7 @@ def test_tag_documents_scores_every_sentence_in_one_call() -> None:
     ]
     first, second, third = tagged[0]
     assert (first.document, first.index, first.labels) == ("a.txt", 0, ("AttackRansom",))
-    assert second.labels == (O,) and second.events == ()
+    assert second.labels == (O,) and second.event_labels == ()
     assert third.labels == ("DiscoverVulnerability", "PatchVulnerability")
     assert REPORT[third.start : third.end] == third.text  # offsets into the document text
     assert tagged[1][0].document == "b.txt" and tagged[1][0].index == 0
@@ -66,8 +70,10 @@ def test_tag_text_records_match_the_cli_jsonl_shape() -> None:
         "scores",
         "indicators",
         "review",
+        "events",
     ]
     assert records[0]["document"] == "r" and records[0]["labels"] == ["AttackRansom"]
+    assert all(r["events"] == [] for r in records)  # this model extracts no events
     assert [r["paragraph"] for r in records] == [0, 0, 1] and records[0]["review"] is None
 
 
@@ -108,3 +114,35 @@ def test_document_events_counts_sentences_per_event() -> None:
     tagged = [sentence(("AttackRansom",)), sentence((O,)), sentence(("AttackRansom", "AttackDatabreach"))]
     assert document_events(tagged) == {"AttackDatabreach": 1, "AttackRansom": 2}
     assert document_events([]) == {}
+
+
+def test_sentence_records_carry_events_in_document_offsets_valid_under_the_schema() -> None:
+    """Issue 12 item 6: a tagged sentence's record lists its events as ``Event.to_record()`` dicts, offsets in the
+    document text (an argument in the previous sentence keeps its document offsets), valid under the shipped schema."""
+    text = "Acme Corp said on Monday. Hackers stole the records of 4,000 customers."
+    second = text.index("Hackers")
+    event = Event(
+        "AttackDatabreach",
+        "Actual",
+        Span(text.index("stole"), text.index("stole") + 5, "stole"),
+        [
+            Argument("Attacker", second, second + 7, "Hackers", score=0.8),
+            Argument("Victim", 0, 9, "Acme Corp", score=0.6),  # in the sentence before the trigger's
+            Argument("Time", text.index("Monday"), text.index("Monday") + 6, "Monday", score=0.4),
+        ],
+        score=0.9,
+    )
+    sentence = TaggedSentence("d", 1, second, len(text), text[second:], ("AttackDatabreach",), {}, events=(event,))
+    record = json.loads(json.dumps(sentence.to_record()))
+    schema = json.loads(RECORD_SCHEMA_PATH.read_text(encoding="utf-8"))
+    (item,) = record["events"]
+    jsonschema.validate(item, schema)
+    assert item["trigger"] == {"start": 34, "end": 39, "text": "stole"} and item["score"] == 0.9
+    assert [(a["role"], text[a["start"] : a["end"]]) for a in item["arguments"]] == [
+        ("Attacker", "Hackers"),
+        ("Victim", "Acme Corp"),
+        ("Time", "Monday"),
+    ]
+    back = Event.from_record(item, text)  # every span checked against the document text
+    assert back.to_record() == event.to_record()
+    assert TaggedSentence("d", 0, 0, 1, "x", ("O",), {}).to_record()["events"] == []

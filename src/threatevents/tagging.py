@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from .events import Event
 from .indicators import Indicator
 from .labels import ALL_LABELS, EVENT_LABELS, O, o_score
 
@@ -61,6 +62,9 @@ class TaggedSentence:
     the model's, or the reviewer's once ``review`` is set (``review.predicted`` then keeps the model's).
     ``indicators`` carry document offsets and this sentence's index; ``paragraph`` is the 0-based paragraph
     of the document the sentence is in (a line break in the text between two sentences starts a new one).
+    ``events`` are the structured events whose trigger is in this sentence (:class:`~threatevents.events.Event`,
+    offsets in the document text: an argument found in a neighbouring sentence keeps its document offsets);
+    empty when the model extracts none. ``event_labels`` are the sentence's labels other than ``O``.
     """
 
     document: str
@@ -73,6 +77,7 @@ class TaggedSentence:
     paragraph: int = 0
     indicators: tuple[Indicator, ...] = ()
     review: Review | None = None
+    events: tuple[Event, ...] = ()
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -86,10 +91,11 @@ class TaggedSentence:
             "scores": dict(self.scores),
             "indicators": [indicator.to_dict() for indicator in self.indicators],
             "review": self.review.to_record() if self.review else None,
+            "events": [event.to_record() for event in self.events],
         }
 
     @property
-    def events(self) -> tuple[str, ...]:
+    def event_labels(self) -> tuple[str, ...]:
         return tuple(label for label in self.labels if label != O)
 
     @property
@@ -170,6 +176,6 @@ def document_events(tagged: Sequence[TaggedSentence]) -> dict[str, int]:
     """How many sentences of a document carry each event label (only labels that occur)."""
     counts = {name: 0 for name in EVENT_LABELS}
     for sentence in tagged:
-        for label in sentence.events:
+        for label in sentence.event_labels:
             counts[label] += 1
     return {name: n for name, n in counts.items() if n}

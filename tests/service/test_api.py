@@ -83,6 +83,7 @@ def test_tag_and_batch(client: TestClient) -> None:
         "scores",
         "indicators",
         "review",
+        "events",
     }
     batch = client.post("/v1/tag/batch", json={"items": [{"text": "A phishing mail."}, {"text": "Ransom paid."}]})
     assert [item["sentences"][0]["labels"] for item in batch.json()["items"]] == [["AttackPhishing"], ["AttackRansom"]]

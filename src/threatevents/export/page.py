@@ -25,7 +25,7 @@ article p{text-align:left;margin:0 0 1em}.muted{color:#777;font-size:.85rem}
 
 
 def _sentence_style(s: TaggedSentence) -> str:
-    colours = [LABEL_INFO[x].colour for x in s.events]
+    colours = [LABEL_INFO[x].colour for x in s.event_labels]
     if not colours:
         return ""
     if len(colours) == 1:
@@ -45,7 +45,7 @@ def _chip(label: str, text: str | None = None) -> str:
 def _sentence(s: TaggedSentence) -> str:
     hover = "; ".join(f"{k} {v:.2f}" for k, v in sorted(s.scores.items(), key=lambda kv: -kv[1]))
     return (
-        f"<span class='s' data-index='{s.index}' data-events='{html.escape(' '.join(s.events))}' "
+        f"<span class='s' data-index='{s.index}' data-events='{html.escape(' '.join(s.event_labels))}' "
         f"style='{_sentence_style(s)}' title='{html.escape(hover)}'>{html.escape(s.text)}</span>"
     )
 
@@ -79,7 +79,7 @@ def render_html(docs: Sequence[Sequence[TaggedSentence]], *, title: str = "threa
         chips = "".join(_chip(k, f"{k} × {v}") for k, v in counts.items()) or _chip(O, "no events found")
         parts.append(
             f"<article><h2>{html.escape(name)}</h2><div class='chips'>{chips}</div>"
-            f"<p class='muted'>{len(tagged)} sentences, {sum(1 for s in tagged if s.events)} with events</p>"
+            f"<p class='muted'>{len(tagged)} sentences, {sum(1 for s in tagged if s.event_labels)} with events</p>"
             f"{_indicators(tagged)}<div class='doc'>"
         )
         for _, paragraph in groupby(tagged, key=lambda s: s.paragraph):
