@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,22 @@ import pytest
 from threatevents.corpus import Corpus, Document, Sentence
 from threatevents.labels import EVENT_LABELS
 from threatevents.models.base import DocLike, EventModel, ModelConfig, flatten_texts
+
+
+@pytest.fixture(autouse=True)
+def _restore_log_levels():
+    """A test that changes a logger's level (the CLI sets ``threatevents``'s) must not change what the
+    next test sees: restore every logger's level, the root's included, after each test."""
+    loggers = [
+        logging.getLogger(),
+        *(v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger)),
+    ]
+    levels = [(logger, logger.level, logger.disabled) for logger in loggers]
+    yield
+    for logger, level, disabled in levels:
+        logger.setLevel(level)
+        logger.disabled = disabled
+
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

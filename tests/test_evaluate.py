@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import warnings
 from pathlib import Path
 
@@ -258,7 +257,6 @@ def test_results_name_the_model_by_kind_and_place(tmp_path: Path, monkeypatch: p
 def test_all_o_baseline_on_real_dev_split(casie_dir: Path) -> None:
     from threatevents.corpus import read_corpus
 
-    logging.getLogger("threatevents.corpus").setLevel(logging.ERROR)
     dev = read_corpus(casie_dir).split("dev")
     n = sum(len(doc.sentences) for doc in dev)
     result = evaluate_predictions(dev, [("O",)] * n, split="dev")
