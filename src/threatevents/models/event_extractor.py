@@ -1,0 +1,341 @@
+"""The event extractor's inference side, in numpy: sentence windows, constrained BIO decoding, role pairing.
+
+Each sentence is read in a *window*: ``[CLS] sentence [SEP] previous-sentence-tail [SEP] next-sentence-head
+[SEP]`` (segment A is the sentence, segment B its neighbours; the sentence is kept whole up to
+``max_length`` and the neighbours share what is left). One encoder pass gives the sentence-label
+probabilities and, per token, trigger BIO logits (``O``, ``B-type``, ``I-type`` for the five event
+types), argument-mention BIO logits (``O``, ``B``, ``I``) and two projected token states. Triggers are
+decoded over the sentence's own tokens, mentions over the whole window (so an argument may sit in a
+neighbouring sentence), both with a Viterbi decoder that forbids ``I-X`` after anything but ``B-X``/``I-X``.
+Each trigger is paired with each mention: the mean trigger state and mean mention state go through a
+small bilinear role scorer (26 roles + none) and the trigger state through a realis classifier. Those
+weights are the :class:`EventHeadWeights` saved as ``.npy`` files; the training side
+(:mod:`~threatevents.models.event_training`) computes the same functions in torch.
+
+Nothing here imports torch: a saved model extracts events with onnxruntime, tokenizers and numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..events import Argument, Event, Span
+from ..labels import ARGUMENT_ROLES, EVENT_LABELS, REALIS
+
+if TYPE_CHECKING:
+    from tokenizers import Encoding, Tokenizer
+
+#: Trigger tags: ``O`` then ``B-type``, ``I-type`` for each event label in order.
+TRIGGER_TAGS: tuple[str, ...] = ("O", *(f"{p}-{label}" for label in EVENT_LABELS for p in ("B", "I")))
+#: Argument-mention tags (untyped: the role comes from pairing with a trigger).
+MENTION_TAGS: tuple[str, ...] = ("O", "B-ARG", "I-ARG")
+#: Role classes of the pair scorer: the 26 CASIE roles, then ``none`` (not an argument of this trigger).
+ROLE_CLASSES: tuple[str, ...] = (*ARGUMENT_ROLES, "none")
+NONE_ROLE = len(ARGUMENT_ROLES)
+EVENT_OUTPUTS = ("trigger_logits", "mention_logits", "trigger_states", "argument_states")
+EVENT_WEIGHTS_DIR = "events"
+PREVIOUS, CURRENT, NEXT, SPECIAL = 0, 1, 2, -1  # which sentence of the window a token comes from
+
+
+@dataclass
+class Window:
+    """One sentence's encoder input and, per token, where its characters come from."""
+
+    ids: list[int]
+    types: list[int]
+    part: np.ndarray  # (tokens,) PREVIOUS / CURRENT / NEXT, SPECIAL for [CLS]/[SEP]
+    start: np.ndarray  # (tokens,) character offsets in that sentence (0 for specials)
+    end: np.ndarray
+
+    @property
+    def pair(self) -> tuple[list[int], list[int]]:
+        return self.ids, self.types
+
+
+def plain_tokenizer(tokenizer_json: str) -> Tokenizer:
+    """A tokenizer without truncation or padding (windows are cut by :func:`encode_windows`)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(tokenizer_json)
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def _special_ids(tokenizer: Tokenizer) -> tuple[int, int]:
+    """``[CLS]`` and ``[SEP]`` ids, as the tokenizer's own pair template places them."""
+    enc = tokenizer.encode("a", "b")
+    specials = [i for i, m in zip(enc.ids, enc.special_tokens_mask, strict=True) if m]
+    if len(specials) < 2:
+        raise ValueError("the tokenizer adds no [CLS]/[SEP] tokens to a pair; cannot build sentence windows")
+    return specials[0], specials[-1]
+
+
+def encode_windows(tokenizer: Tokenizer, docs: Sequence[Sequence[str]], max_length: int) -> list[Window]:
+    """One :class:`Window` per sentence of ``docs``, in order (``tokenizer`` from :func:`plain_tokenizer`).
+
+    The sentence keeps up to ``max_length - 4`` tokens; the previous sentence's last tokens and the next
+    sentence's first tokens share the rest evenly (one side's unused share goes to the other).
+    """
+    cls_id, sep_id = _special_ids(tokenizer)
+    texts = [text for doc in docs for text in doc]
+    encodings = tokenizer.encode_batch(texts, add_special_tokens=False) if texts else []
+    windows: list[Window] = []
+    row = 0
+    for doc in docs:
+        n = len(doc)
+        for i in range(n):
+            cur = encodings[row + i]
+            prev = encodings[row + i - 1] if i > 0 else None
+            nxt = encodings[row + i + 1] if i + 1 < n else None
+            windows.append(_window(cur, prev, nxt, max_length, cls_id, sep_id))
+        row += n
+    return windows
+
+
+def _window(
+    cur: Encoding, prev: Encoding | None, nxt: Encoding | None, max_length: int, cls_id: int, sep_id: int
+) -> Window:
+    budget = max_length - 4
+    n_cur = min(len(cur.ids), budget)
+    rest = budget - n_cur
+    len_prev = len(prev.ids) if prev is not None else 0
+    len_next = len(nxt.ids) if nxt is not None else 0
+    n_prev = min(len_prev, rest // 2)
+    n_next = min(len_next, rest - n_prev)
+    n_prev = min(len_prev, rest - n_next)
+    ids, types, part, offsets = [cls_id], [0], [SPECIAL], [(0, 0)]
+    ids += cur.ids[:n_cur]
+    types += [0] * n_cur
+    part += [CURRENT] * n_cur
+    offsets += cur.offsets[:n_cur]
+    ids.append(sep_id)
+    types.append(0)
+    part.append(SPECIAL)
+    offsets.append((0, 0))
+    for enc, count, which, head in ((prev, n_prev, PREVIOUS, False), (nxt, n_next, NEXT, True)):
+        if enc is None or count == 0:
+            continue
+        sl = slice(0, count) if head else slice(len(enc.ids) - count, len(enc.ids))
+        ids += enc.ids[sl]
+        types += [1] * count
+        part += [which] * count
+        offsets += enc.offsets[sl]
+        ids.append(sep_id)
+        types.append(1)
+        part.append(SPECIAL)
+        offsets.append((0, 0))
+    spans = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    return Window(ids, types, np.asarray(part, dtype=np.int8), spans[:, 0].copy(), spans[:, 1].copy())
+
+
+# -- constrained BIO decoding ----------------------------------------------------------------------------
+def bio_transitions(n_types: int) -> np.ndarray:
+    """``(tags, tags)`` allowed moves for tags ``O, B-1, I-1, ..., B-k, I-k``: ``I-t`` only after ``B-t``/``I-t``."""
+    n = 1 + 2 * n_types
+    allowed = np.ones((n, n), dtype=bool)
+    for t in range(n_types):
+        inside = 2 + 2 * t
+        allowed[:, inside] = False
+        allowed[1 + 2 * t, inside] = allowed[inside, inside] = True
+    return allowed
+
+
+def viterbi_bio(scores: np.ndarray, allowed: np.ndarray, usable: np.ndarray | None = None) -> np.ndarray:
+    """Best tag sequence under ``allowed`` transitions for per-token log-scores ``(tokens, tags)``.
+
+    A sequence may not start with an ``I-`` tag; tokens where ``usable`` is false are forced to ``O``
+    (tag 0), which also ends any span there.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    n_tok, n_tag = scores.shape
+    if n_tok == 0:
+        return np.zeros(0, dtype=np.int64)
+    scores = scores.copy()
+    if usable is not None:
+        scores[~np.asarray(usable, dtype=bool), 1:] = -np.inf
+    penalty = np.where(allowed, 0.0, -np.inf)
+    start_ok = np.array([tag == 0 or (tag - 1) % 2 == 0 for tag in range(n_tag)])
+    best = np.where(start_ok, scores[0], -np.inf)
+    back = np.zeros((n_tok, n_tag), dtype=np.int64)
+    for t in range(1, n_tok):
+        total = best[:, None] + penalty  # (from, to)
+        back[t] = total.argmax(axis=0)
+        best = total.max(axis=0) + scores[t]
+    tags = np.zeros(n_tok, dtype=np.int64)
+    tags[-1] = int(best.argmax())
+    for t in range(n_tok - 1, 0, -1):
+        tags[t - 1] = back[t, tags[t]]
+    return tags
+
+
+def bio_spans(tags: Sequence[int] | np.ndarray) -> list[tuple[int, int, int]]:
+    """``(first token, last token + 1, type index)`` of each span in a tag sequence (``O, B-0, I-0, B-1...``).
+
+    Lenient on sequences no constrained decoder produces: an ``I-t`` after ``O`` or after another type
+    starts a new span of type ``t``; a ``B`` right after a span starts the next (adjacent) span.
+    """
+    spans: list[tuple[int, int, int]] = []
+    for i, tag in enumerate(int(t) for t in tags):
+        if tag == 0:
+            continue
+        kind, inside = (tag - 1) // 2, (tag - 1) % 2 == 1
+        if inside and spans and spans[-1][2] == kind and spans[-1][1] == i:
+            spans[-1] = (spans[-1][0], i + 1, kind)
+        else:
+            spans.append((i, i + 1, kind))
+    return spans
+
+
+def snap_to_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen ``[start, end)`` so that it neither starts nor ends inside a word (a span decoded from word pieces)."""
+    while 0 < start < len(text) and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while 0 < end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
+        end += 1
+    return start, end
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+# -- the numpy heads ---------------------------------------------------------------------------------
+@dataclass
+class EventHeadWeights:
+    """The small heads applied in numpy to pooled projected states (the same arithmetic as in torch)."""
+
+    realis_weight: np.ndarray  # (3, dim)
+    realis_bias: np.ndarray  # (3,)
+    role_bilinear: np.ndarray  # (roles + 1, dim, dim)
+    role_weight: np.ndarray  # (roles + 1, 2 * dim)
+    role_bias: np.ndarray  # (roles + 1,)
+
+    FILES = ("realis_weight", "realis_bias", "role_bilinear", "role_weight", "role_bias")
+
+    def realis_logits(self, trigger: np.ndarray) -> np.ndarray:
+        """``(n, 3)`` realis logits for pooled trigger states ``(n, dim)``."""
+        return trigger @ self.realis_weight.T + self.realis_bias
+
+    def role_logits(self, trigger: np.ndarray, argument: np.ndarray) -> np.ndarray:
+        """``(n, roles + 1)`` role logits for paired pooled states ``(n, dim)`` and ``(n, dim)``."""
+        bilinear = np.einsum("nd,rde,ne->nr", trigger, self.role_bilinear, argument)
+        return bilinear + np.concatenate([trigger, argument], axis=1) @ self.role_weight.T + self.role_bias
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in self.FILES:
+            np.save(folder / f"{name}.npy", np.ascontiguousarray(getattr(self, name), dtype=np.float32))
+
+    @classmethod
+    def load(cls, folder: Path) -> EventHeadWeights:
+        arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in cls.FILES}
+        weights = cls(**arrays)
+        dim = weights.realis_weight.shape[1]
+        roles = len(ROLE_CLASSES)
+        shapes = {
+            "realis_weight": (len(REALIS), dim),
+            "realis_bias": (len(REALIS),),
+            "role_bilinear": (roles, dim, dim),
+            "role_weight": (roles, 2 * dim),
+            "role_bias": (roles,),
+        }
+        for name, shape in shapes.items():
+            if arrays[name].shape != shape:
+                raise ValueError(f"{folder}/{name}.npy has shape {arrays[name].shape}, expected {shape}")
+        return weights
+
+
+@dataclass
+class WindowOutputs:
+    """The event outputs of one window, unpadded: ``(tokens, ...)`` arrays."""
+
+    trigger_logits: np.ndarray
+    mention_logits: np.ndarray
+    trigger_states: np.ndarray
+    argument_states: np.ndarray
+
+
+_TRIGGER_ALLOWED = bio_transitions(len(EVENT_LABELS))
+_MENTION_ALLOWED = bio_transitions(1)
+
+
+def _word_spans(
+    window: Window, spans: Sequence[tuple[int, int, int]], sentences: Sequence[tuple[str, int] | None]
+) -> list[tuple[int, int, int, int, int, int]]:
+    """Decoded token spans widened to whole words: ``(part, char start, char end, first token, end token, type)``.
+
+    Spans whose part has no sentence are dropped; spans that widen to the same characters (two pieces of one
+    word) become one, over both token ranges, with the first one's type.
+    """
+    out: dict[tuple[int, int, int], tuple[int, int, int, int, int, int]] = {}
+    for s, e, kind in spans:
+        part = int(window.part[s])
+        where = sentences[part] if part != SPECIAL else None
+        if where is None:
+            continue
+        c_start, c_end = snap_to_words(where[0], int(window.start[s]), int(window.end[e - 1]))
+        key = (part, c_start, c_end)
+        if key in out:
+            first = out[key]
+            out[key] = (part, c_start, c_end, min(first[3], s), max(first[4], e), first[5])
+        else:
+            out[key] = (part, c_start, c_end, s, e, kind)
+    return list(out.values())
+
+
+def window_events(
+    window: Window, outputs: WindowOutputs, heads: EventHeadWeights, sentences: Sequence[tuple[str, int] | None]
+) -> list[Event]:
+    """The events whose trigger lies in the window's sentence.
+
+    ``sentences`` gives, for the previous, current and next sentence, its text and where it starts in
+    the output frame (``None`` where the window has no such sentence). Arguments keep the offsets of
+    the sentence they are found in. A trigger's score is the mean probability of its decoded tags; an
+    argument's, the probability of its role.
+    """
+    trig_lp = log_softmax(outputs.trigger_logits)
+    trig_tags = viterbi_bio(trig_lp, _TRIGGER_ALLOWED, window.part == CURRENT)
+    triggers = _word_spans(window, bio_spans(trig_tags), sentences)
+    if not triggers:
+        return []
+    ment_tags = viterbi_bio(log_softmax(outputs.mention_logits), _MENTION_ALLOWED, window.part != SPECIAL)
+    mentions = _word_spans(window, bio_spans(ment_tags), sentences)
+    trig_vecs = np.stack([outputs.trigger_states[s:e].mean(axis=0) for *_, s, e, _ in triggers])
+    realis = heads.realis_logits(trig_vecs).argmax(axis=1)
+    arg_vecs = np.stack([outputs.argument_states[s:e].mean(axis=0) for *_, s, e, _ in mentions]) if mentions else None
+    events: list[Event] = []
+    for t, (part, c_start, c_end, s, e, kind) in enumerate(triggers):
+        text, offset = sentences[part]  # type: ignore[misc]  # _word_spans keeps spans of present sentences
+        probs = np.exp(trig_lp[np.arange(s, e), trig_tags[s:e]])
+        event = Event(
+            type=EVENT_LABELS[kind],
+            realis=REALIS[int(realis[t])],
+            trigger=Span(offset + c_start, offset + c_end, text[c_start:c_end]),
+            score=round(float(probs.mean()), 4),
+        )
+        if arg_vecs is not None:
+            role_lp = log_softmax(heads.role_logits(np.repeat(trig_vecs[t : t + 1], len(mentions), axis=0), arg_vecs))
+            for (m_part, a_start, a_end, *_), scores in zip(mentions, role_lp, strict=True):
+                role = int(scores.argmax())
+                if role == NONE_ROLE:
+                    continue
+                a_text, a_offset = sentences[m_part]  # type: ignore[misc]
+                event.arguments.append(
+                    Argument(
+                        role=ROLE_CLASSES[role],
+                        start=a_offset + a_start,
+                        end=a_offset + a_end,
+                        text=a_text[a_start:a_end],
+                        score=round(float(np.exp(scores[role])), 4),
+                    )
+                )
+        events.append(event)
+    return events
