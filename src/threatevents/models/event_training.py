@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..casie import _collapsed, _locate
+from ..casie import locate_sentences
 from ..corpus import Document
 from ..events import CasieError, ReadReport, read_event_file
 from ..labels import ARGUMENT_ROLES, EVENT_LABELS, REALIS
@@ -90,13 +90,11 @@ def align_events(events_dir: str | Path, docs: Sequence[Document]) -> EventAlign
             out.counts["documents_without_annotation"] += 1
             out.sentences += [None] * len(doc.sentences)
             continue
-        content, collapsed, cursor = document.text, _collapsed(document.text), 0
-        spans: list[tuple[int, int] | None] = []
-        for sentence in doc.sentences:
-            span = _locate(sentence.text, content, collapsed, cursor)
-            if span is not None:
-                cursor = span[0]
-            spans.append(span if span is not None and content[span[0] : span[1]] == sentence.text else None)
+        content = document.text
+        spans = [
+            span if span is not None and content[span[0] : span[1]] == text else None
+            for text, span in zip(doc.texts, locate_sentences(content, doc.texts), strict=True)
+        ]
         gold = [SentenceEvents() if span is not None else None for span in spans]
         for event in document.events:
             home = next(

@@ -121,6 +121,7 @@ class OnnxClassifier:
         context: str,
         batch_size: int = 32,
         threads: int | None = None,
+        windows: bool = False,
     ) -> None:
         import onnxruntime as ort
 
@@ -134,6 +135,31 @@ class OnnxClassifier:
         self.tokenizer = load_tokenizer(tokenizer_json, max_length)
         self.context = context
         self.batch_size = batch_size
+        self.max_length = max_length
+        self.windows = windows  # sentences are read in event-extractor windows (see event_extractor.encode_windows)
+        self._plain = None
+        if windows:
+            from .event_extractor import plain_tokenizer
+
+            self._plain = plain_tokenizer(tokenizer_json)
+
+    def encode(self, docs: Sequence[Sequence[str]]) -> list[tuple[list[int], list[int]]]:
+        """The encoder inputs of every sentence of ``docs``: text pairs, or windows for an event extractor."""
+        if self._plain is not None:
+            from .event_extractor import encode_windows
+
+            return [w.pair for w in encode_windows(self._plain, docs, self.max_length)]
+        return encode_pairs(self.tokenizer, build_pairs(docs, self.context))
+
+    def run(self, encoded: Sequence[tuple[list[int], list[int]]], outputs: Sequence[str]) -> list[list[np.ndarray]]:
+        """Per input, the named graph outputs of its row, token axes cut to the input's length."""
+        out: list[list[np.ndarray]] = [[] for _ in encoded]
+        for batch in length_batches([len(ids) for ids, _ in encoded], self.batch_size):
+            arrays = self.session.run(list(outputs), pad_batch([encoded[i] for i in batch]))
+            for row, i in enumerate(batch):
+                n = len(encoded[i][0])
+                out[i] = [a[row, :n] if a.ndim > 2 else a[row] for a in arrays]
+        return out
 
     def predict_proba(self, docs: Sequence[Sequence[str]], only: np.ndarray | None = None) -> np.ndarray:
         """Probabilities ``(total sentences, 5)`` for the sentences of ``docs``, in order.
@@ -141,10 +167,17 @@ class OnnxClassifier:
         With ``only`` (a boolean mask over the sentences) the other rows are not run and stay zero;
         context still comes from the whole document.
         """
-        pairs = build_pairs(docs, self.context)
-        rows = np.arange(len(pairs)) if only is None else np.flatnonzero(only)
-        encoded = encode_pairs(self.tokenizer, [pairs[i] for i in rows])
-        out = np.zeros((len(pairs), len(EVENT_LABELS)), dtype=np.float32)
+        if self._plain is not None:
+            everything = self.encode(docs)
+            rows = np.arange(len(everything)) if only is None else np.flatnonzero(only)
+            encoded = [everything[i] for i in rows]
+            total = len(everything)
+        else:
+            pairs = build_pairs(docs, self.context)
+            rows = np.arange(len(pairs)) if only is None else np.flatnonzero(only)
+            encoded = encode_pairs(self.tokenizer, [pairs[i] for i in rows])
+            total = len(pairs)
+        out = np.zeros((total, len(EVENT_LABELS)), dtype=np.float32)
         for batch in length_batches([len(ids) for ids, _ in encoded], self.batch_size):
             inputs = pad_batch([encoded[i] for i in batch])
             out[rows[batch]] = self.session.run([OUTPUT_NAME], inputs)[0]

@@ -18,10 +18,20 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 
 from ..corpus import Document
+from ..events import Event, join_sentences
 from ..labels import EVENT_LABELS
 from ..metrics import headline_scores
 from .base import DocLike, EventModel, ModelLoadError, doc_texts, flatten_labels
 from .blend import combine, easy_rows, tune_blend
+from .event_extractor import (
+    EVENT_OUTPUTS,
+    EVENT_WEIGHTS_DIR,
+    EventHeadWeights,
+    WindowOutputs,
+    encode_windows,
+    plain_tokenizer,
+    window_events,
+)
 from .linear import LinearConfig, LinearModel
 from .onnx_runtime import OnnxClassifier, encode_documents, load_tokenizer
 from .thresholds import tune_thresholds
@@ -70,6 +80,18 @@ class TransformerModel(EventModel):
         self.torch_net: EventClassifier | None = None  # the fp32 network after fit (not saved)
         self.fp32_onnx: bytes = b""  # the unquantised export after fit (not saved)
         self.linear: LinearModel | None = None  # the companion for blending and the cascade (see .blend)
+        self.event_heads: EventHeadWeights | None = None  # the event extractor's numpy heads (config.events)
+        self.events_enabled = True  # False: predict_events returns no events and runs no event outputs
+
+    @property
+    def has_event_extractor(self) -> bool:  # type: ignore[override]  # class-wide elsewhere; here per trained model
+        """Whether this model was trained with event heads (``events=true``); the shipped default was not."""
+        return self.event_heads is not None
+
+    @property
+    def has_events(self) -> bool:
+        """Whether :meth:`predict_events` extracts events (the model has event heads and they are switched on)."""
+        return self.event_heads is not None and self.events_enabled
 
     @property
     def uses_linear(self) -> bool:
@@ -84,10 +106,13 @@ class TransformerModel(EventModel):
         base = Path(cfg.base_model) if cfg.base_model else default_base_model()
         tokenizer_json = (base / TOKENIZER_FILE).read_text(encoding="utf-8")
         tokenizer = load_tokenizer(tokenizer_json, cfg.max_length)
-        encoded = encode_documents(tokenizer, [d.texts for d in train], cfg.context)
-        dev_encoded = encode_documents(tokenizer, [d.texts for d in dev], cfg.context) if dev else None
+        if cfg.events and not cfg.events_dir:
+            raise ValueError("events=true trains the event extractor from CASIE annotation: give events_dir")
+        encoded = self._encode_inputs(tokenizer_json, train)
+        dev_encoded = self._encode_inputs(tokenizer_json, dev) if dev else None
         y_dev = flatten_labels(dev) if dev else np.zeros((0, len(EVENT_LABELS)))
         token_targets, trigger_log = self._trigger_targets(train, tokenizer) if cfg.events_dir else (None, {})
+        event_targets, event_log = self._event_targets(train, tokenizer_json) if cfg.events else (None, {})
         net, log = tt.train_classifier(
             cfg,
             base,
@@ -96,11 +121,15 @@ class TransformerModel(EventModel):
             dev_encoded,
             lambda probs: dev_weighted_f1(y_dev, probs),
             token_targets=token_targets,
+            event_targets=event_targets,
         )
         self.torch_net = net
+        self.event_heads = net.events.numpy_weights() if net.events is not None else None
         self.fp32_onnx = tt.export_onnx(net, max(encoded, key=lambda e: len(e[0])))
         self._set_runtime(self._quantized(encoded), tokenizer_json)
-        self.metrics["training"] = dataclasses.asdict(log) | {"base_model": self._base_name(base)} | trigger_log
+        self.metrics["training"] = (
+            dataclasses.asdict(log) | {"base_model": self._base_name(base)} | trigger_log | event_log
+        )
         if self.uses_linear:
             self.attach_linear(LinearModel(LinearConfig(seed=cfg.seed)).fit(train), dev)
         return self
@@ -113,8 +142,7 @@ class TransformerModel(EventModel):
         """
         if self._runtime is None:
             raise RuntimeError("fit or load the transformer before re-quantising it")
-        tokenizer = load_tokenizer(self._tokenizer_json, self.config.max_length)
-        encoded = encode_documents(tokenizer, [d.texts for d in train], self.config.context)
+        encoded = self._encode_inputs(self._tokenizer_json, train)
         self.fp32_onnx = fp32_onnx
         self._set_runtime(self._quantized(encoded), self._tokenizer_json)
 
@@ -153,6 +181,27 @@ class TransformerModel(EventModel):
             cfg.linear_weight, cfg.cascade_below = choice.weight, choice.cut
             self.metrics["blend"] = choice.to_dict()
 
+    def _encode_inputs(self, tokenizer_json: str, docs: Sequence[Document]) -> list[tuple[list[int], list[int]]]:
+        """Encoder inputs of every sentence: event-extractor windows (``config.events``) or context pairs."""
+        cfg = self.config
+        texts = [d.texts for d in docs]
+        if cfg.events:
+            return [w.pair for w in encode_windows(plain_tokenizer(tokenizer_json), texts, cfg.max_length)]
+        return encode_documents(load_tokenizer(tokenizer_json, cfg.max_length), texts, cfg.context)
+
+    def _event_targets(self, train: Sequence[Document], tokenizer_json: str) -> tuple[list[Any], dict[str, Any]]:
+        """Window targets of every training sentence from the CASIE annotation (``None`` where unsupervised)."""
+        from .event_training import align_events, window_targets
+
+        assert self.config.events_dir is not None
+        alignment = align_events(self.config.events_dir, train)
+        windows = encode_windows(plain_tokenizer(tokenizer_json), [d.texts for d in train], self.config.max_length)
+        targets = [
+            window_targets(window, gold) if gold is not None else None
+            for window, gold in zip(windows, alignment.sentences, strict=True)
+        ]
+        return targets, alignment.to_log()
+
     def _trigger_targets(
         self, train: Sequence[Document], tokenizer: Tokenizer
     ) -> tuple[list[np.ndarray | None], dict[str, Any]]:
@@ -190,6 +239,46 @@ class TransformerModel(EventModel):
             raise RuntimeError("the transformer model is not trained or loaded")
         return self._runtime.predict_proba([doc_texts(doc) for doc in docs], only=only)
 
+    def predict_events(self, docs: Sequence[DocLike]) -> list[list[Event]]:
+        """Events per document, offsets into its sentences joined by :func:`threatevents.events.join_sentences`
+        (an argument in a neighbouring sentence keeps those offsets); no events without event heads."""
+        return [[e for sentence in doc for e in sentence] for doc in self.predict_sentence_events(docs)]
+
+    def predict_sentence_events(
+        self, docs: Sequence[DocLike], starts: Sequence[Sequence[int]] | None = None
+    ) -> list[list[list[Event]]]:
+        """Per document, per sentence, the events whose trigger is in that sentence.
+
+        Offsets are in the frame where sentence ``j`` of document ``d`` starts at ``starts[d][j]`` (by
+        default the sentences joined by :func:`~threatevents.events.join_sentences`); so with the sentences'
+        offsets in the document text, every span (an argument in a neighbouring sentence too) is in document
+        offsets. Without event heads, or with events switched off (``events_enabled``), every list is empty
+        and nothing extra runs.
+        """
+        texts = [doc_texts(doc) for doc in docs]
+        starts = [join_sentences(doc)[1] for doc in texts] if starts is None else starts
+        if [len(s) for s in starts] != [len(t) for t in texts]:
+            raise ValueError("starts must give one offset per sentence of each document")
+        if not self.has_events or self._runtime is None:
+            return [[[] for _ in doc] for doc in texts]
+        assert self.event_heads is not None
+        windows = encode_windows(plain_tokenizer(self._tokenizer_json), texts, self.config.max_length)
+        outputs = self._runtime.run([w.pair for w in windows], EVENT_OUTPUTS)
+        result: list[list[list[Event]]] = []
+        row = 0
+        for d, doc in enumerate(texts):
+            offsets = list(starts[d])
+            per_sentence: list[list[Event]] = []
+            for i in range(len(doc)):
+                around: list[tuple[str, int] | None] = []
+                for j in (i - 1, i, i + 1):
+                    around.append((doc[j], int(offsets[j])) if 0 <= j < len(doc) else None)
+                found = WindowOutputs(*outputs[row])
+                per_sentence.append(window_events(windows[row], found, self.event_heads, around))
+                row += 1
+            result.append(per_sentence)
+        return result
+
     def _set_runtime(self, onnx_model: bytes, tokenizer_json: str) -> None:
         self._onnx, self._tokenizer_json = onnx_model, tokenizer_json
         self._runtime = OnnxClassifier(
@@ -198,6 +287,7 @@ class TransformerModel(EventModel):
             max_length=self.config.max_length,
             context=self.config.context,
             batch_size=self.config.batch_size,
+            windows=self.config.events,
         )
 
     # -- persistence -----------------------------------------------------------------------------
@@ -208,6 +298,8 @@ class TransformerModel(EventModel):
         (path / TOKENIZER_FILE).write_text(self._tokenizer_json, encoding="utf-8")
         if self.linear is not None:
             self.linear.save(path / LINEAR_DIR)
+        if self.event_heads is not None:
+            self.event_heads.save(path / EVENT_WEIGHTS_DIR)
 
     def _load_weights(self, path: Path) -> None:
         try:
@@ -216,6 +308,13 @@ class TransformerModel(EventModel):
         except OSError as exc:
             raise ModelLoadError(f"cannot read transformer weights in {path}: {exc}") from None
         self._set_runtime(onnx_model, tokenizer_json)
+        if self.config.events:
+            try:
+                self.event_heads = EventHeadWeights.load(path / EVENT_WEIGHTS_DIR)
+            except (OSError, ValueError) as exc:
+                raise ModelLoadError(
+                    f"{path}: the config has event heads but {EVENT_WEIGHTS_DIR}/ is unusable: {exc}"
+                ) from None
         if self.uses_linear:
             if not (path / LINEAR_DIR).is_dir():
                 raise ModelLoadError(f"{path}: the config blends in a linear model but {LINEAR_DIR}/ is missing")

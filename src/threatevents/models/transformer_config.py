@@ -61,6 +61,9 @@ class TransformerConfig(ModelConfig):
     pooling: str = "mean+max"
     linear_weight: float | None = None  # None: tuned on dev
     cascade_below: float | None = None  # None: tuned on dev
+    events: bool = False  # the event extractor's heads (trained from events_dir; needs context="neighbours")
+    event_dim: int = 64
+    event_weight: float = 1.0
 
     def validate(self) -> None:
         super().validate()
@@ -84,6 +87,17 @@ class TransformerConfig(ModelConfig):
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, not {self.pooling!r}")
         if float(self.trigger_weight) < 0:
             raise ValueError(f"trigger_weight must be non-negative, not {self.trigger_weight!r}")
+        if not isinstance(self.events, bool):
+            raise ValueError(f"events must be true or false, not {self.events!r}")
+        if self.events and self.context != "neighbours":
+            raise ValueError(
+                f"events=true reads each sentence in a window with its neighbours: set context=neighbours "
+                f"(not {self.context!r})"
+            )
+        if not isinstance(self.event_dim, int) or isinstance(self.event_dim, bool) or not 1 <= self.event_dim <= 1024:
+            raise ValueError(f"event_dim must be an integer in [1, 1024], not {self.event_dim!r}")
+        if float(self.event_weight) < 0:
+            raise ValueError(f"event_weight must be non-negative, not {self.event_weight!r}")
         if self.linear_weight is not None and not 0 <= float(self.linear_weight) < 1:
             raise ValueError(f"linear_weight must be in [0, 1) or null (tune on dev), not {self.linear_weight!r}")
         if self.cascade_below is not None and not 0 <= float(self.cascade_below) < 1:

@@ -26,6 +26,8 @@ from torch import nn
 from transformers import PreTrainedModel
 
 from ..labels import EVENT_LABELS
+from .event_extractor import EVENT_OUTPUTS
+from .event_training import EventHeads, WindowTargets, event_loss
 from .onnx_runtime import INPUT_NAMES, OUTPUT_NAME, default_threads, length_batches, pad_batch
 from .transformer_config import POOLINGS, TransformerConfig
 
@@ -40,10 +42,18 @@ class EventClassifier(nn.Module):
     ``pooling="mean"`` it only adds a training signal (the trigger loss) and is left out of the
     exported graph; under ``"mean+max"`` each label's sentence logit also adds the highest token
     logit of the sentence, so a single trigger word can carry the sentence.
+
+    With ``event_dim`` the network also carries the event extractor's heads (:class:`EventHeads`) and
+    its forward returns, after the probabilities, their per-token outputs (``EVENT_OUTPUTS``).
     """
 
     def __init__(
-        self, encoder: PreTrainedModel, dropout: float = 0.1, token_head: bool = False, pooling: str = "mean"
+        self,
+        encoder: PreTrainedModel,
+        dropout: float = 0.1,
+        token_head: bool = False,
+        pooling: str = "mean",
+        event_dim: int | None = None,
     ) -> None:
         super().__init__()
         if pooling not in POOLINGS:
@@ -54,6 +64,7 @@ class EventClassifier(nn.Module):
         self.head = nn.Linear(encoder.config.hidden_size, len(EVENT_LABELS))
         wants_tokens = token_head or pooling == "mean+max"
         self.token_head = nn.Linear(encoder.config.hidden_size, len(EVENT_LABELS)) if wants_tokens else None
+        self.events = EventHeads(encoder.config.hidden_size, event_dim) if event_dim else None
 
     def hidden(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
@@ -83,8 +94,12 @@ class EventClassifier(nn.Module):
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
-    ) -> torch.Tensor:
-        return torch.sigmoid(self.logits(input_ids, attention_mask, token_type_ids))
+    ) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        hidden = self.hidden(input_ids, attention_mask, token_type_ids)
+        probs = torch.sigmoid(self.pooled_logits(hidden, attention_mask, token_type_ids))
+        if self.events is None:
+            return probs
+        return (probs, *self.events(hidden))
 
 
 @dataclass
@@ -179,7 +194,21 @@ def predict_torch(net: EventClassifier, encoded: Encoded, batch_size: int = 64) 
     net.eval()
     out = np.zeros((len(encoded), len(EVENT_LABELS)), dtype=np.float32)
     for batch in length_batches([len(ids) for ids, _ in encoded], batch_size):
-        out[batch] = net(**_tensors([encoded[i] for i in batch])).numpy()
+        out[batch] = torch.sigmoid(net.logits(**_tensors([encoded[i] for i in batch]))).numpy()
+    return out
+
+
+@torch.no_grad()
+def predict_torch_events(net: EventClassifier, encoded: Encoded, batch_size: int = 64) -> list[list[np.ndarray]]:
+    """Per input, the torch network's event outputs (``EVENT_OUTPUTS`` order), unpadded ``(tokens, ...)``."""
+    assert net.events is not None
+    net.eval()
+    out: list[list[np.ndarray]] = [[] for _ in encoded]
+    for batch in length_batches([len(ids) for ids, _ in encoded], batch_size):
+        inputs = _tensors([encoded[i] for i in batch])
+        arrays = [a.numpy() for a in net.events(net.hidden(**inputs))]
+        for row, i in enumerate(batch):
+            out[i] = [a[row, : len(encoded[i][0])] for a in arrays]
     return out
 
 
@@ -191,11 +220,14 @@ def train_classifier(
     dev: Encoded | None,
     dev_score: Callable[[np.ndarray], float],
     token_targets: Sequence[np.ndarray | None] | None = None,
+    event_targets: Sequence[WindowTargets | None] | None = None,
 ) -> tuple[EventClassifier, TrainingLog]:
     """Fine-tune encoder and head; keep the best epoch on dev, stop after ``patience`` epochs without a better one.
 
     ``token_targets`` (see :func:`trigger_targets`) adds the trigger loss, weighted by
-    ``config.trigger_weight``, for the sentences that have targets.
+    ``config.trigger_weight``, for the sentences that have targets. ``event_targets`` (with
+    ``config.events``) adds the event heads and their loss (:func:`event_loss`), weighted by
+    ``config.event_weight``.
     """
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     try:
@@ -205,7 +237,13 @@ def train_classifier(
         seed_everything(config.seed)
         rng = np.random.default_rng(config.seed)
         use_triggers = token_targets is not None and any(t is not None for t in token_targets)
-        net = EventClassifier(load_encoder(base_model), token_head=use_triggers, pooling=config.pooling)
+        use_events = bool(config.events) and event_targets is not None
+        net = EventClassifier(
+            load_encoder(base_model),
+            token_head=use_triggers,
+            pooling=config.pooling,
+            event_dim=config.event_dim if use_events else None,
+        )
         lengths = [len(ids) for ids, _ in train]
         steps = config.epochs * -(-len(train) // config.batch_size)
         decay = [p for n, p in net.named_parameters() if p.ndim > 1 and "LayerNorm" not in n]
@@ -232,6 +270,9 @@ def train_classifier(
                 if use_triggers and token_targets is not None:
                     rows = [token_targets[i] for i in batch]
                     loss = loss + config.trigger_weight * _trigger_loss(net, hidden, rows, inputs)
+                if use_events and event_targets is not None and net.events is not None:
+                    windows = [event_targets[i] for i in batch]
+                    loss = loss + config.event_weight * event_loss(net.events, net.dropout(hidden), windows)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
                 optimizer.step()
@@ -278,6 +319,10 @@ def export_onnx(net: EventClassifier, example: tuple[list[int], list[int]]) -> b
     net.eval()
     inputs = _tensors([example, (ids[:1] + ids[-1:], types[:1] + types[-1:])])
     axes = {name: {0: "batch", 1: "tokens"} for name in INPUT_NAMES} | {OUTPUT_NAME: {0: "batch"}}
+    outputs = [OUTPUT_NAME]
+    if net.events is not None:
+        outputs += list(EVENT_OUTPUTS)
+        axes |= {name: {0: "batch", 1: "tokens"} for name in EVENT_OUTPUTS}
     attention = str(getattr(net.encoder.config, "_attn_implementation", None) or "eager")
     switch = attention != "eager" and hasattr(net.encoder, "set_attn_implementation")
     with tempfile.TemporaryDirectory() as tmp, torch.no_grad(), warnings.catch_warnings():
@@ -292,7 +337,7 @@ def export_onnx(net: EventClassifier, example: tuple[list[int], list[int]]) -> b
                 tuple(inputs[name] for name in INPUT_NAMES),
                 target,
                 input_names=list(INPUT_NAMES),
-                output_names=[OUTPUT_NAME],
+                output_names=outputs,
                 dynamic_axes=axes,
                 opset_version=17,
                 dynamo=False,

@@ -1,0 +1,478 @@
+"""The event extractor: windows, constrained BIO decoding, role pairing, targets, and the model contract.
+
+Decoding and pairing are tested on hand-made sequences and weights (numpy only); the rest on the tiny
+random BERT of ``conftest`` with a synthetic CASIE annotation written for the test sentences (the
+second word of each single-event sentence is its trigger, the organisation named in it a ``Victim``,
+the organisation named in the sentence before an ``Attacker``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import make_documents
+from threatevents.corpus import Document
+from threatevents.events import join_sentences
+from threatevents.labels import ARGUMENT_ROLES, EVENT_CASIE_TYPES, EVENT_LABELS
+from threatevents.models.base import ModelLoadError, write_manifest
+from threatevents.models.event_extractor import (
+    CURRENT,
+    EVENT_OUTPUTS,
+    EVENT_WEIGHTS_DIR,
+    NEXT,
+    PREVIOUS,
+    ROLE_CLASSES,
+    SPECIAL,
+    EventHeadWeights,
+    Window,
+    WindowOutputs,
+    bio_spans,
+    bio_transitions,
+    encode_windows,
+    plain_tokenizer,
+    snap_to_words,
+    viterbi_bio,
+    window_events,
+)
+from threatevents.models.transformer import TransformerModel
+from threatevents.models.transformer_config import TransformerConfig
+
+NO_TORCH = textwrap.dedent("""
+    import sys
+    class BlockTraining:  # any import of torch or transformers fails, as when they are not installed
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in {"torch", "transformers"}:
+                raise ImportError(f"{name} is blocked in this test")
+    sys.meta_path.insert(0, BlockTraining())
+""")
+ORGS = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", "Wayne"]
+
+
+# -- constrained BIO decoding (numpy) --------------------------------------------------------------------
+OUT, B0, I0, B1, I1 = 0, 1, 2, 3, 4
+
+
+def test_bio_spans_reads_valid_and_invalid_sequences() -> None:
+    assert bio_spans([OUT, B0, I0, OUT, B1]) == [(1, 3, 0), (4, 5, 1)]
+    assert bio_spans([OUT, I0, I0, OUT]) == [(1, 3, 0)]  # I after O starts a span
+    assert bio_spans([B0, I1, I1]) == [(0, 1, 0), (1, 3, 1)]  # I of another type starts a span of its type
+    assert bio_spans([B0, B0, I0, B1]) == [(0, 1, 0), (1, 3, 0), (3, 4, 1)]  # adjacent spans stay apart
+    assert bio_spans([I0]) == [(0, 1, 0)]
+    assert bio_spans([]) == []
+
+
+def test_transitions_allow_inside_only_after_its_own_begin_or_inside() -> None:
+    allowed = bio_transitions(2)
+    assert allowed[B0, I0] and allowed[I0, I0] and allowed[OUT, B1] and allowed[I0, B1]
+    assert not allowed[OUT, I0] and not allowed[B1, I0] and not allowed[I1, I0] and not allowed[B0, I1]
+
+
+def _brute_force(scores: np.ndarray, allowed: np.ndarray, usable: np.ndarray) -> list[int]:
+    best, best_tags = -np.inf, []
+    for tags in itertools.product(range(scores.shape[1]), repeat=scores.shape[0]):
+        if tags[0] % 2 == 0 and tags[0] != 0:  # no I- first
+            continue
+        if any(not allowed[a, b] for a, b in itertools.pairwise(tags)):
+            continue
+        if any(t != 0 and not u for t, u in zip(tags, usable, strict=True)):
+            continue
+        total = sum(scores[i, t] for i, t in enumerate(tags))
+        if total > best:
+            best, best_tags = total, list(tags)
+    return best_tags
+
+
+def test_viterbi_finds_the_best_valid_sequence() -> None:
+    rng = np.random.default_rng(0)
+    allowed = bio_transitions(2)
+    for _ in range(30):
+        scores = rng.normal(size=(4, 5))
+        usable = rng.random(4) > 0.2
+        assert viterbi_bio(scores, allowed, usable).tolist() == _brute_force(scores, allowed, usable)
+
+
+def test_viterbi_never_emits_inside_after_outside() -> None:
+    scores = np.log(np.array([[0.9, 0.05, 0.05, 0, 0], [0.1, 0.1, 0.8, 0, 0], [0.2, 0.1, 0.7, 0, 0]]) + 1e-9)
+    assert scores.argmax(axis=1).tolist() == [OUT, I0, I0]  # what a greedy decoder would emit
+    tags = viterbi_bio(scores, bio_transitions(2))
+    # best valid: O B I (log .9 + log .1 + log .7 = -2.76) over B I I (-3.58) and O O O (-3.92)
+    assert tags.tolist() == [OUT, B0, I0]
+    assert viterbi_bio(scores, bio_transitions(2), np.array([True, False, True])).tolist() == [OUT, OUT, OUT]
+
+
+def test_snap_to_words_widens_word_pieces() -> None:
+    text = "Hackers exfiltrated files."
+    assert snap_to_words(text, 10, 14) == (8, 19)  # "filt" -> "exfiltrated"
+    assert snap_to_words(text, 8, 19) == (8, 19)
+    assert snap_to_words(text, 20, 26) == (20, 26)  # "files." ends at punctuation
+
+
+# -- role pairing on hand-made outputs -------------------------------------------------------------------
+def _hand_window() -> tuple[Window, list[tuple[str, int] | None]]:
+    """[CLS] Acme was hacked [SEP] Hooli [SEP] -- the current sentence and the previous one's last word."""
+    current, previous = "Acme was hacked", "They blamed Hooli"
+    part = np.array([SPECIAL, CURRENT, CURRENT, CURRENT, SPECIAL, PREVIOUS, SPECIAL], dtype=np.int8)
+    start = np.array([0, 0, 5, 9, 0, 12, 0])
+    end = np.array([0, 4, 8, 15, 0, 17, 0])
+    window = Window([2, 10, 11, 12, 3, 13, 3], [0, 0, 0, 0, 0, 1, 1], part, start, end)
+    return window, [(previous, 100), (current, 118), None]
+
+
+def _hand_heads(dim: int = 2) -> EventHeadWeights:
+    roles = len(ROLE_CLASSES)
+    role_weight = np.zeros((roles, 2 * dim))
+    role_bias = np.zeros(roles)
+    role_bias[-1] = 1.0  # none, unless an argument dimension says otherwise
+    role_weight[ARGUMENT_ROLES.index("Victim"), dim + 0] = 5.0
+    role_weight[ARGUMENT_ROLES.index("Attacker"), dim + 1] = 5.0
+    realis_weight = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]])  # Generic when trigger state dim 0 is high
+    return EventHeadWeights(realis_weight, np.zeros(3), np.zeros((roles, dim, dim)), role_weight, role_bias)
+
+
+def _one_hot(tags: list[int], n: int) -> np.ndarray:
+    out = np.full((len(tags), n), -5.0)
+    out[np.arange(len(tags)), tags] = 5.0
+    return out
+
+
+def test_window_events_pairs_each_trigger_with_mentions_in_the_window() -> None:
+    window, sentences = _hand_window()
+    ransom = EVENT_LABELS.index("AttackRansom")
+    trigger_tags = [0, 0, 0, 1 + 2 * ransom, 0, 0, 0]  # "hacked"
+    mention_tags = [0, 1, 0, 0, 0, 1, 0]  # "Acme" (current), "Hooli" (previous)
+    argument_states = np.zeros((7, 2))
+    argument_states[1] = [1.0, 0.0]  # Acme -> Victim
+    argument_states[5] = [0.0, 1.0]  # Hooli -> Attacker
+    trigger_states = np.zeros((7, 2))
+    trigger_states[3] = [3.0, 0.0]
+    outputs = WindowOutputs(_one_hot(trigger_tags, 11), _one_hot(mention_tags, 3), trigger_states, argument_states)
+    (event,) = window_events(window, outputs, _hand_heads(), sentences)
+    assert (event.type, event.realis) == ("AttackRansom", "Generic")
+    assert (event.trigger.start, event.trigger.end, event.trigger.text) == (127, 133, "hacked")
+    args = {(a.role, a.start, a.end, a.text) for a in event.arguments}
+    assert args == {("Victim", 118, 122, "Acme"), ("Attacker", 112, 117, "Hooli")}  # Hooli keeps its own offsets
+
+    argument_states[5] = [0.0, 0.0]  # Hooli scores none: not an argument
+    outputs = WindowOutputs(_one_hot(trigger_tags, 11), _one_hot(mention_tags, 3), trigger_states, argument_states)
+    (event,) = window_events(window, outputs, _hand_heads(), sentences)
+    assert [a.text for a in event.arguments] == ["Acme"]
+
+    no_previous = [None, sentences[1], None]  # a mention in a sentence the caller did not give is dropped
+    argument_states[5] = [0.0, 1.0]
+    outputs = WindowOutputs(_one_hot(trigger_tags, 11), _one_hot(mention_tags, 3), trigger_states, argument_states)
+    (event,) = window_events(window, outputs, _hand_heads(), no_previous)
+    assert [a.text for a in event.arguments] == ["Acme"]
+
+
+def test_triggers_are_only_decoded_in_the_sentence_itself() -> None:
+    window, sentences = _hand_window()
+    trigger_tags = [0, 0, 0, 0, 0, 1, 0]  # a trigger tag on "Hooli", a context token
+    outputs = WindowOutputs(_one_hot(trigger_tags, 11), _one_hot([0] * 7, 3), np.zeros((7, 2)), np.zeros((7, 2)))
+    assert window_events(window, outputs, _hand_heads(), sentences) == []
+
+
+def test_head_weights_round_trip_and_refuse_wrong_shapes(tmp_path: Path) -> None:
+    heads = _hand_heads()
+    heads.save(tmp_path / "events")
+    loaded = EventHeadWeights.load(tmp_path / "events")
+    rng = np.random.default_rng(1)
+    t, a = rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    np.testing.assert_allclose(loaded.role_logits(t, a), heads.role_logits(t, a), rtol=1e-6)
+    np.save(tmp_path / "events" / "role_bias.npy", np.zeros(3, dtype=np.float32))
+    with pytest.raises(ValueError, match="role_bias"):
+        EventHeadWeights.load(tmp_path / "events")
+
+
+# -- windows and targets on the tiny tokenizer -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tokenizer_json(tiny_encoder_dir: Path) -> str:
+    return (tiny_encoder_dir / "tokenizer.json").read_text(encoding="utf-8")
+
+
+def test_windows_keep_the_sentence_whole_and_map_tokens_to_their_sentence(tokenizer_json: str) -> None:
+    doc = [
+        "Hackers stole the records of 20 customers.",
+        "The Acme breach exposed names and card numbers of users.",
+        "Officials declined to comment.",
+    ]
+    tokenizer = plain_tokenizer(tokenizer_json)
+    lengths = [len(tokenizer.encode(t, add_special_tokens=False).ids) for t in doc]
+    for max_length in (lengths[1] + 4, lengths[1] + 10, 256):
+        windows = encode_windows(tokenizer, [doc, ["Solo sentence."]], max_length=max_length)
+        assert len(windows) == 4
+        middle = windows[1]
+        assert len(middle.ids) <= max_length and len(middle.ids) == len(middle.types) == len(middle.part)
+        current = np.flatnonzero(middle.part == CURRENT)
+        assert current.tolist() == list(range(1, 1 + lengths[1]))  # segment A: the whole sentence after [CLS]
+        assert all(middle.types[i] == 0 for i in current) and middle.part[0] == SPECIAL
+        for i, (token, which) in enumerate(zip(middle.ids, middle.part, strict=True)):
+            if which == SPECIAL:
+                continue  # each other token's offsets read its own piece in its own sentence
+            text = doc[[PREVIOUS, CURRENT, NEXT].index(which)]
+            piece = tokenizer.id_to_token(token).removeprefix("##")
+            assert text[middle.start[i] : middle.end[i]].lower() == piece
+            assert middle.types[i] == (0 if which == CURRENT else 1)
+        prev, nxt = np.flatnonzero(middle.part == PREVIOUS), np.flatnonzero(middle.part == NEXT)
+        budget = max_length - 4 - lengths[1]
+        assert prev.size + nxt.size == min(budget, lengths[0] + lengths[2])
+        if prev.size:  # the previous sentence contributes its last tokens, the next its first
+            assert middle.end[prev[-1]] == len(doc[0])
+        if nxt.size:
+            assert middle.start[nxt[0]] == 0
+        assert PREVIOUS not in windows[3].part.tolist() and NEXT not in windows[3].part.tolist()
+    long = encode_windows(tokenizer, [["word " * 100]], max_length=32)[0]
+    assert len(long.ids) == 30 and (long.part == CURRENT).sum() == 28  # an over-long sentence is cut, alone
+
+
+def write_annotation(docs: list[Document], folder: Path) -> None:
+    """CASIE files for the synthetic documents (see the module docstring)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for doc in docs:
+        content, events, starts = "", [], []
+        for sentence in doc.sentences:
+            starts.append(len(content))
+            content += sentence.text + " "
+        for i, sentence in enumerate(doc.sentences):
+            if len(sentence.labels) != 1 or sentence.labels[0] == "O":
+                continue
+            word = sentence.text.split()[1].strip(".,")
+            at = starts[i] + sentence.text.index(word)
+            kind, subtype = EVENT_CASIE_TYPES[sentence.labels[0]]
+            arguments = []
+            for k, role in ((i, "Victim"), (i - 1, "Attacker")):
+                text = doc.sentences[k].text if k >= 0 else ""
+                org = next((o for o in ORGS if o in text), None)
+                if org is not None:
+                    o = starts[k] + text.index(org)
+                    span = {"startOffset": o, "endOffset": o + len(org), "text": org}
+                    arguments.append(span | {"type": "Organization", "role": {"type": role}})
+            nugget = {"startOffset": at, "endOffset": at + len(word), "text": word}
+            realis = "Actual" if i % 3 else "Generic"
+            events.append({"type": kind, "subtype": subtype, "realis": realis, "nugget": nugget, "argument": arguments})
+        data = {"content": content, "cyberevent": {"hopper": [{"events": events}]}}
+        (folder / f"{doc.id}.json").write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_align_events_places_triggers_and_neighbouring_arguments(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from threatevents.models.event_training import align_events
+
+    docs = make_documents(6, seed=1)
+    write_annotation(docs, tmp_path / "annotation")
+    alignment = align_events(tmp_path, [*docs, Document("absent", docs[0].sentences[:2])])
+    assert alignment.sentences[-2:] == [None, None]
+    assert alignment.counts["documents_without_annotation"] == 1
+    flat = [s for d in docs for s in d.sentences]
+    for sentence, gold in zip(flat, alignment.sentences, strict=False):
+        assert gold is not None
+        single_event = len(sentence.labels) == 1 and sentence.labels[0] != "O"
+        assert len(gold.triggers) == int(single_event)
+        for (start, end, kind, _), args in zip(gold.triggers, gold.arguments, strict=True):
+            assert sentence.text[start:end] == sentence.text.split()[1].strip(".,")
+            assert EVENT_LABELS[kind] == sentence.labels[0]
+            assert all(part in (CURRENT, PREVIOUS) for part, *_ in args)
+    assert alignment.counts["arguments_previous"] > 0 and alignment.counts["arguments_current"] > 0
+
+
+def test_window_targets_tag_spans_and_pair_every_trigger_with_every_mention(tokenizer_json: str) -> None:
+    pytest.importorskip("torch")
+    from threatevents.models.event_training import IGNORE, SentenceEvents, window_targets
+
+    doc = ["They blamed Hooli.", "Acme was hacked by the gang."]
+    window = encode_windows(plain_tokenizer(tokenizer_json), [doc], max_length=64)[1]
+    victim, attacker = ARGUMENT_ROLES.index("Victim"), ARGUMENT_ROLES.index("Attacker")
+    ransom = EVENT_LABELS.index("AttackRansom")
+    gold = SentenceEvents(
+        triggers=[(9, 15, ransom, 0), (0, 4, 0, 1)],  # "hacked" (Ransom), "Acme" as a second trigger (Databreach)
+        arguments=[[(CURRENT, 0, 4, victim), (PREVIOUS, 12, 17, attacker)], []],
+    )
+    targets = window_targets(window, gold)
+    assert (targets.trigger_tags[window.part != CURRENT] == IGNORE).all()
+    assert (targets.mention_tags[window.part == SPECIAL] == IGNORE).all()
+    (hacked_first, hacked_end), (acme_first, _) = targets.triggers
+    assert targets.trigger_tags[hacked_first] == 1 + 2 * ransom
+    assert (targets.trigger_tags[hacked_first + 1 : hacked_end] == 2 + 2 * ransom).all()
+    assert targets.trigger_tags[acme_first] == 1
+    assert targets.realis == [0, 1]
+    mention_texts = [
+        (doc[0] if window.part[s] == PREVIOUS else doc[1])[window.start[s] : window.end[e - 1]]
+        for s, e in targets.mentions
+    ]
+    assert mention_texts == ["Acme", "Hooli"]
+    none = len(ROLE_CLASSES) - 1
+    assert sorted(targets.pairs) == [(0, 0, victim), (0, 1, attacker), (1, 0, none), (1, 1, none)]
+
+
+# -- the model contract on the tiny encoder ----------------------------------------------------------------
+def events_config(base: Path, events_dir: Path | None, **overrides: object) -> TransformerConfig:
+    values: dict[str, object] = {
+        "base_model": str(base),
+        "epochs": 8,
+        "batch_size": 8,
+        "max_length": 64,
+        "learning_rate": 5e-3,
+        "context": "neighbours",
+        "pooling": "mean",
+        "linear_weight": 0.0,
+        "cascade_below": 0.0,
+        "events": True,
+        "events_dir": str(events_dir) if events_dir else None,
+    }
+    return TransformerConfig(**(values | overrides))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def events_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("casie")
+    write_annotation(make_documents(16, seed=1), path / "annotation")
+    return path
+
+
+@pytest.fixture(scope="module")
+def extractor(tiny_encoder_dir: Path, events_dir: Path) -> TransformerModel:
+    return TransformerModel(events_config(tiny_encoder_dir, events_dir)).fit(make_documents(16, seed=1))
+
+
+def _records(events: list[list]) -> list[list[dict[str, object]]]:  # type: ignore[type-arg]
+    return [[e.to_record() for e in doc] for doc in events]
+
+
+def test_config_requires_neighbour_windows_for_events() -> None:
+    with pytest.raises(ValueError, match="context=neighbours"):
+        TransformerConfig(events=True, context="none")
+    with pytest.raises(ValueError, match="event_dim"):
+        TransformerConfig(event_dim=0)
+    with pytest.raises(ValueError, match="events must be"):
+        TransformerConfig(events="yes")  # type: ignore[arg-type]
+
+
+def test_fit_without_annotation_is_refused(tiny_encoder_dir: Path) -> None:
+    config = events_config(tiny_encoder_dir, None)
+    with pytest.raises(ValueError, match="events_dir"):
+        TransformerModel(config).fit(make_documents(2, seed=1))
+
+
+@pytest.mark.slow
+def test_extractor_fits_predicts_saves_and_reloads_identical_events(
+    extractor: TransformerModel, tmp_path: Path
+) -> None:
+    docs = make_documents(4, seed=1)  # the training documents: the tiny model has learnt their triggers
+    events = extractor.predict_events(docs)
+    assert len(events) == len(docs) and sum(map(len, events)) > 0
+    joined = ["\n".join(d.texts) for d in docs]
+    for text, doc_events in zip(joined, events, strict=True):
+        for event in doc_events:  # every span reads its own text in the joined frame
+            assert text[event.trigger.start : event.trigger.end] == event.trigger.text
+            assert event.type in EVENT_LABELS and 0 <= (event.score or 0) <= 1
+            for argument in event.arguments:
+                assert text[argument.start : argument.end] == argument.text
+    saved = extractor.save(tmp_path / "model")
+    manifest = json.loads((saved / "manifest.json").read_text(encoding="utf-8"))
+    assert {f"{EVENT_WEIGHTS_DIR}/{n}.npy" for n in EventHeadWeights.FILES} <= set(manifest)
+    reloaded = TransformerModel.load(saved)
+    assert reloaded.has_events
+    assert _records(reloaded.predict_events(docs)) == _records(events)
+    np.testing.assert_array_equal(reloaded.predict_proba(docs), extractor.predict_proba(docs))
+
+
+@pytest.mark.slow
+def test_sentence_events_use_the_given_offsets(extractor: TransformerModel) -> None:
+    docs = make_documents(3, seed=1)
+    starts = [[1000 + 7 * s for s in row] for row in [join_sentences(d.texts)[1] for d in docs]]
+    per_sentence = extractor.predict_sentence_events(docs, starts)
+    flat = extractor.predict_events(docs)
+    for d, doc in enumerate(per_sentence):
+        assert len(doc) == len(docs[d].sentences)
+        assert [e.trigger.text for s in doc for e in s] == [e.trigger.text for e in flat[d]]
+        for i, sentence_events in enumerate(doc):
+            for event in sentence_events:  # the trigger sits in its own sentence, shifted by its start
+                local = event.trigger.start - starts[d][i]
+                assert docs[d].texts[i][local : local + len(event.trigger.text)] == event.trigger.text
+    with pytest.raises(ValueError, match="one offset per sentence"):
+        extractor.predict_sentence_events(docs, [[0]])
+
+
+@pytest.mark.slow
+def test_events_switch_off_without_changing_sentence_scores(extractor: TransformerModel) -> None:
+    docs = make_documents(3, seed=1)
+    probs = extractor.predict_proba(docs)
+    extractor.events_enabled = False
+    try:
+        assert extractor.predict_events(docs) == [[], [], []]
+        np.testing.assert_array_equal(extractor.predict_proba(docs), probs)
+    finally:
+        extractor.events_enabled = True
+
+
+@pytest.mark.slow
+def test_event_heads_onnx_match_torch(extractor: TransformerModel) -> None:
+    """fp32 ONNX event outputs within 1e-4 of torch, and the events decoded from both are the same."""
+    from threatevents.models.onnx_runtime import OnnxClassifier
+    from threatevents.models.transformer_training import predict_torch_events
+
+    assert extractor.torch_net is not None and extractor.event_heads is not None
+    docs = [d.texts for d in make_documents(5, seed=7)]
+    cfg = extractor.config
+    fp32 = OnnxClassifier(
+        extractor.fp32_onnx, extractor._tokenizer_json, max_length=cfg.max_length, context=cfg.context, windows=True
+    )
+    windows = encode_windows(plain_tokenizer(extractor._tokenizer_json), docs, cfg.max_length)
+    onnx_out = fp32.run([w.pair for w in windows], EVENT_OUTPUTS)
+    torch_out = predict_torch_events(extractor.torch_net, [w.pair for w in windows])
+    starts = [join_sentences(doc)[1] for doc in docs]
+    row = 0
+    for d, doc in enumerate(docs):
+        for i in range(len(doc)):
+            for a, b in zip(onnx_out[row], torch_out[row], strict=True):
+                assert a.shape == b.shape and np.abs(a - b).max() < 1e-4
+            around = [(doc[j], starts[d][j]) if 0 <= j < len(doc) else None for j in (i - 1, i, i + 1)]
+            from_onnx = window_events(windows[row], WindowOutputs(*onnx_out[row]), extractor.event_heads, around)
+            from_torch = window_events(windows[row], WindowOutputs(*torch_out[row]), extractor.event_heads, around)
+            assert [e.to_record() for e in from_onnx] == [e.to_record() for e in from_torch]
+            row += 1
+
+
+@pytest.mark.slow
+def test_saved_extractor_predicts_events_without_torch(extractor: TransformerModel, tmp_path: Path) -> None:
+    saved = extractor.save(tmp_path / "model")
+    docs = [d.texts for d in make_documents(3, seed=1)]
+    script = NO_TORCH + textwrap.dedent(f"""
+        import json
+        from threatevents.models.transformer import TransformerModel
+        model = TransformerModel.load({str(saved)!r})
+        events = model.predict_events({docs!r})
+        assert "torch" not in sys.modules and "transformers" not in sys.modules
+        print(json.dumps([[e.to_record() for e in doc] for doc in events]))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == _records(extractor.predict_events(docs))
+
+
+@pytest.mark.slow
+def test_missing_event_weights_are_refused(extractor: TransformerModel, tmp_path: Path) -> None:
+    saved = extractor.save(tmp_path / "model")
+    for name in EventHeadWeights.FILES:
+        (saved / EVENT_WEIGHTS_DIR / f"{name}.npy").unlink()
+    write_manifest(saved)
+    with pytest.raises(ModelLoadError, match=EVENT_WEIGHTS_DIR):
+        TransformerModel.load(saved)
+
+
+def test_models_without_event_heads_return_no_events(tiny_encoder_dir: Path) -> None:
+    """A sentence-only model (as the shipped default) has no event heads: no events, nothing extra run."""
+    shipped = Path(__file__).resolve().parents[1] / "src" / "threatevents" / "shipped" / "default"
+    if not (shipped / "manifest.json").is_file():
+        pytest.skip("no shipped default model in this checkout")
+    model = TransformerModel.load(shipped)
+    assert not model.config.events and not model.has_events and model.event_heads is None
+    assert model.predict_events([["Hackers stole data.", "A patch fixed it."], ["Nothing."]]) == [[], []]
+    assert model._runtime is not None and not model._runtime.windows
