@@ -476,3 +476,51 @@ def test_models_without_event_heads_return_no_events(tiny_encoder_dir: Path) -> 
     assert not model.config.events and not model.has_events and model.event_heads is None
     assert model.predict_events([["Hackers stole data.", "A patch fixed it."], ["Nothing."]]) == [[], []]
     assert model._runtime is not None and not model._runtime.windows
+
+
+# -- training from the command line ----------------------------------------------------------------------
+@pytest.mark.slow
+def test_cli_trains_event_heads_and_scores_events_on_dev_and_test(
+    tiny_corpus_dir: Path, tiny_encoder_dir: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from threatevents.cli import app
+    from threatevents.corpus import read_corpus
+
+    corpus = read_corpus(tiny_corpus_dir)
+    write_annotation(corpus.split("all"), tmp_path / "casie" / "annotation")
+    out = tmp_path / "model"
+    args = ["train", str(tiny_corpus_dir), "--kind", "transformer", "--out", str(out), "--events-dir"]
+    args += [str(tmp_path / "casie"), "--event-heads", "--base-model", str(tiny_encoder_dir), "--epochs", "1"]
+    args += ["--batch-size", "16", "--set", "linear_weight=0", "--set", "cascade_below=0", "--set", "pooling=mean"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))["config"]
+    assert config["events"] is True and config["context"] == "neighbours"
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    for split in ("dev_events", "test_events"):
+        assert 0 <= metrics[split]["trigger_cls_f1"] <= 1 and metrics[split]["trigger_cls"]["gold"] > 0
+    assert metrics["training"]["event_sentences"] > 0
+    assert TransformerModel.load(out).has_event_extractor
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--kind", "linear", "--events-dir", "."], "--event-heads needs --kind transformer"),
+        (["--kind", "transformer"], "give --events-dir"),
+        (["--kind", "transformer", "--events-dir", ".", "--set", "context=none"], "context=neighbours"),
+    ],
+)
+def test_cli_event_heads_mistakes_are_usage_errors(
+    tiny_corpus_dir: Path, tmp_path: Path, extra: list[str], message: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from threatevents.cli import app
+
+    args = ["train", str(tiny_corpus_dir), "--out", str(tmp_path / "m"), "--event-heads", *extra]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
+    assert not (tmp_path / "m" / "manifest.json").exists()

@@ -201,6 +201,14 @@ def train(
         Path | None,
         typer.Option(help=f"{TRANSFORMER} CASIE event annotation folder: also learn which tokens are triggers."),
     ] = None,
+    event_heads: Annotated[
+        bool,
+        typer.Option(
+            "--event-heads",
+            help=f"{TRANSFORMER} also learn the event extractor (triggers, realis, arguments and their roles) "
+            "from --events-dir; each sentence is read with its neighbours (context=neighbours).",
+        ),
+    ] = False,
     param: Annotated[
         list[str] | None, typer.Option("--set", help="Other config field, KEY=VALUE (repeatable).")
     ] = None,
@@ -225,6 +233,13 @@ def train(
             "events_dir": str(events_dir) if events_dir else None,
         }
         overrides.update({k: v for k, v in named.items() if v is not None})
+        if event_heads:
+            if kind.value != "transformer":
+                raise UserError("--event-heads needs --kind transformer")
+            if events_dir is None:
+                raise UserError("--event-heads learns from CASIE annotation: give --events-dir")
+            overrides["events"] = True
+            overrides.setdefault("context", "neighbours")
         model_class(kind.value).config_class.from_dict(overrides)  # a bad setting fails now, not after reading
         for option, folder in (("--base-model", base_model), ("--events-dir", events_dir)):
             if folder is not None and not Path(folder).is_dir():

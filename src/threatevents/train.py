@@ -68,8 +68,27 @@ def train_model(
     if corpus.has_split(eval_split):
         metrics["eval_split"] = eval_split
         metrics["test"] = evaluate_model(model, corpus.split(eval_split), split=eval_split, name=name).to_dict()
+    events_dir = getattr(config, "events_dir", None)
+    if events_dir and model.has_event_extractor:
+        metrics |= _event_metrics(
+            model, events_dir, {"dev": dev, "test": corpus.split(eval_split) if "test" in metrics else []}
+        )
     model.metrics = {**model.metrics, **metrics}  # keep what fit recorded (e.g. the training curve)
     return model
+
+
+def _event_metrics(model: EventModel, events_dir: str, splits: dict[str, Sequence[Document]]) -> dict[str, Any]:
+    """TextEE event scores of ``model`` on each non-empty split (``dev_events``, ``test_events``): headline
+    figures and the trigger and attached-argument counts (the rest is for ``threatevents evaluate``)."""
+    from .event_evaluation import evaluate_events
+
+    out: dict[str, Any] = {}
+    for split, docs in splits.items():
+        if docs:
+            scores = evaluate_events(model, docs, events_dir)[0].to_dict()
+            headline = {k: v for k, v in scores.items() if k.endswith("_f1") or k == "realis_accuracy"}
+            out[f"{split}_events"] = headline | {m: scores[m] for m in ("trigger_cls", "argument_attached_cls")}
+    return out
 
 
 def train_and_save(
