@@ -231,7 +231,7 @@ def test_train_help_keeps_bracketed_prefixes_and_every_option_has_help():
 
     result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    assert result.output.count("[transformer]") == 6
+    assert result.output.count("[transformer]") == 7
     for command in typer.main.get_command(app).commands.values():
         for param in command.params:
             if param.param_type_name == "option":
