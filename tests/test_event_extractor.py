@@ -524,3 +524,24 @@ def test_cli_event_heads_mistakes_are_usage_errors(
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
     assert not (tmp_path / "m" / "manifest.json").exists()
+
+
+def test_align_events_carries_spans_into_sentences_found_with_whitespace_collapsed(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from threatevents.corpus import Sentence
+    from threatevents.models.event_training import align_events
+
+    content = "Hackers  stole\nthe data.   Acme   was hit by ransomware."
+    stole, acme = content.index("stole"), content.index("Acme")
+    nugget = {"startOffset": stole, "endOffset": stole + 5, "text": "stole"}
+    argument = {"startOffset": acme, "endOffset": acme + 4, "text": "Acme", "type": "Organization"}
+    event = {"type": "Attack", "subtype": "Databreach", "realis": "Actual", "nugget": nugget}
+    event["argument"] = [argument | {"role": {"type": "Victim"}}]
+    (tmp_path / "d1.json").write_text(json.dumps({"content": content, "cyberevent": {"hopper": [{"events": [event]}]}}))
+    doc = Document(
+        "d1", [Sentence("Hackers stole the data.", ("AttackDatabreach",)), Sentence("Acme was hit by ransomware.")]
+    )
+    first, second = align_events(tmp_path, [doc]).sentences
+    assert first is not None and second is not None
+    assert first.triggers == [(8, 13, EVENT_LABELS.index("AttackDatabreach"), 0)]
+    assert first.arguments == [[(NEXT, 0, 4, ARGUMENT_ROLES.index("Victim"))]]

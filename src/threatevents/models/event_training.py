@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..casie import locate_sentences
+from ..casie import char_map, locate_sentences
 from ..corpus import Document
 from ..events import CasieError, ReadReport, read_event_file
 from ..labels import ARGUMENT_ROLES, EVENT_LABELS, REALIS
@@ -70,9 +70,10 @@ class EventAlignment:
 def align_events(events_dir: str | Path, docs: Sequence[Document]) -> EventAlignment:
     """Gold events of every sentence of ``docs`` from ``events_dir/annotation/<doc id>.json``.
 
-    A sentence is supervised when its document has a readable file and the sentence is found verbatim
-    in the article (whitespace-collapsed matches are left out: their offsets cannot be mapped exactly).
-    An argument outside its trigger's sentence and the two neighbours is left out and counted.
+    A sentence is supervised when its document has a readable file and the sentence is found in the
+    article (:func:`~threatevents.casie.locate_sentences`; spans are carried exactly into a sentence found
+    only with whitespace collapsed by :func:`~threatevents.casie.char_map`). An argument outside its
+    trigger's sentence and the two neighbours is left out and counted.
     """
     root = Path(events_dir)
     folder = root / "annotation" if (root / "annotation").is_dir() else root
@@ -90,41 +91,60 @@ def align_events(events_dir: str | Path, docs: Sequence[Document]) -> EventAlign
             out.counts["documents_without_annotation"] += 1
             out.sentences += [None] * len(doc.sentences)
             continue
-        content = document.text
-        spans = [
-            span if span is not None and content[span[0] : span[1]] == text else None
-            for text, span in zip(doc.texts, locate_sentences(content, doc.texts), strict=True)
-        ]
-        gold = [SentenceEvents() if span is not None else None for span in spans]
+        carry = _Carry(document.text, doc.texts)
+        gold = [SentenceEvents() if found else None for found in carry.found]
         for event in document.events:
-            home = next(
-                (i for i, sp in enumerate(spans) if sp and sp[0] <= event.trigger.start and event.trigger.end <= sp[1]),
-                None,
-            )
-            target = gold[home] if home is not None else None
-            if home is None or target is None:
+            trigger = carry.place(event.trigger.start, event.trigger.end)
+            if trigger is None:
                 out.counts["triggers_unplaced"] += 1
                 continue
-            begin = spans[home][0]  # type: ignore[index]  # home's span is set
-            target.triggers.append(
-                (event.trigger.start - begin, event.trigger.end - begin, types[event.type], realis[event.realis])
-            )
+            i, t_start, t_end = trigger
+            target = gold[i]
+            assert target is not None  # placed spans lie in found sentences
+            target.triggers.append((t_start, t_end, types[event.type], realis[event.realis]))
             args: list[tuple[int, int, int, int]] = []
             for argument in event.arguments:
-                placed = False
-                for part, k in ((CURRENT, home), (PREVIOUS, home - 1), (NEXT, home + 1)):
-                    sp = spans[k] if 0 <= k < len(spans) else None
-                    if sp and sp[0] <= argument.start and argument.end <= sp[1]:
-                        args.append((part, argument.start - sp[0], argument.end - sp[0], roles[argument.role]))
-                        out.counts[f"arguments_{['previous', 'current', 'next'][part]}"] += 1
-                        placed = True
-                        break
-                if not placed:
+                placed = carry.place(argument.start, argument.end)
+                part = {i - 1: PREVIOUS, i: CURRENT, i + 1: NEXT}.get(placed[0]) if placed else None
+                if placed is None or part is None:
                     out.counts["arguments_outside_window"] += 1
+                    continue
+                args.append((part, placed[1], placed[2], roles[argument.role]))
+                out.counts[f"arguments_{['previous', 'current', 'next'][part]}"] += 1
             target.arguments.append(args)
             out.counts["triggers"] += 1
         out.sentences += gold
     return out
+
+
+class _Carry:
+    """Article spans carried into the corpus sentences found in the article."""
+
+    def __init__(self, content: str, sentences: Sequence[str]) -> None:
+        self.spans: list[tuple[int, int]] = []
+        self.maps: list[list[int] | None] = []  # None: found verbatim (offsets shift)
+        self.index: list[int] = []
+        self.found = [False] * len(sentences)
+        for i, (text, span) in enumerate(zip(sentences, locate_sentences(content, sentences), strict=True)):
+            if span is None:
+                continue
+            piece = content[span[0] : span[1]]
+            mapping = None if piece == text else char_map(piece, text)
+            if piece != text and mapping is None:
+                continue
+            self.spans.append(span)
+            self.maps.append(mapping)
+            self.index.append(i)
+            self.found[i] = True
+
+    def place(self, start: int, end: int) -> tuple[int, int, int] | None:
+        """``(sentence index, start, end)`` of an article span inside one found sentence, else ``None``."""
+        for (begin, stop), mapping, i in zip(self.spans, self.maps, self.index, strict=True):
+            if begin <= start and end <= stop:
+                if mapping is None:
+                    return i, start - begin, end - begin
+                return i, mapping[start - begin], mapping[end - begin - 1] + 1
+        return None
 
 
 @dataclass
