@@ -669,6 +669,34 @@ def test_large_documents_become_background_jobs(sqlite_url: str, model: EventMod
     assert chunked == expected
 
 
+def test_a_background_job_waits_out_a_busy_server(
+    sqlite_url: str, model: EventModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job's chunk that finds the gate full (503 for a request) waits and tries again; the job still finishes."""
+    from threatevents.service import core
+    from threatevents.service.errors import Busy
+
+    monkeypatch.setattr(core, "JOB_RETRY_SECONDS", 0.05)
+    with app_client(sqlite_url, model, max_sync_sentences=5, chunk_sentences=4) as client:
+        workbench = client.app.state.workbench  # type: ignore[attr-defined]
+        real_slot, refusals = workbench.gate.slot, []
+
+        def busy_at_first() -> Any:
+            if threading.current_thread().name.startswith("threatevents-job") and len(refusals) < 5:
+                refusals.append(1)
+                raise Busy("the server is busy")
+            return real_slot()
+
+        monkeypatch.setattr(workbench.gate, "slot", busy_at_first)
+        accepted = client.post("/v1/documents", json={"text": _sentences(12)})
+        assert_clean(accepted, 202)
+        deadline = time.monotonic() + 30
+        while (job := client.get(accepted.headers["location"]).json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.05)
+        assert job["status"] == "done" and len(refusals) == 5, job
+
+
 def test_the_gate_hands_a_released_slot_to_the_longest_waiter() -> None:
     """No barging: a thread that releases and at once asks again queues behind the one already waiting."""
     slots = FairSemaphore(1)

@@ -8,6 +8,7 @@ layer should answer. Model work (ingesting, tagging) is bounded by a :class:`~.l
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -55,6 +56,7 @@ EXPORT_FORMATS: tuple[str, ...] = FORMAT_NAMES
 MAX_PAGE = 200
 #: Sentences of context tagged on each side of a chunk (models read at most the neighbour on each side).
 CONTEXT_MARGIN = 2
+JOB_RETRY_SECONDS = 0.5  # a background job's pause before asking a busy server for a model slot again
 __all__ = [
     "EXPORT_FORMATS",
     "Busy",
@@ -223,7 +225,7 @@ class Workbench:
             )
 
     def _tag_in_chunks(
-        self, doc: IngestedDocument, progress: Callable[[int], None] | None = None
+        self, doc: IngestedDocument, progress: Callable[[int], None] | None = None, *, patient: bool = False
     ) -> list[TaggedSentence]:
         """Tag ``doc`` holding a model slot for at most ``settings.chunk_sentences`` sentences at a time, so that a
         large document lets other requests in between its chunks. Each chunk is tagged with the context a model
@@ -239,12 +241,25 @@ class Workbench:
             spans = doc.sentences[:hi] if first == 0 else [*head, *doc.sentences[lo:hi]]
             skip = first if first == 0 else len(head) + first - lo
             part = replace(doc, sentences=spans)
-            with self.gate.slot():
-                rows = self._tag([part])[0][skip : skip + last - first]
+            rows = self._tag_part(part, patient=patient)[skip : skip + last - first]
             tagged.extend(replace(s, index=first + i) for i, s in enumerate(rows))
             if progress is not None:
                 progress(len(tagged))
         return tagged
+
+    def _tag_part(self, part: IngestedDocument, *, patient: bool) -> list[TaggedSentence]:
+        """Tag one chunk in a model slot. A ``patient`` caller (a background job) waits out a busy server instead of
+        failing, and stops when the job queue shuts down."""
+        while True:
+            if patient and self.jobs.stopping.is_set():
+                raise Busy("the server is shutting down")
+            try:
+                with self.gate.slot():
+                    return self._tag([part])[0]
+            except Busy:
+                if not patient:
+                    raise
+                time.sleep(JOB_RETRY_SECONDS)
 
     def tag_batch(self, items: Sequence[TagRequest]) -> list[list[TaggedSentence]]:
         """Tag several texts in one model call without storing them; the tagged sentences of each item, with
@@ -278,9 +293,12 @@ class Workbench:
             self._require_model()
             return self._ingest(data=data, filename=filename, text=text, title=title, name=name)
 
-    def store_document(self, doc: IngestedDocument, progress: Callable[[int], None] | None = None) -> DocumentView:
-        """Tag an ingested document (in chunks) and store it in one transaction."""
-        tagged = with_indicators(self._tag_in_chunks(doc, progress))
+    def store_document(
+        self, doc: IngestedDocument, progress: Callable[[int], None] | None = None, *, patient: bool = False
+    ) -> DocumentView:
+        """Tag an ingested document (in chunks; ``patient``: waiting out a busy server) and store it in one
+        transaction."""
+        tagged = with_indicators(self._tag_in_chunks(doc, progress, patient=patient))
         row = DocumentRow(
             name=(one_line(doc.name) or "upload")[:255],
             title=doc.title[:1000] if doc.title else None,
@@ -321,8 +339,10 @@ class Workbench:
         return self.store_document(self.ingest(data=data, filename=filename, text=text, title=title, name=name))
 
     def submit_document(self, doc: IngestedDocument) -> Job:
-        """Tag and store ``doc`` in the background (:class:`~.jobs.JobQueue`); the job says how it went."""
-        return self.jobs.submit(lambda progress: self.store_document(doc, progress).id, len(doc.sentences))
+        """Tag and store ``doc`` in the background (:class:`~.jobs.JobQueue`); the job says how it went. The job
+        waits for model slots as long as the server is busy (it does not fail on a full queue)."""
+        work = lambda progress: self.store_document(doc, progress, patient=True).id  # noqa: E731
+        return self.jobs.submit(work, len(doc.sentences))
 
     def job(self, job_id: str) -> Job:
         found = self.jobs.get(job_id)
