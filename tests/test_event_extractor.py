@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import pytest
 
 from conftest import make_documents
 from threatevents.corpus import Document
-from threatevents.events import join_sentences
+from threatevents.events import Event, join_sentences
 from threatevents.labels import ARGUMENT_ROLES, EVENT_CASIE_TYPES, EVENT_LABELS
 from threatevents.models.base import ModelLoadError, write_manifest
 from threatevents.models.event_extractor import (
@@ -282,6 +283,27 @@ def test_align_events_places_triggers_and_neighbouring_arguments(tmp_path: Path)
     assert alignment.counts["arguments_previous"] > 0 and alignment.counts["arguments_current"] > 0
 
 
+def test_joined_events_give_back_the_annotation_in_the_predict_events_frame(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from threatevents.events import read_event_file
+    from threatevents.models.event_training import align_events, joined_events
+
+    docs = make_documents(5, seed=3)
+    write_annotation(docs, tmp_path / "annotation")  # articles joined by one space: the same offsets as "\n"
+    alignment = align_events(tmp_path, docs)
+    row = 0
+
+    def key(event: Event) -> tuple[object, ...]:
+        arguments = sorted((a.role, a.start, a.end, a.text) for a in event.arguments)
+        return event.type, event.realis, astuple(event.trigger), arguments
+
+    for doc in docs:
+        gold = joined_events(doc.texts, alignment.sentences[row : row + len(doc.sentences)])
+        row += len(doc.sentences)
+        article = read_event_file(tmp_path / "annotation" / f"{doc.id}.json")
+        assert sorted(map(key, gold)) == sorted(map(key, article.events)) and gold
+
+
 def test_window_targets_tag_spans_and_pair_every_trigger_with_every_mention(tokenizer_json: str) -> None:
     pytest.importorskip("torch")
     from threatevents.models.event_training import IGNORE, SentenceEvents, window_targets
@@ -502,6 +524,8 @@ def test_cli_trains_event_heads_and_scores_events_on_dev_and_test(
     for split in ("dev_events", "test_events"):
         assert 0 <= metrics[split]["trigger_cls_f1"] <= 1 and metrics[split]["trigger_cls"]["gold"] > 0
     assert metrics["training"]["event_sentences"] > 0
+    assert len(metrics["training"]["dev_event_scores"]) == metrics["training"]["epochs_run"] == 1
+    assert 0 <= metrics["training"]["dev_event_scores"][0] <= 1
     assert TransformerModel.load(out).has_event_extractor
 
 

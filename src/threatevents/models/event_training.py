@@ -20,7 +20,7 @@ from torch import nn
 
 from ..casie import char_map, locate_sentences
 from ..corpus import Document
-from ..events import CasieError, ReadReport, read_event_file
+from ..events import Argument, CasieError, Event, ReadReport, Span, join_sentences, read_event_file
 from ..labels import ARGUMENT_ROLES, EVENT_LABELS, REALIS
 from .event_extractor import (
     CURRENT,
@@ -145,6 +145,25 @@ class _Carry:
                     return i, start - begin, end - begin
                 return i, mapping[start - begin], mapping[end - begin - 1] + 1
         return None
+
+
+def joined_events(texts: Sequence[str], gold: Sequence[SentenceEvents | None]) -> list[Event]:
+    """A document's gold sentence events as :class:`Event` objects in the frame of ``predict_events``
+    (its sentences joined by :func:`~threatevents.events.join_sentences`)."""
+    joined, starts = join_sentences(texts)
+    out: list[Event] = []
+    for i, sentence in enumerate(gold):
+        if sentence is None:
+            continue
+        for (start, end, kind, real), arguments in zip(sentence.triggers, sentence.arguments, strict=True):
+            at = starts[i]
+            event = Event(EVENT_LABELS[kind], REALIS[real], Span(at + start, at + end, joined[at + start : at + end]))
+            for part, a_start, a_end, role in arguments:
+                a_at = starts[i + part - CURRENT]
+                span = (a_at + a_start, a_at + a_end)
+                event.arguments.append(Argument(ARGUMENT_ROLES[role], *span, joined[span[0] : span[1]]))
+            out.append(event)
+    return out
 
 
 @dataclass

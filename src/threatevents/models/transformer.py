@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -122,6 +122,7 @@ class TransformerModel(EventModel):
             lambda probs: dev_weighted_f1(y_dev, probs),
             token_targets=token_targets,
             event_targets=event_targets,
+            dev_event_score=self._dev_event_score(dev, tokenizer_json) if cfg.events and dev else None,
         )
         self.torch_net = net
         self.event_heads = net.events.numpy_weights() if net.events is not None else None
@@ -201,6 +202,42 @@ class TransformerModel(EventModel):
             for window, gold in zip(windows, alignment.sentences, strict=True)
         ]
         return targets, alignment.to_log()
+
+    def _dev_event_score(self, dev: Sequence[Document], tokenizer_json: str) -> Callable[[EventClassifier], float]:
+        """Mean of dev ``trigger_cls`` and ``argument_attached_cls`` F1 of a torch network's events (model
+        selection), over the dev sentences that have gold events (placed in their article)."""
+        from ..event_metrics import score_events
+        from .event_training import align_events, joined_events
+        from .transformer_training import predict_torch_events
+
+        assert self.config.events_dir is not None
+        texts = [d.texts for d in dev]
+        gold_sentences = align_events(self.config.events_dir, dev).sentences
+        windows = encode_windows(plain_tokenizer(tokenizer_json), texts, self.config.max_length)
+        gold, rows, row = {}, [], 0
+        for doc, sentences in zip(dev, texts, strict=True):
+            gold[doc.id] = joined_events(sentences, gold_sentences[row : row + len(sentences)])
+            rows.append(range(row, row + len(sentences)))
+            row += len(sentences)
+
+        def score(net: EventClassifier) -> float:
+            assert net.events is not None
+            heads = net.events.numpy_weights()
+            outputs = predict_torch_events(net, [w.pair for w in windows])
+            predicted = {}
+            for doc, sentences, doc_rows in zip(dev, texts, rows, strict=True):
+                starts = join_sentences(sentences)[1]
+                found: list[Event] = []
+                for i, r in enumerate(doc_rows):
+                    if gold_sentences[r] is None:  # no gold to compare with: not scored
+                        continue
+                    around = [(sentences[j], starts[j]) if 0 <= j < len(sentences) else None for j in (i - 1, i, i + 1)]
+                    found += window_events(windows[r], WindowOutputs(*outputs[r]), heads, around)
+                predicted[doc.id] = found
+            scores = score_events(gold, predicted)
+            return (scores["trigger_cls"].f1 + scores["argument_attached_cls"].f1) / 2
+
+        return score
 
     def _trigger_targets(
         self, train: Sequence[Document], tokenizer: Tokenizer

@@ -109,6 +109,7 @@ class TrainingLog:
     epochs_run: int = 0
     best_epoch: int = 0
     dev_scores: list[float] = field(default_factory=list)
+    dev_event_scores: list[float] = field(default_factory=list)  # the event part of each dev score
     seconds: float = 0.0
     train_sentences_per_s: float = 0.0
 
@@ -221,13 +222,15 @@ def train_classifier(
     dev_score: Callable[[np.ndarray], float],
     token_targets: Sequence[np.ndarray | None] | None = None,
     event_targets: Sequence[WindowTargets | None] | None = None,
+    dev_event_score: Callable[[EventClassifier], float] | None = None,
 ) -> tuple[EventClassifier, TrainingLog]:
     """Fine-tune encoder and head; keep the best epoch on dev, stop after ``patience`` epochs without a better one.
 
     ``token_targets`` (see :func:`trigger_targets`) adds the trigger loss, weighted by
     ``config.trigger_weight``, for the sentences that have targets. ``event_targets`` (with
     ``config.events``) adds the event heads and their loss (:func:`event_loss`), weighted by
-    ``config.event_weight``.
+    ``config.event_weight``; with event heads, ``dev_event_score`` (of the network) is added to the dev
+    score that picks the epoch.
     """
     threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     try:
@@ -283,6 +286,10 @@ def train_classifier(
             if dev is None:
                 continue
             score = dev_score(predict_torch(net, dev))
+            if dev_event_score is not None and net.events is not None:
+                event_score = dev_event_score(net)
+                log.dev_event_scores.append(round(event_score, 4))
+                score += event_score
             log.dev_scores.append(round(score, 4))  # rounded for the log only; compare the raw score
             bar.write(f"epoch {epoch}: dev score {score:.4f}")
             if score > best_score:
