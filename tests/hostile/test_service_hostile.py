@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
 
 pytest.importorskip("fastapi", reason="the service needs the 'serve' extra: pip install 'threatevents[serve]'")
@@ -419,6 +420,39 @@ def test_undecodable_bytes_in_bodies_and_file_names_are_clean(client: TestClient
     )
     assert_clean(response, 201)
     assert "\x00" not in response.json()["name"]
+
+
+def test_every_json_body_refuses_invalid_unicode(client: TestClient) -> None:
+    """The guard for the class: each request body model checks its text (:class:`RequestModel`)."""
+    from threatevents.service.views import DocumentCreate, RequestModel
+
+    bodies = [
+        r.body_field.field_info.annotation for r in api_routes(client.app) if r.body_field and r.path[:4] == "/v1/"
+    ]
+    json_bodies = [b for b in bodies if isinstance(b, type) and issubclass(b, pydantic.BaseModel)]
+    assert json_bodies and all(issubclass(b, RequestModel) for b in json_bodies), json_bodies
+    assert issubclass(DocumentCreate, RequestModel)  # read by hand from the body of POST /v1/documents
+
+
+def test_the_database_layer_drops_nul_and_surrogates_from_every_string_column(any_db_url: str) -> None:
+    """The last guard: whatever reaches a string column is storable on SQLite and PostgreSQL alike."""
+    from threatevents.service.db import DocumentRow, ReviewRow, SentenceRow, open_database
+
+    engine, sessions = open_database(any_db_url)
+    try:
+        with sessions.begin() as session:
+            row = DocumentRow(name="a\x00b", title="t\ud800", format="text", text="x\x00y", indicators=[])
+            sentence = SentenceRow(index=0, start=0, end=1, text="s\x00", predicted=[], scores={}, labels=[])
+            sentence.reviews = [ReviewRow(labels=[], accepted=True, reviewer="r\x00\udfff")]
+            row.sentences = [sentence]
+            session.add(row)
+        with sessions() as session:
+            stored = session.get(DocumentRow, row.id)
+            assert stored is not None
+            assert (stored.name, stored.title, stored.text) == ("ab", "t\ufffd", "xy")
+            assert stored.sentences[0].text == "s" and stored.sentences[0].reviews[0].reviewer == "r\ufffd"
+    finally:
+        engine.dispose()
 
 
 # -- 4. out-of-range integers -----------------------------------------------------------------------------------
