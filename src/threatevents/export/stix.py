@@ -12,7 +12,12 @@ tagging; a sentence without them contributes none). One bundle holds every docum
 * an ``identity`` for threatevents, the ``created_by_ref`` of every other object;
 * per document a ``report`` (``report_types: ["threat-report"]``) whose ``object_refs`` list the identity,
   the extension definition and every object of that document;
-* a ``vulnerability`` per CVE id (``external_references: [{source_name: "cve", external_id}]``);
+* a ``vulnerability`` per CVE id (``external_references: [{source_name: "cve", external_id}]``), one object per
+  CVE in the bundle, shared with the event arguments naming it;
+* the entities named by the arguments of every structured event (``TaggedSentence.events``) and the
+  relationships between them (``targets``, ``uses``, ``mitigates``, ``has``, ``compromises``,
+  ``attributed-to``, ``related-to``), one object per entity in the bundle (:mod:`.stix_links`,
+  ``docs/stix.md``);
 * an ``indicator`` per other distinct IOC, with a STIX pattern (``[ipv4-addr:value = '1.2.3.4']``,
   ``[file:hashes.'SHA-256' = '...']``, ...), ``pattern_type: "stix"``, ``indicator_types: ["unknown"]``;
   the descriptions of both name the sentences and the document character offsets of the first mention;
@@ -21,7 +26,8 @@ tagging; a sentence without them contributes none). One bundle holds every docum
   review state (``unreviewed`` / ``accepted`` / ``relabelled``, with reviewer) and refs to the indicators
   and vulnerabilities of the same sentence.
 
-Ids are derived from the document name and content (UUIDv4-shaped, from a SHA-1 name hash), so exporting
+Ids are derived from the document name and content (UUIDv4-shaped, from a SHA-1 name hash; an entity's from its
+type and normalised name, a relationship's from its ends and type), so exporting
 the same documents with the same ``created`` gives the same bundle byte for byte. Two documents of one
 bundle with the same name are told apart by their position (``name#2``).
 """
@@ -31,6 +37,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +46,7 @@ from stix2 import CustomObject
 from stix2 import properties as p
 
 from ..labels import EVENT_LABELS
+from .stix_links import Linked, Mention, cve_mention, entity_object, link_document, link_object
 
 if TYPE_CHECKING:
     from ..indicators import Indicator
@@ -169,11 +177,14 @@ def _tool_objects() -> list[Any]:
 
 
 def _observable_objects(
-    document_name: str, tagged: Sequence[TaggedSentence], created: datetime
-) -> tuple[list[Any], dict[tuple[str, str], str]]:
-    """One vulnerability per CVE id, one indicator per other IOC; and the id of each (type, value)."""
+    document_name: str, tagged: Sequence[TaggedSentence], created: datetime, linked: Linked
+) -> tuple[list[Any], list[str], dict[tuple[str, str], str]]:
+    """One indicator per IOC other than a CVE id, and the vulnerability of each CVE id (registered in ``linked``:
+    one object per CVE in the bundle, shared with event arguments naming it); returns the indicators, the ids of
+    every observable in order of first mention, and the id of each (type, value)."""
     mentions: dict[tuple[str, str], list[str]] = {}
     first: dict[tuple[str, str], Indicator] = {}
+    ids: dict[tuple[str, str], str] = {}
     for s in tagged:
         for indicator in s.indicators:
             key = (indicator.type, indicator.value)
@@ -181,35 +192,33 @@ def _observable_objects(
             sentences = mentions.setdefault(key, [])
             if str(s.index) not in sentences:
                 sentences.append(str(s.index))
+            if indicator.type == "cve":
+                place = Mention(document_name, s.index, indicator.start or 0, indicator.end or 0)
+                entity = cve_mention(linked, indicator.value, place)
+                if entity is not None:
+                    ids[key] = entity.id
     objects: list[Any] = []
-    ids: dict[tuple[str, str], str] = {}
     for key, found in first.items():
+        if found.type == "cve":
+            continue
         where = f"sentence(s) {', '.join(mentions[key])} of {document_name}"
         at = f" at characters {found.start}-{found.end}" if found.start is not None else ""
-        common = {"created_by_ref": IDENTITY_ID, "created": created, "modified": created}
-        if found.type == "cve":
-            obj: Any = stix2.Vulnerability(
-                id=stable_id("vulnerability", document_name, found.value),
-                name=found.value,
-                description=f"{found.value}, mentioned in {where} (first{at}).",
-                external_references=[{"source_name": "cve", "external_id": found.value}],
-                **common,
-            )
-        else:
-            pattern = stix_pattern(found)
-            obj = stix2.Indicator(
-                id=stable_id("indicator", document_name, pattern),
-                name=found.value,
-                description=f"{found.type} mentioned in {where} (first written as {found.raw!r}{at}).",
-                pattern=pattern,
-                pattern_type="stix",
-                valid_from=created,
-                indicator_types=["unknown"],
-                **common,
-            )
+        pattern = stix_pattern(found)
+        obj = stix2.Indicator(
+            id=stable_id("indicator", document_name, pattern),
+            created_by_ref=IDENTITY_ID,
+            created=created,
+            modified=created,
+            name=found.value,
+            description=f"{found.type} mentioned in {where} (first written as {found.raw!r}{at}).",
+            pattern=pattern,
+            pattern_type="stix",
+            valid_from=created,
+            indicator_types=["unknown"],
+        )
         objects.append(obj)
         ids[key] = obj.id
-    return objects, ids
+    return objects, [ids[key] for key in first], ids
 
 
 def _event_objects(
@@ -249,26 +258,37 @@ def _event_objects(
     return events
 
 
-def _report(document_name: str, tagged: Sequence[TaggedSentence], created: datetime) -> list[Any]:
-    """The objects of one document, its report last."""
-    observables, ids = _observable_objects(document_name, tagged, created)
-    events = _event_objects(document_name, tagged, ids, created)
-    report = stix2.Report(
-        id=stable_id("report", document_name),
+@dataclass
+class _Document:
+    """One document's part of the bundle, before the shared entities are made."""
+
+    name: str
+    tagged: Sequence[TaggedSentence]
+    indicators: list[Any]
+    observable_ids: list[str]
+    events: list[Any]
+    linked_ids: list[str]
+
+
+def _report(document: _Document, created: datetime) -> Any:
+    refs = list(dict.fromkeys([*document.observable_ids, *(e.id for e in document.events), *document.linked_ids]))
+    relationships = sum(1 for ref in refs if ref.startswith("relationship--"))
+    return stix2.Report(
+        id=stable_id("report", document.name),
         created_by_ref=IDENTITY_ID,
         created=created,
         modified=created,
-        name=tagged[0].document if tagged else document_name,
+        name=document.tagged[0].document if document.tagged else document.name,
         description=(
-            f"threatevents analysis of {document_name}: {len(tagged)} sentences, {len(events)} events, "
-            f"{len(observables)} vulnerabilities and indicators."
+            f"threatevents analysis of {document.name}: {len(document.tagged)} sentences, {len(document.events)} "
+            f"sentence events, {len(refs) - len(document.events) - relationships} entities, vulnerabilities and "
+            f"indicators, {relationships} relationships."
         ),
         published=created,
         report_types=["threat-report"],
-        object_refs=[IDENTITY_ID, EXTENSION_ID, *(obj.id for obj in (*observables, *events))],
+        object_refs=[IDENTITY_ID, EXTENSION_ID, *refs],
         allow_custom=True,  # refers to x-threatevents-event objects
     )
-    return [*observables, *events, report]
 
 
 def _unique_names(docs: Sequence[Sequence[TaggedSentence]]) -> list[str]:
@@ -288,13 +308,33 @@ def to_stix_bundle(docs: Sequence[Sequence[TaggedSentence]], *, created: datetim
     """
     created = _utc(created) or datetime.now(UTC)
     names = _unique_names(docs)
-    objects = _tool_objects()
+    linked = Linked()
+    documents = []
     for name, tagged in zip(names, docs, strict=True):
-        objects += _report(name, tagged, created)
+        indicators, observable_ids, ids = _observable_objects(name, tagged, created, linked)
+        events = _event_objects(name, tagged, ids, created)
+        linked_ids = link_document(linked, name, tagged)
+        documents.append(_Document(name, tagged, indicators, observable_ids, events, linked_ids))
+    # Entities and relationships are made once every mention is known; each goes with the first report naming it.
+    common = {"created_by_ref": IDENTITY_ID, "created": created, "modified": created}
+    made: dict[str, Any] = {entity.id: entity_object(entity, common) for entity in linked.entities.values()}
+    made |= {link.id: link_object(link, linked, common) for link in linked.links.values()}
+    made |= {obj.id: obj for document in documents for obj in document.indicators}
+    objects = _tool_objects()
+    emitted: set[str] = set()
+    for document in documents:
+        for ref in dict.fromkeys([*document.observable_ids, *(e.id for e in document.events), *document.linked_ids]):
+            if ref in emitted:
+                continue
+            emitted.add(ref)
+            objects.append(made[ref] if ref in made else next(e for e in document.events if e.id == ref))
+        objects.append(_report(document, created))
     bundle_id = stable_id("bundle", *names, created.isoformat())
     return stix2.Bundle(*objects, id=bundle_id, allow_custom=True)
 
 
 def to_stix_json(docs: Sequence[Sequence[TaggedSentence]], *, created: datetime | None = None) -> str:
     """:func:`to_stix_bundle` serialised as indented JSON."""
-    return str(to_stix_bundle(docs, created=created).serialize(pretty=True))
+    # Indented but not `pretty`: stix2's pretty mode reorders properties in time quadratic in the bundle size
+    # (minutes for a few hundred documents with events); objects keep their type, spec_version, id order anyway.
+    return str(to_stix_bundle(docs, created=created).serialize(indent=2))
