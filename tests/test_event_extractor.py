@@ -569,3 +569,28 @@ def test_align_events_carries_spans_into_sentences_found_with_whitespace_collaps
     assert first is not None and second is not None
     assert first.triggers == [(8, 13, EVENT_LABELS.index("AttackDatabreach"), 0)]
     assert first.arguments == [[(NEXT, 0, 4, ARGUMENT_ROLES.index("Victim"))]]
+
+
+def test_pair_role_logits_score_every_pair_as_the_paired_formula() -> None:
+    rng = np.random.default_rng(3)
+    roles, dim = len(ROLE_CLASSES), 4
+    heads = EventHeadWeights(
+        rng.normal(size=(3, dim)),
+        rng.normal(size=3),
+        rng.normal(size=(roles, dim, dim)),
+        rng.normal(size=(roles, 2 * dim)),
+        rng.normal(size=roles),
+    )
+    triggers, arguments = rng.normal(size=(2, dim)), rng.normal(size=(3, dim))
+    pairs = heads.pair_role_logits(triggers, arguments)
+    assert pairs.shape == (2, 3, roles)
+    for t in range(2):
+        for a in range(3):
+            expected = [
+                triggers[t] @ heads.role_bilinear[r] @ arguments[a]
+                + heads.role_weight[r] @ np.concatenate([triggers[t], arguments[a]])
+                + heads.role_bias[r]
+                for r in range(roles)
+            ]
+            np.testing.assert_allclose(pairs[t, a], expected, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(heads.role_logits(triggers[t : t + 1], arguments[a : a + 1])[0], expected)

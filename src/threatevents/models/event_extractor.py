@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -226,8 +227,28 @@ class EventHeadWeights:
 
     def role_logits(self, trigger: np.ndarray, argument: np.ndarray) -> np.ndarray:
         """``(n, roles + 1)`` role logits for paired pooled states ``(n, dim)`` and ``(n, dim)``."""
-        bilinear = np.einsum("nd,rde,ne->nr", trigger, self.role_bilinear, argument)
+        bilinear = (self._bilinear_left(trigger) * argument[:, None, :]).sum(axis=2)
         return bilinear + np.concatenate([trigger, argument], axis=1) @ self.role_weight.T + self.role_bias
+
+    def pair_role_logits(self, triggers: np.ndarray, arguments: np.ndarray) -> np.ndarray:
+        """``(triggers, arguments, roles + 1)`` role logits of every trigger x argument pair, by matrix products."""
+        dim = triggers.shape[1]
+        left = self._bilinear_left(triggers)  # (t, roles, dim)
+        bilinear = (left.reshape(-1, dim) @ arguments.T).reshape(len(triggers), -1, len(arguments))
+        linear_t = triggers @ self.role_weight[:, :dim].T  # (t, roles)
+        linear_a = arguments @ self.role_weight[:, dim:].T  # (a, roles)
+        return bilinear.transpose(0, 2, 1) + linear_t[:, None, :] + linear_a[None, :, :] + self.role_bias
+
+    @cached_property
+    def _bilinear_flat(self) -> np.ndarray:
+        """The bilinear weights as one ``(dim, roles * dim)`` matrix."""
+        roles, dim, _ = self.role_bilinear.shape
+        return np.ascontiguousarray(self.role_bilinear.transpose(1, 0, 2).reshape(dim, roles * dim))
+
+    def _bilinear_left(self, trigger: np.ndarray) -> np.ndarray:
+        """``trigger @ W_r`` for every role ``r``: ``(n, roles, dim)``."""
+        roles, dim, _ = self.role_bilinear.shape
+        return (trigger @ self._bilinear_flat).reshape(len(trigger), roles, dim)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -311,6 +332,7 @@ def window_events(
     trig_vecs = np.stack([outputs.trigger_states[s:e].mean(axis=0) for *_, s, e, _ in triggers])
     realis = heads.realis_logits(trig_vecs).argmax(axis=1)
     arg_vecs = np.stack([outputs.argument_states[s:e].mean(axis=0) for *_, s, e, _ in mentions]) if mentions else None
+    role_lp = log_softmax(heads.pair_role_logits(trig_vecs, arg_vecs)) if arg_vecs is not None else None
     events: list[Event] = []
     for t, (part, c_start, c_end, s, e, kind) in enumerate(triggers):
         text, offset = sentences[part]  # type: ignore[misc]  # _word_spans keeps spans of present sentences
@@ -321,9 +343,8 @@ def window_events(
             trigger=Span(offset + c_start, offset + c_end, text[c_start:c_end]),
             score=round(float(probs.mean()), 4),
         )
-        if arg_vecs is not None:
-            role_lp = log_softmax(heads.role_logits(np.repeat(trig_vecs[t : t + 1], len(mentions), axis=0), arg_vecs))
-            for (m_part, a_start, a_end, *_), scores in zip(mentions, role_lp, strict=True):
+        if role_lp is not None:
+            for (m_part, a_start, a_end, *_), scores in zip(mentions, role_lp[t], strict=True):
                 role = int(scores.argmax())
                 if role == NONE_ROLE:
                     continue
