@@ -55,13 +55,15 @@ class KeywordScorer:
 
 
 def test_registry_names_every_format_with_media_type_extension_and_writer():
-    assert list(FORMATS) == ["jsonl", "csv", "corpus", "html", "stix"]
+    assert list(FORMATS) == ["jsonl", "csv", "corpus", "html", "stix", "events-csv", "casie"]
     assert {f.name: f.streamable for f in FORMATS.values()} == {
         "jsonl": True,
         "csv": True,
         "corpus": True,
         "html": False,
         "stix": False,
+        "events-csv": True,
+        "casie": False,
     }
     assert get_format("stix").media_type == "application/json" and get_format("html").extension == "html"
     for fmt in FORMATS:  # every writer takes TaggedSentence documents, empty ones included

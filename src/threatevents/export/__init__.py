@@ -1,5 +1,6 @@
 """Every output format of threatevents in one registry: JSONL, CSV, the corpus training format, a standalone
-HTML page and STIX 2.1. Each writer takes documents as lists of :class:`~threatevents.tagging.TaggedSentence`.
+HTML page, STIX 2.1, and the structured events as CSV (one row per argument) and CASIE JSON. Each writer takes
+documents as lists of :class:`~threatevents.tagging.TaggedSentence`.
 
 Public API::
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TextIO
 
+from .eventfmt import write_casie, write_events_csv
 from .page import write_html
 from .tabular import write_corpus_text, write_csv, write_jsonl
 
@@ -68,6 +70,22 @@ FORMATS: dict[str, ExportFormat] = {
         ExportFormat("html", "one standalone page", "text/html", "html", False, write_html),
         ExportFormat(
             "stix", "one STIX 2.1 bundle, a report per document", "application/json", "stix.json", False, write_stix
+        ),
+        ExportFormat(
+            "events-csv",
+            "one row per event argument (and per event without)",
+            "text/csv",
+            "events.csv",
+            True,
+            write_events_csv,
+        ),
+        ExportFormat(
+            "casie",
+            "CASIE-shaped JSON of the events: an object for one document, an array for several",
+            "application/json",
+            "casie.json",
+            False,
+            write_casie,
         ),
     )
 }

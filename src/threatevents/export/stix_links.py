@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import stix2
 
 from ..events import Argument, Event
+from .eventfmt import sentence_events
 
 if TYPE_CHECKING:
     from ..tagging import TaggedSentence
@@ -247,19 +248,6 @@ def _link_event(linked: Linked, event: Event, where: Mention) -> list[str]:
     return [*dict.fromkeys(entity.id for entity in entities), *dict.fromkeys(link.id for link in links)]
 
 
-def sentence_events(tagged: Sequence[TaggedSentence]) -> list[tuple[TaggedSentence, Event]]:
-    """Every event of a document with the sentence holding it; an event listed twice (same record) counts once."""
-    seen: set[str] = set()
-    out = []
-    for s in tagged:
-        for event in s.events:
-            key = repr(event.to_record())
-            if key not in seen:
-                seen.add(key)
-                out.append((s, event))
-    return out
-
-
 def link_document(linked: Linked, name: str, tagged: Sequence[TaggedSentence]) -> list[str]:
     """Add the entities and relationships of every event of one document (``name``: its name in the bundle) to
     ``linked``; returns their ids in order of first mention."""
@@ -337,5 +325,4 @@ __all__ = [
     "link_document",
     "link_object",
     "normalise",
-    "sentence_events",
 ]
