@@ -594,3 +594,14 @@ def test_pair_role_logits_score_every_pair_as_the_paired_formula() -> None:
             ]
             np.testing.assert_allclose(pairs[t, a], expected, rtol=1e-9, atol=1e-9)
             np.testing.assert_allclose(heads.role_logits(triggers[t : t + 1], arguments[a : a + 1])[0], expected)
+
+
+@pytest.mark.slow
+def test_one_pass_gives_the_sentence_scores_and_the_events(extractor: TransformerModel) -> None:
+    docs = make_documents(3, seed=1)
+    probs, events = extractor.predict_proba_and_events(docs)
+    np.testing.assert_allclose(probs, extractor.predict_proba(docs), atol=1e-6)
+    assert [[[e.to_record() for e in s] for s in d] for d in events] == [
+        [[e.to_record() for e in s] for s in d] for d in extractor.predict_sentence_events(docs)
+    ]
+    assert sum(len(s) for d in events for s in d) > 0

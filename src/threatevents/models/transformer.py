@@ -33,7 +33,7 @@ from .event_extractor import (
     window_events,
 )
 from .linear import LinearConfig, LinearModel
-from .onnx_runtime import OnnxClassifier, encode_documents, load_tokenizer
+from .onnx_runtime import OUTPUT_NAME, OnnxClassifier, encode_documents, load_tokenizer
 from .thresholds import tune_thresholds
 from .transformer_config import (
     CALIBRATION_SENTENCES,
@@ -292,15 +292,40 @@ class TransformerModel(EventModel):
         offsets. Without event heads, or with events switched off (``events_enabled``), every list is empty
         and nothing extra runs.
         """
+        return self._events_pass(docs, starts, with_probs=False)[1]
+
+    def predict_proba_and_events(
+        self, docs: Sequence[DocLike], starts: Sequence[Sequence[int]] | None = None
+    ) -> tuple[np.ndarray, list[list[list[Event]]]]:
+        """:meth:`predict_proba` and :meth:`predict_sentence_events` from one encoder pass over the sentences.
+
+        Without event heads (or with events switched off) this is :meth:`predict_proba` and empty lists.
+        """
+        return self._events_pass(docs, starts, with_probs=True)
+
+    def _events_pass(
+        self, docs: Sequence[DocLike], starts: Sequence[Sequence[int]] | None, with_probs: bool
+    ) -> tuple[np.ndarray, list[list[list[Event]]]]:
         texts = [doc_texts(doc) for doc in docs]
         starts = [join_sentences(doc)[1] for doc in texts] if starts is None else starts
         if [len(s) for s in starts] != [len(t) for t in texts]:
             raise ValueError("starts must give one offset per sentence of each document")
         if not self.has_events or self._runtime is None:
-            return [[[] for _ in doc] for doc in texts]
+            probs = self.predict_proba(docs) if with_probs else np.zeros((0, len(EVENT_LABELS)))
+            return probs, [[[] for _ in doc] for doc in texts]
         assert self.event_heads is not None
         windows = encode_windows(plain_tokenizer(self._tokenizer_json), texts, self.config.max_length)
-        outputs = self._runtime.run([w.pair for w in windows], EVENT_OUTPUTS)
+        names = (OUTPUT_NAME, *EVENT_OUTPUTS) if with_probs else EVENT_OUTPUTS
+        outputs = self._runtime.run([w.pair for w in windows], names)
+        probs = np.zeros((0, len(EVENT_LABELS)))
+        if with_probs:
+            probs = np.stack([row[0] for row in outputs]) if outputs else np.zeros((0, len(EVENT_LABELS)))
+            outputs = [row[1:] for row in outputs]
+            if self.linear is not None:
+                linear = self.linear.predict_proba(docs)
+                probs = combine(
+                    probs, linear, float(self.config.linear_weight or 0.0), float(self.config.cascade_below or 0.0)
+                )
         result: list[list[list[Event]]] = []
         row = 0
         for d, doc in enumerate(texts):
@@ -314,7 +339,7 @@ class TransformerModel(EventModel):
                 per_sentence.append(window_events(windows[row], found, self.event_heads, around))
                 row += 1
             result.append(per_sentence)
-        return result
+        return probs, result
 
     def _set_runtime(self, onnx_model: bytes, tokenizer_json: str) -> None:
         self._onnx, self._tokenizer_json = onnx_model, tokenizer_json
