@@ -24,6 +24,7 @@ from threatevents.service.settings import Settings
 from .conftest import ARTICLE
 from .test_api import *  # noqa: F403  (re-collected here with the PostgreSQL `settings` below)
 from .test_core import *  # noqa: F403
+from .test_events import *  # noqa: F403
 
 pytestmark = pytest.mark.postgres
 URL_FILE = Path(os.environ.get("THREATEVENTS_PG_DIR", "/tmp/threatevents-pg")) / "url"
@@ -68,9 +69,9 @@ def test_migration_creates_schema_and_is_idempotent(settings: Settings) -> None:
     engine, _ = open_database(settings.db_url)
     open_database(settings.db_url)[0].dispose()  # a second start finds the schema current
     tables = set(inspect(engine).get_table_names())
-    assert {"documents", "sentences", "reviews", "alembic_version"} <= tables
+    assert {"documents", "sentences", "reviews", "events", "event_arguments", "alembic_version"} <= tables
     with engine.connect() as connection:
-        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0001"
+        assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
     engine.dispose()
 
 

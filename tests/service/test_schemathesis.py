@@ -20,7 +20,7 @@ from schemathesis.checks import positive_data_acceptance  # noqa: E402
 from threatevents.service.app import create_app  # noqa: E402
 from threatevents.service.settings import Settings  # noqa: E402
 
-from .conftest import ARTICLE, KeywordModel  # noqa: E402
+from .conftest import ARTICLE, KeywordModel, extract_test_events  # noqa: E402
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
 
@@ -29,12 +29,13 @@ EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=lambda m: m.value)
 def test_api_follows_its_spec(tmp_path: Path, mode: GenerationMode) -> None:
     app = create_app(Settings(db_url=f"sqlite:///{tmp_path / 'te.sqlite3'}", page=False), model=KeywordModel())
+    extract_test_events(app.state.workbench)  # stored documents hold events (ids 1-6) and arguments
     for i in range(3):  # stored documents, so that small ids exist and some requests reach real data
         doc = app.state.workbench.add_document(text=ARTICLE, name=f"doc{i}")
         app.state.workbench.review_sentence(doc.id, 0, accept=True, reviewer="ann")
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers={"host": "127.0.0.1"})
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 12  # every route of the API and the health probes
+    assert len(operations) == 18  # every route of the API and the health probes
 
     for operation in operations:
         if mode is GenerationMode.NEGATIVE and not (list(operation.iter_parameters()) or operation.body):

@@ -27,10 +27,15 @@ from .jobs import Job
 from .views import (
     MAX_ID,
     Alive,
+    ArgumentCreate,
+    ArgumentUpdate,
     DocumentCreate,
     DocumentPage,
     DocumentView,
     ErrorBody,
+    EventCreate,
+    EventUpdate,
+    EventView,
     Health,
     JobView,
     ReviewRequest,
@@ -47,6 +52,11 @@ if TYPE_CHECKING:
 else:  # the registry's names, so that OpenAPI lists them and anything else is a 422
     ExportFormatName = Literal[FORMAT_NAMES]
 DocId = Annotated[int, Path(ge=1, le=MAX_ID, description="document id")]
+EventId = Annotated[int, Path(ge=1, le=MAX_ID, description="event id")]
+ArgumentId = Annotated[int, Path(ge=1, le=MAX_ID, description="argument id")]
+#: Who made a change where the request has no body (DELETE); bodies carry ``reviewer`` themselves.
+ReviewerQuery = Annotated[str | None, Query(min_length=1, max_length=200, description="who makes the change")]
+DEFAULT_REVIEWER = "analyst"
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 404, 413, 415, 422, 429, 503)
 }
@@ -204,6 +214,76 @@ def review_sentence(
     return workbench.review_sentence(doc_id, index, accept=body.accept, labels=body.labels, reviewer=body.reviewer)
 
 
+@router.post("/documents/{doc_id}/events", status_code=201, response_model=EventView, tags=["events"])
+def create_event(doc_id: DocId, body: EventCreate, response: Response, workbench: WorkbenchDep) -> EventView:
+    """Add an event the model missed: ``type``, ``realis``, the ``trigger`` span (document offsets, inside one
+    sentence) and optional ``arguments`` (role and span each). Stored as origin ``analyst``, state ``accepted``."""
+    view = workbench.add_event(
+        doc_id,
+        type=body.type,
+        realis=body.realis,
+        trigger=(body.trigger.start, body.trigger.end),
+        arguments=[(a.role, a.start, a.end) for a in body.arguments],
+        reviewer=body.reviewer or DEFAULT_REVIEWER,
+    )
+    response.headers["Location"] = f"/v1/documents/{doc_id}/events/{view.id}"
+    return view
+
+
+@router.patch("/documents/{doc_id}/events/{event_id}", response_model=EventView, tags=["events"])
+def update_event(doc_id: DocId, event_id: EventId, body: EventUpdate, workbench: WorkbenchDep) -> EventView:
+    """Correct an event's ``type`` or ``realis``, or confirm it (``"state": "accepted"``, which also restores a
+    deleted event). The event becomes ``accepted``, with the reviewer and time."""
+    return workbench.update_event(
+        doc_id,
+        event_id,
+        type=body.type,
+        realis=body.realis,
+        accept=body.state == "accepted",
+        reviewer=body.reviewer or DEFAULT_REVIEWER,
+    )
+
+
+@router.delete("/documents/{doc_id}/events/{event_id}", response_model=EventView, tags=["events"])
+def delete_event(
+    doc_id: DocId, event_id: EventId, workbench: WorkbenchDep, reviewer: ReviewerQuery = None
+) -> EventView:
+    """Delete an event: its state becomes ``deleted`` (kept, and still listed, so that training learns from it)."""
+    return workbench.delete_event(doc_id, event_id, reviewer=reviewer or DEFAULT_REVIEWER)
+
+
+@router.post(
+    "/documents/{doc_id}/events/{event_id}/arguments", status_code=201, response_model=EventView, tags=["events"]
+)
+def create_argument(doc_id: DocId, event_id: EventId, body: ArgumentCreate, workbench: WorkbenchDep) -> EventView:
+    """Add an argument (``role``, ``start``, ``end`` in document offsets) to an event; answers the event."""
+    return workbench.add_argument(
+        doc_id, event_id, role=body.role, start=body.start, end=body.end, reviewer=body.reviewer or DEFAULT_REVIEWER
+    )
+
+
+@router.patch(
+    "/documents/{doc_id}/events/{event_id}/arguments/{argument_id}", response_model=EventView, tags=["events"]
+)
+def update_argument(
+    doc_id: DocId, event_id: EventId, argument_id: ArgumentId, body: ArgumentUpdate, workbench: WorkbenchDep
+) -> EventView:
+    """Change an argument's ``role``; answers the event."""
+    return workbench.update_argument(
+        doc_id, event_id, argument_id, role=body.role, reviewer=body.reviewer or DEFAULT_REVIEWER
+    )
+
+
+@router.delete(
+    "/documents/{doc_id}/events/{event_id}/arguments/{argument_id}", response_model=EventView, tags=["events"]
+)
+def delete_argument(
+    doc_id: DocId, event_id: EventId, argument_id: ArgumentId, workbench: WorkbenchDep, reviewer: ReviewerQuery = None
+) -> EventView:
+    """Delete an argument (state ``deleted``, kept); answers the event."""
+    return workbench.delete_argument(doc_id, event_id, argument_id, reviewer=reviewer or DEFAULT_REVIEWER)
+
+
 _EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "; ".join(f"{f.name}: {f.description}" for f in FORMATS.values()),
@@ -227,9 +307,31 @@ def export_document(doc_id: DocId, workbench: WorkbenchDep, format: ExportFormat
     )
 
 
-@router.get("/export/reviewed", response_class=PlainTextResponse, tags=["export"])
-def export_reviewed(workbench: WorkbenchDep) -> PlainTextResponse:
-    """Every reviewed sentence of the store in the corpus training format (``sentence | Label, Label``)."""
+@router.get(
+    "/export/reviewed",
+    response_class=Response,
+    tags=["export"],
+    responses={
+        200: {
+            "description": "corpus: the training text format; jsonl: one JSON object per document",
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "application/jsonl": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+def export_reviewed(workbench: WorkbenchDep, format: Literal["corpus", "jsonl"] = "corpus") -> PlainTextResponse:
+    """Everything reviewed in the store. ``format=corpus`` (default): every reviewed sentence in the corpus training
+    format (``sentence | Label, Label``). ``format=jsonl``: one object per document with reviewed sentences or
+    events (``document_id``, ``name``, ``sentences``, ``events``): the events an analyst accepted, corrected,
+    added or deleted, each with its review state, in the shape of ``GET /v1/documents/{id}``."""
+    if format == "jsonl":
+        return PlainTextResponse(
+            workbench.export_reviewed_events(),
+            media_type="application/jsonl",
+            headers={"Content-Disposition": 'attachment; filename="reviewed-events.jsonl"'},
+        )
     return PlainTextResponse(
         workbench.export_reviewed_corpus(),
         headers={"Content-Disposition": 'attachment; filename="reviewed-corpus.txt"'},

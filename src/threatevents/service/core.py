@@ -7,6 +7,7 @@ layer should answer. Model work (ingesting, tagging) is bounded by a :class:`~.l
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections import Counter
@@ -18,11 +19,20 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ..corpus import format_document
+from ..events import Argument, Event, Span
 from ..export import FORMAT_NAMES, export_string, get_format
 from ..indicators import Indicator, document_indicators
-from ..labels import ALL_LABELS, EVENT_LABELS, LabelError, check_labels
+from ..labels import ALL_LABELS, ARGUMENT_ROLES, EVENT_LABELS, REALIS, LabelError, check_labels
 from ..tagging import Review, TaggedSentence, paragraph_numbers, tag_documents, with_indicators
-from .db import DocumentRow, ReviewRow, SentenceRow, reviewed_documents
+from .db import (
+    DocumentRow,
+    EventArgumentRow,
+    EventRow,
+    ReviewRow,
+    SentenceRow,
+    reviewed_documents,
+    utcnow,
+)
 from .errors import (
     Busy,
     ModelNotReady,
@@ -41,9 +51,12 @@ from .views import (
     DocumentPage,
     DocumentSummary,
     DocumentView,
+    EventArgumentView,
+    EventView,
     ReviewView,
     SentenceView,
     TagRequest,
+    TriggerView,
     lone_surrogate,
 )
 
@@ -111,9 +124,86 @@ def _review_view(row: ReviewRow) -> ReviewView:
     return ReviewView(labels=list(row.labels), accepted=row.accepted, reviewer=row.reviewer, created_at=row.created_at)
 
 
+def _domain_event(row: EventRow, text: str) -> Event:
+    """A stored event as the domain type, without its deleted arguments."""
+    arguments = [
+        Argument(a.role, a.start, a.end, text[a.start : a.end], score=a.score, id=str(a.id))
+        for a in row.arguments
+        if a.state != "deleted"
+    ]
+    trigger = Span(row.trigger_start, row.trigger_end, text[row.trigger_start : row.trigger_end])
+    return Event(row.type, row.realis, trigger, arguments, id=str(row.id), score=row.score)
+
+
+def _sentence_events(row: DocumentRow) -> dict[int, tuple[Event, ...]]:
+    """The document's events that are not deleted, as domain events by the index of their trigger's sentence."""
+    found: dict[int, list[Event]] = {}
+    for event in row.events:
+        if event.state != "deleted":
+            found.setdefault(event.sentence_index, []).append(_domain_event(event, row.text))
+    return {index: tuple(events) for index, events in found.items()}
+
+
+def _argument_view(row: EventArgumentRow, text: str) -> EventArgumentView:
+    return EventArgumentView(
+        id=row.id,
+        role=row.role,
+        start=row.start,
+        end=row.end,
+        text=text[row.start : row.end],
+        score=row.score,
+        state=row.state,  # type: ignore[arg-type]  # one of EVENT_STATES, written only by this module
+        origin=row.origin,  # type: ignore[arg-type]
+        reviewer=row.reviewer,
+        reviewed_at=row.reviewed_at,
+    )
+
+
+def _event_view(row: EventRow, text: str) -> EventView:
+    return EventView(
+        id=row.id,
+        sentence=row.sentence_index,
+        type=row.type,
+        realis=row.realis,
+        score=row.score,
+        trigger=TriggerView(
+            start=row.trigger_start, end=row.trigger_end, text=text[row.trigger_start : row.trigger_end]
+        ),
+        arguments=[_argument_view(a, text) for a in row.arguments],
+        state=row.state,  # type: ignore[arg-type]
+        origin=row.origin,  # type: ignore[arg-type]
+        reviewer=row.reviewer,
+        reviewed_at=row.reviewed_at,
+    )
+
+
+def _event_rows(tagged: Sequence[TaggedSentence]) -> list[EventRow]:
+    """Rows for the events the model found (state ``proposed``, origin ``model``)."""
+    return [
+        EventRow(
+            sentence_index=s.index,
+            type=e.type,
+            realis=e.realis,
+            trigger_start=e.trigger.start,
+            trigger_end=e.trigger.end,
+            score=e.score,
+            origin="model",
+            state="proposed",
+            arguments=[
+                EventArgumentRow(role=a.role, start=a.start, end=a.end, score=a.score, origin="model", state="proposed")
+                for a in e.arguments
+            ],
+        )
+        for s in tagged
+        for e in s.events
+    ]
+
+
 def _tagged(row: DocumentRow) -> list[TaggedSentence]:
-    """The stored sentences of a document as the domain type every export takes (reviews applied)."""
+    """The stored sentences of a document as the domain type every export takes (reviews applied; events as
+    reviewed: deleted events and arguments left out, corrections and added ones in)."""
     paragraphs = paragraph_numbers(row.text, [s.start for s in row.sentences])
+    events = _sentence_events(row)
     out = []
     for s, paragraph in zip(row.sentences, paragraphs, strict=True):
         latest = s.reviews[-1] if s.reviews else None
@@ -130,6 +220,7 @@ def _tagged(row: DocumentRow) -> list[TaggedSentence]:
                 paragraph,
                 tuple(Indicator.from_dict(i, s.index, s.start) for i in s.indicators),
                 review,
+                events.get(s.index, ()),
             )
         )
     return out
@@ -165,7 +256,32 @@ def _document_view(row: DocumentRow) -> DocumentView:
         label_counts=_label_counts([s.labels for s in sentences]),
         indicators=document_indicators(s.indicators for s in tagged),
         sentences=sentences,
+        events=[_event_view(e, row.text) for e in row.events],
     )
+
+
+def _reviewer_name(reviewer: str) -> str:
+    name = one_line(reviewer)
+    if not name or len(name) > 200:
+        raise ValidationError("reviewer must be 1 to 200 characters")
+    return name
+
+
+def _check_choice(value: str, choices: Sequence[str], field: str) -> str:
+    if value not in choices:
+        raise ValidationError(f"{field}: unknown value {value!r}; choose from {', '.join(choices)}")
+    return value
+
+
+def _check_span(start: int, end: int, text: str, field: str) -> tuple[int, int]:
+    """``(start, end)`` when it is a non-empty span inside ``text``; else :class:`ValidationError` naming ``field``."""
+    if isinstance(start, bool) or isinstance(end, bool) or not isinstance(start, int) or not isinstance(end, int):
+        raise ValidationError(f"{field}: start and end must be integers")
+    if not 0 <= start < end:
+        raise ValidationError(f"{field}: span {start}-{end} is empty or negative (end must be greater than start)")
+    if end > len(text):
+        raise ValidationError(f"{field}: span {start}-{end} ends after the document ({len(text)} characters)")
+    return start, end
 
 
 class Workbench:
@@ -321,6 +437,7 @@ class Workbench:
             )
             for s in tagged
         ]
+        row.events = _event_rows(tagged)
         with self._sessions.begin() as session:
             session.add(row)
             session.flush()
@@ -392,7 +509,10 @@ class Workbench:
         row = session.scalar(
             select(DocumentRow)
             .where(DocumentRow.id == doc_id)
-            .options(selectinload(DocumentRow.sentences).selectinload(SentenceRow.reviews))
+            .options(
+                selectinload(DocumentRow.sentences).selectinload(SentenceRow.reviews),
+                selectinload(DocumentRow.events).selectinload(EventRow.arguments),
+            )
         )
         if row is None:
             raise NotFound(f"no document with id {doc_id}")
@@ -465,6 +585,176 @@ class Workbench:
             session.flush()
             return _review_view(review)
 
+    # -- events --------------------------------------------------------------------------------
+    def _document_text(self, session: Session, doc_id: int) -> str:
+        _check_id(doc_id)
+        found = session.scalar(select(DocumentRow.text).where(DocumentRow.id == doc_id))
+        if found is None:
+            raise NotFound(f"no document with id {doc_id}")
+        return found
+
+    def _event(self, session: Session, doc_id: int, event_id: int) -> tuple[EventRow, str]:
+        """The event ``event_id`` of document ``doc_id`` (locked for update) and the document's text."""
+        text_ = self._document_text(session, doc_id)
+        if not 1 <= event_id <= MAX_ID:
+            raise NotFound(f"document {doc_id} has no event {event_id}")
+        event = session.scalar(
+            select(EventRow)
+            .where(EventRow.id == event_id, EventRow.document_id == doc_id)
+            .options(selectinload(EventRow.arguments))
+            .with_for_update()
+        )
+        if event is None:
+            raise NotFound(f"document {doc_id} has no event {event_id}")
+        return event, text_
+
+    @staticmethod
+    def _argument(event: EventRow, doc_id: int, argument_id: int) -> EventArgumentRow:
+        found = next((a for a in event.arguments if a.id == argument_id), None)
+        if found is None:
+            raise NotFound(f"event {event.id} of document {doc_id} has no argument {argument_id}")
+        return found
+
+    @staticmethod
+    def _touch(row: EventRow | EventArgumentRow, reviewer: str, state: str = "accepted") -> None:
+        row.state, row.reviewer, row.reviewed_at = state, reviewer, utcnow()
+
+    def _answer(self, session: Session, event: EventRow, text_: str) -> EventView:
+        session.flush()
+        return _event_view(event, text_)
+
+    def add_event(
+        self,
+        doc_id: int,
+        *,
+        type: str,
+        realis: str,
+        trigger: tuple[int, int],
+        arguments: Sequence[tuple[str, int, int]] = (),
+        reviewer: str,
+    ) -> EventView:
+        """Add an event an analyst found (origin ``analyst``, state ``accepted``). The trigger must lie inside one
+        sentence (the event belongs to it); arguments may be anywhere in the document. Committed when this
+        returns."""
+        reviewer = _reviewer_name(reviewer)
+        _check_choice(type, EVENT_LABELS, "type")
+        _check_choice(realis, REALIS, "realis")
+        for n, (role, _, _) in enumerate(arguments):
+            _check_choice(role, ARGUMENT_ROLES, f"arguments[{n}].role")
+        with self._sessions.begin() as session:
+            text_ = self._document_text(session, doc_id)
+            start, end = _check_span(*trigger, text_, "trigger")
+            spans = [
+                _check_span(a_start, a_end, text_, f"arguments[{n}]") for n, (_, a_start, a_end) in enumerate(arguments)
+            ]
+            sentence = session.scalar(
+                select(SentenceRow.index).where(
+                    SentenceRow.document_id == doc_id, SentenceRow.start <= start, SentenceRow.end >= end
+                )
+            )
+            if sentence is None:
+                raise ValidationError(f"trigger: span {start}-{end} is not inside one sentence of the document")
+            now = utcnow()
+            event = EventRow(
+                document_id=doc_id,
+                sentence_index=sentence,
+                type=type,
+                realis=realis,
+                trigger_start=start,
+                trigger_end=end,
+                score=None,
+                origin="analyst",
+                state="accepted",
+                reviewer=reviewer,
+                reviewed_at=now,
+                arguments=[
+                    EventArgumentRow(
+                        role=role,
+                        start=a_start,
+                        end=a_end,
+                        score=None,
+                        origin="analyst",
+                        state="accepted",
+                        reviewer=reviewer,
+                        reviewed_at=now,
+                    )
+                    for (role, _, _), (a_start, a_end) in zip(arguments, spans, strict=True)
+                ],
+            )
+            session.add(event)
+            return self._answer(session, event, text_)
+
+    def update_event(
+        self,
+        doc_id: int,
+        event_id: int,
+        *,
+        type: str | None = None,
+        realis: str | None = None,
+        accept: bool = False,
+        reviewer: str,
+    ) -> EventView:
+        """Correct an event's ``type``/``realis`` and/or confirm it (``accept``; also restores a deleted event).
+        Any change marks it ``accepted`` by ``reviewer``. Committed when this returns."""
+        reviewer = _reviewer_name(reviewer)
+        if type is None and realis is None and not accept:
+            raise ValidationError("give type, realis or state")
+        if type is not None:
+            _check_choice(type, EVENT_LABELS, "type")
+        if realis is not None:
+            _check_choice(realis, REALIS, "realis")
+        with self._sessions.begin() as session:
+            event, text_ = self._event(session, doc_id, event_id)
+            event.type = type or event.type
+            event.realis = realis or event.realis
+            self._touch(event, reviewer)
+            return self._answer(session, event, text_)
+
+    def delete_event(self, doc_id: int, event_id: int, *, reviewer: str) -> EventView:
+        """Mark an event ``deleted`` (kept, so that training learns the model was wrong). Committed when this
+        returns; deleting a deleted event changes nothing but the reviewer and time."""
+        reviewer = _reviewer_name(reviewer)
+        with self._sessions.begin() as session:
+            event, text_ = self._event(session, doc_id, event_id)
+            self._touch(event, reviewer, "deleted")
+            return self._answer(session, event, text_)
+
+    def add_argument(self, doc_id: int, event_id: int, *, role: str, start: int, end: int, reviewer: str) -> EventView:
+        """Add an argument (origin ``analyst``) to an event, which becomes ``accepted``; the event is returned."""
+        reviewer = _reviewer_name(reviewer)
+        _check_choice(role, ARGUMENT_ROLES, "role")
+        with self._sessions.begin() as session:
+            event, text_ = self._event(session, doc_id, event_id)
+            start, end = _check_span(start, end, text_, "span")
+            argument = EventArgumentRow(role=role, start=start, end=end, score=None, origin="analyst")
+            self._touch(argument, reviewer)
+            event.arguments.append(argument)
+            self._touch(event, reviewer)
+            return self._answer(session, event, text_)
+
+    def update_argument(self, doc_id: int, event_id: int, argument_id: int, *, role: str, reviewer: str) -> EventView:
+        """Change an argument's role (it and its event become ``accepted``); the event is returned."""
+        reviewer = _reviewer_name(reviewer)
+        _check_choice(role, ARGUMENT_ROLES, "role")
+        with self._sessions.begin() as session:
+            event, text_ = self._event(session, doc_id, event_id)
+            argument = self._argument(event, doc_id, argument_id)
+            argument.role = role
+            self._touch(argument, reviewer)
+            self._touch(event, reviewer)
+            return self._answer(session, event, text_)
+
+    def delete_argument(self, doc_id: int, event_id: int, argument_id: int, *, reviewer: str) -> EventView:
+        """Mark an argument ``deleted`` (its event becomes ``accepted``: reviewed); the event is returned."""
+        reviewer = _reviewer_name(reviewer)
+        with self._sessions.begin() as session:
+            event, text_ = self._event(session, doc_id, event_id)
+            argument = self._argument(event, doc_id, argument_id)
+            self._touch(argument, reviewer, "deleted")
+            if event.state != "deleted":
+                self._touch(event, reviewer)
+            return self._answer(session, event, text_)
+
     # -- exports -------------------------------------------------------------------------------
     def export_document(self, doc_id: int, fmt: str) -> Export:
         """The document with its effective labels (reviews applied) in any format of the export registry."""
@@ -485,6 +775,36 @@ class Workbench:
         with self._sessions() as session:
             documents = reviewed_documents(session)
         return "\n".join(format_document(doc) for doc in documents)
+
+    def export_reviewed_events(self) -> str:
+        """JSON Lines, one object per document with reviewed sentences or reviewed events: ``document_id``,
+        ``name``, its reviewed ``sentences`` (index, offsets, text, labels, predicted) and every event an analyst
+        touched, in the shape of ``GET /v1/documents/{id}`` (deleted ones included, ``state`` says which)."""
+        with self._sessions() as session:
+            doc_ids = session.scalars(
+                select(SentenceRow.document_id)
+                .where(SentenceRow.reviewed.is_(True))
+                .union(select(EventRow.document_id).where(EventRow.reviewer.is_not(None)))
+            ).all()
+            lines = []
+            for doc_id in sorted(set(doc_ids)):
+                row = self._load(session, doc_id)
+                sentences = [
+                    {
+                        "index": s.index,
+                        "start": s.start,
+                        "end": s.end,
+                        "text": s.text,
+                        "labels": list(s.labels),
+                        "predicted": list(s.predicted),
+                    }
+                    for s in row.sentences
+                    if s.reviewed
+                ]
+                events = [_event_view(e, row.text).model_dump(mode="json") for e in row.events if e.reviewer]
+                record = {"document_id": row.id, "name": row.name, "sentences": sentences, "events": events}
+                lines.append(json.dumps(record, ensure_ascii=False))
+        return "".join(line + "\n" for line in lines)
 
     # -- health --------------------------------------------------------------------------------
     def database_ok(self) -> bool:

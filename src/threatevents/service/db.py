@@ -1,8 +1,11 @@
 """Storage: SQLAlchemy 2 ORM tables, the engine (SQLite or PostgreSQL) and schema migration at startup.
 
 Tables: ``documents`` (one uploaded report), ``sentences`` (its sentences with the model's prediction
-and the *effective* labels: the latest review's, else the prediction) and ``reviews`` (every review
-ever made; the newest per sentence wins). Deleting a document deletes its sentences and reviews.
+and the *effective* labels: the latest review's, else the prediction), ``reviews`` (every review
+ever made; the newest per sentence wins), ``events`` (the structured events of a document: trigger span
+in document offsets, type, realis, review state) and ``event_arguments`` (their arguments). Events and
+arguments are never removed by a review: deleting one sets its ``state`` to ``deleted``, so that training
+can learn what the analyst rejected. Deleting a document deletes everything of it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -35,6 +39,12 @@ from sqlalchemy.types import TypeDecorator
 
 from ..corpus import Document, Sentence
 from ..labels import check_labels
+
+#: Review states of an event or argument: proposed by the model, accepted (or corrected, or added) by an analyst,
+#: deleted by an analyst (kept, so that feedback knows what was rejected).
+EVENT_STATES: tuple[str, ...] = ("proposed", "accepted", "deleted")
+#: Who made an event or argument: the model or an analyst.
+EVENT_ORIGINS: tuple[str, ...] = ("model", "analyst")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -102,6 +112,9 @@ class DocumentRow(Base):
     sentences: Mapped[list[SentenceRow]] = relationship(
         back_populates="document", cascade="all, delete-orphan", passive_deletes=True, order_by="SentenceRow.index"
     )
+    events: Mapped[list[EventRow]] = relationship(
+        back_populates="document", cascade="all, delete-orphan", passive_deletes=True, order_by="EventRow.id"
+    )
 
 
 class SentenceRow(Base):
@@ -135,6 +148,48 @@ class ReviewRow(Base):
     reviewer: Mapped[str] = mapped_column(SafeString(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sentence: Mapped[SentenceRow] = relationship(back_populates="reviews")
+
+
+class EventRow(Base):
+    """A structured event of a document. ``sentence_index`` is the sentence holding its trigger; offsets are into
+    the document text. ``state``/``reviewer``/``reviewed_at`` record the latest analyst change (none: proposed)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    sentence_index: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(SafeString(32))
+    realis: Mapped[str] = mapped_column(SafeString(16))
+    trigger_start: Mapped[int] = mapped_column(Integer)
+    trigger_end: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    origin: Mapped[str] = mapped_column(SafeString(16), default="model")
+    state: Mapped[str] = mapped_column(SafeString(16), default="proposed")
+    reviewer: Mapped[str | None] = mapped_column(SafeString(200), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    document: Mapped[DocumentRow] = relationship(back_populates="events")
+    arguments: Mapped[list[EventArgumentRow]] = relationship(
+        back_populates="event", cascade="all, delete-orphan", passive_deletes=True, order_by="EventArgumentRow.id"
+    )
+
+
+class EventArgumentRow(Base):
+    """An argument of an event: role and span (document offsets), with its own review state."""
+
+    __tablename__ = "event_arguments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(SafeString(32))
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    origin: Mapped[str] = mapped_column(SafeString(16), default="model")
+    state: Mapped[str] = mapped_column(SafeString(16), default="proposed")
+    reviewer: Mapped[str | None] = mapped_column(SafeString(200), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    event: Mapped[EventRow] = relationship(back_populates="arguments")
 
 
 def reviewed_documents(session: Session) -> list[Document]:

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..indicators import Indicator
+from ..labels import ARGUMENT_ROLES, EVENT_LABELS, REALIS
 from ..tagging import TaggedSentence
 
 MAX_TEXT_CHARS = 2_000_000
 MAX_ID = 2**31 - 1  # ids, indexes and offsets are 32-bit integers in every backend
+MAX_EVENT_ARGUMENTS = 64  # arguments given with a new event
+if TYPE_CHECKING:
+    EventType = str
+    Realis = str
+    Role = str
+else:  # the schema's names, so that OpenAPI lists them and anything else is a 422 naming the field
+    EventType = Literal[EVENT_LABELS]
+    Realis = Literal[REALIS]
+    Role = Literal[ARGUMENT_ROLES]
+EventState = Literal["proposed", "accepted", "deleted"]
+EventOrigin = Literal["model", "analyst"]
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -73,6 +85,98 @@ class ReviewRequest(RequestModel):
     accept: bool
     labels: list[str] | None = Field(default=None, max_length=6)
     reviewer: str = Field(min_length=1, max_length=200)
+
+
+class SpanIn(RequestModel):
+    """Characters ``[start, end)`` of the document text (``end`` > ``start``, both inside the document)."""
+
+    start: int = Field(ge=0, le=MAX_ID)
+    end: int = Field(ge=1, le=MAX_ID)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> SpanIn:
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be greater than start ({self.start})")
+        return self
+
+
+class ArgumentCreate(SpanIn):
+    """A new argument of an event: its role and span. ``reviewer`` defaults to ``analyst``."""
+
+    role: Role
+    reviewer: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class NewArgument(SpanIn):
+    """An argument given with a new event."""
+
+    role: Role
+
+
+class EventCreate(RequestModel):
+    """A new event an analyst found: type, realis, trigger span (inside one sentence) and optional arguments."""
+
+    type: EventType
+    realis: Realis = "Actual"
+    trigger: SpanIn
+    arguments: list[NewArgument] = Field(default_factory=list, max_length=MAX_EVENT_ARGUMENTS)
+    reviewer: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class EventUpdate(RequestModel):
+    """A correction of an event: a new ``type`` and/or ``realis``, or ``state: "accepted"`` to confirm it (also
+    restores a deleted event). Any change marks the event accepted by the reviewer."""
+
+    type: EventType | None = None
+    realis: Realis | None = None
+    state: Literal["accepted"] | None = None
+    reviewer: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class ArgumentUpdate(RequestModel):
+    """A new role for an argument."""
+
+    role: Role
+    reviewer: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class TriggerView(BaseModel):
+    start: int
+    end: int
+    text: str
+
+
+class EventArgumentView(BaseModel):
+    """An argument of a stored event, with its review state (``deleted`` ones are kept and shown as such)."""
+
+    id: int
+    role: str
+    start: int
+    end: int
+    text: str
+    score: float | None
+    state: EventState
+    origin: EventOrigin
+    reviewer: str | None
+    reviewed_at: datetime | None
+
+
+class EventView(BaseModel):
+    """A stored event: ``sentence`` is the index of the sentence holding its trigger, offsets are into the document
+    text. ``state`` is ``proposed`` (by the model, unreviewed), ``accepted`` (confirmed, corrected or added by
+    ``reviewer`` at ``reviewed_at``) or ``deleted``."""
+
+    id: int
+    sentence: int
+    type: str
+    realis: str
+    score: float | None
+    trigger: TriggerView
+    arguments: list[EventArgumentView]
+    state: EventState
+    origin: EventOrigin
+    reviewer: str | None
+    reviewed_at: datetime | None
 
 
 class TaggedDocumentView(BaseModel):
@@ -157,6 +261,7 @@ class DocumentView(BaseModel):
     label_counts: dict[str, int]
     indicators: list[Indicator]
     sentences: list[SentenceView]
+    events: list[EventView] = Field(default_factory=list)
 
     @property
     def n_reviewed(self) -> int:
