@@ -4,6 +4,8 @@ the exports as reviewed. The keyword model extracts no events; :func:`extract_te
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 from collections.abc import Iterator
@@ -452,3 +454,20 @@ def test_openapi_documents_the_event_endpoints(api: TestClient) -> None:
     schemas = spec["components"]["schemas"]
     assert "AttackRansom" in json.dumps(schemas["EventCreate"]) and "Victim" in json.dumps(schemas["ArgumentCreate"])
     assert "events" in schemas["DocumentView"]["properties"]
+
+
+def test_every_export_format_takes_the_reviewed_events(event_workbench: Workbench) -> None:
+    from threatevents.export import FORMAT_NAMES
+
+    wb = event_workbench
+    doc = wb.add_document(text=ARTICLE)
+    breach, patch = doc.events
+    wb.update_argument(doc.id, breach.id, breach.arguments[1].id, role="Compromised-Data", reviewer="ann")
+    wb.delete_event(doc.id, patch.id, reviewer="ann")
+    exports = {fmt: wb.export_document(doc.id, fmt).content for fmt in FORMAT_NAMES}
+    rows = list(csv.DictReader(io.StringIO(exports["events-csv"])))
+    assert {(r["event_id"], r["role"], r["argument_text"]) for r in rows} == {
+        (str(breach.id), "Attacker", "Hackers"),
+        (str(breach.id), "Compromised-Data", "Acme"),
+    }
+    assert "Compromised-Data" in exports["casie"] and "PatchVulnerability" not in exports["casie"]
