@@ -1,5 +1,6 @@
 """Access control. With a token configured, the API wants ``Authorization: Bearer <token>`` and the page a
-logged-in session; without one, both are open (the server then only listens on loopback, see ``server``).
+logged-in session; without one, both are open (the server then only listens on loopback, see ``server``). The
+page's own script calls the API with the session cookie and its CSRF token instead (:func:`page_script_call`).
 
 Without a token the server also refuses requests whose ``Host`` is not a loopback name (DNS rebinding) and
 state-changing requests from another origin (cross-site forms and uploads): :func:`loopback_refusal`.
@@ -209,7 +210,7 @@ def check_api_token(request: Request) -> None:
     """FastAPI dependency for API routes: 401 unless the Bearer token matches (when one is configured);
     429 while the client is throttled for wrong tokens (a missing header is not counted as a guess)."""
     settings = settings_of(request)
-    if settings.token is None:
+    if settings.token is None or page_script_call(request):
         return
     throttle, client = throttle_of(request), client_of(request)
     throttle.check(client)
@@ -223,6 +224,15 @@ def check_api_token(request: Request) -> None:
             status.HTTP_401_UNAUTHORIZED, "missing or wrong access token", headers={"WWW-Authenticate": "Bearer"}
         )
     throttle.succeeded(client)
+
+
+def page_script_call(request: Request) -> bool:
+    """Is this API call made by the review page's script: a logged-in session cookie *and* that session's CSRF
+    token in ``X-CSRF-Token`` (a header another site cannot make a browser send)? The page edits events
+    through the REST API this way without ever holding the access token."""
+    if "session" not in request.scope or request.session.get("auth") is not True:
+        return False
+    return verify_csrf(request, request.headers.get("x-csrf-token"))
 
 
 def check_docs_access(request: Request) -> None:

@@ -25,15 +25,21 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, pass_context
 
-from ..labels import ALL_LABELS, EVENT_LABELS, LABEL_INFO, O
+from ..labels import ALL_LABELS, ARGUMENT_ROLES, EVENT_LABELS, LABEL_INFO, REALIS, O
 from . import auth
 from .api import get_workbench
 from .core import EXPORT_FORMATS, WorkbenchError
+from .event_marks import as_dict, sentence_pieces
 from .views import MAX_ID, PageReviewView, SentenceView
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
-STATIC_FILES = {"review.css": "text/css", "review.js": "text/javascript", "upload.js": "text/javascript"}
+STATIC_FILES = {
+    "review.css": "text/css",
+    "review.js": "text/javascript",
+    "events.js": "text/javascript",
+    "upload.js": "text/javascript",
+}
 
 #: Sent with every page: scripts and styles only from our own static files, nothing framed, no plugins.
 CONTENT_SECURITY_POLICY = (
@@ -60,6 +66,7 @@ PAGE_SIZE = 50
 #: Every integer a page URL carries is bounded here, so an out-of-range one is a 422, never a database overflow.
 PageDocId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 PageIndex = Annotated[int, PathParam(ge=0, le=MAX_ID)]
+PageEventId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 PageOffset = Annotated[int, Query(ge=0, le=MAX_ID)]
 
 
@@ -108,6 +115,8 @@ templates.env.globals.update(
     label_info=LABEL_INFO,
     short=SHORT_NAMES,
     export_formats=EXPORT_FORMATS,
+    realis=REALIS,
+    roles=ARGUMENT_ROLES,
 )
 
 LoggedIn = Depends(auth.require_page_login)
@@ -213,8 +222,38 @@ def page_document(request: Request, doc_id: PageDocId, event: str | None = None)
     """One document: every sentence highlighted by its events, with scores, indicators and review controls."""
     doc = get_workbench(request).get_document(doc_id)
     key = event if event in (*ALL_LABELS, "unreviewed") else None
-    context = {"doc": doc, "sentences": filter_sentences(doc.sentences, key), "active_filter": key}
+    events = sorted((as_dict(e) for e in getattr(doc, "events", [])), key=lambda e: (e["trigger"]["start"], e["id"]))
+    # Pieces are cut from the document text itself, so that their offsets are the API's offsets.
+    drawn = sentence_pieces(doc.text, [(s.start, s.end) for s in doc.sentences], events)
+    context = {
+        "doc": doc,
+        "sentences": filter_sentences(doc.sentences, key),
+        "active_filter": key,
+        "events": events,
+        "pieces": {s.index: p for s, p in zip(doc.sentences, drawn, strict=True)},
+    }
     return render(request, "document.html", {**context, "reviewer": _reviewer(request)})
+
+
+@router.post("/documents/{doc_id}/events/{event_id}/accept", dependencies=[LoggedIn])
+def page_event_accept(
+    request: Request, doc_id: PageDocId, event_id: PageEventId, csrf: Annotated[str | None, Form()] = None
+) -> Response:
+    """Accept an event as it stands (the page's form without JavaScript; the script calls the REST API)."""
+    _check_csrf(request, csrf)
+    workbench = get_workbench(request)
+    workbench.update_event(doc_id, event_id, type=None, realis=None, accept=True, reviewer=_reviewer(request))
+    return RedirectResponse(f"{path_for(request, 'page_document', doc_id=doc_id)}#e{event_id}", status_code=303)
+
+
+@router.post("/documents/{doc_id}/events/{event_id}/delete", dependencies=[LoggedIn])
+def page_event_delete(
+    request: Request, doc_id: PageDocId, event_id: PageEventId, csrf: Annotated[str | None, Form()] = None
+) -> Response:
+    """Delete an event (kept with state ``deleted``; the page's form without JavaScript)."""
+    _check_csrf(request, csrf)
+    get_workbench(request).delete_event(doc_id, event_id, reviewer=_reviewer(request))
+    return RedirectResponse(f"{path_for(request, 'page_document', doc_id=doc_id)}#e{event_id}", status_code=303)
 
 
 @router.post("/documents/{doc_id}/sentences/{index}/review", dependencies=[LoggedIn])

@@ -123,6 +123,7 @@
   document.addEventListener("keydown", (event) => {
     const target = event.target;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (target.closest(".events-panel")) return;  // events.js has the keys there
     if (target.matches("textarea, input:not([type=checkbox]), select, [contenteditable]")) return;
     if (target.matches("button, a") && (event.key === "Enter" || event.key === " ")) return;
     if (help && help.open && event.key !== "?") return;
