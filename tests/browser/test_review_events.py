@@ -192,7 +192,7 @@ def test_events_edit_by_keyboard_and_selection_survive_reload_and_reach_stix(pag
     # The page's STIX export carries the correction: Northwind Clinics is the victim (an identity the ransom
     # event targets), not an attacker.
     with page.expect_download() as download_info:
-        page.locator(".exports a", has_text="stix").click()
+        page.locator(".exports a", has_text=re.compile(r"^stix$")).click()
     bundle = json.loads(Path(download_info.value.path()).read_text(encoding="utf-8"))
     objects = bundle["objects"]
     named = {(o["type"], o.get("name")) for o in objects}

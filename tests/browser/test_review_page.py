@@ -169,7 +169,7 @@ def test_upload_review_reload_export(page: Page, tmp_path: Path) -> None:
     page.screenshot(path=str(ARTIFACTS / "review-page.png"), full_page=True)
 
     with page.expect_download() as download_info:
-        page.locator(".exports a", has_text="csv").click()
+        page.locator(".exports a", has_text=re.compile(r"^csv$")).click()  # not events-csv
     exported = Path(download_info.value.path()).read_text(encoding="utf-8")
     reopened = next(line for line in exported.splitlines() if "The clinics reopened" in line)
     assert ",AttackRansom," in reopened
