@@ -1,4 +1,4 @@
-"""Take the picture of the review page's events view: ``python scripts/screenshot_review_events.py docs/review-events.png``.
+"""Picture the review page's events: ``python scripts/screenshot_review_events.py docs/review-events.png``.
 
 Starts the workbench (shipped default model, a temporary SQLite file) on a free loopback port, uploads
 ``examples/sample-report.html`` through the page, adds events through the REST API (no shipped model extracts

@@ -20,7 +20,10 @@ pytestmark = pytest.mark.browser
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="needs the 'playwright' package (dev extra)")
 
-from test_review_page import ARTIFACTS, browser, page, server  # noqa: E402, F401 - fixtures
+import test_review_page as shared  # noqa: E402 - the same Chromium and workbench server
+
+ARTIFACTS = shared.ARTIFACTS
+server, browser, page = shared.server, shared.browser, shared.page  # fixtures
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -197,7 +200,8 @@ def test_events_edit_by_keyboard_and_selection_survive_reload_and_reach_stix(pag
     objects = bundle["objects"]
     named = {(o["type"], o.get("name")) for o in objects}
     assert ("identity", "Northwind Clinics") in named
-    assert not any(o.get("name") == "Northwind Clinics" for o in objects if o["type"] in ("threat-actor", "intrusion-set"))
+    actors = [o for o in objects if o["type"] in ("threat-actor", "intrusion-set")]
+    assert not any(o.get("name") == "Northwind Clinics" for o in actors)
     victim_id = next(o["id"] for o in objects if o["type"] == "identity" and o.get("name") == "Northwind Clinics")
     assert any(o["type"] == "relationship" and o["target_ref"] == victim_id for o in objects)
 

@@ -222,7 +222,7 @@ def page_document(request: Request, doc_id: PageDocId, event: str | None = None)
     """One document: every sentence highlighted by its events, with scores, indicators and review controls."""
     doc = get_workbench(request).get_document(doc_id)
     key = event if event in (*ALL_LABELS, "unreviewed") else None
-    events = sorted((as_dict(e) for e in getattr(doc, "events", [])), key=lambda e: (e["trigger"]["start"], e["id"]))
+    events = sorted((as_dict(e) for e in doc.events), key=lambda e: (e["trigger"]["start"], e["id"]))
     # Pieces are cut from the document text itself, so that their offsets are the API's offsets.
     drawn = sentence_pieces(doc.text, [(s.start, s.end) for s in doc.sentences], events)
     context = {
