@@ -206,11 +206,12 @@ def test_events_edit_by_keyboard_and_selection_survive_reload_and_reach_stix(pag
     assert any(o["type"] == "relationship" and o["target_ref"] == victim_id for o in objects)
 
 
-def test_accept_and_delete_by_keyboard(page: Page) -> None:
+def test_accept_delete_restore_by_keyboard_and_offsets_after_astral_characters(page: Page) -> None:
     expect = sync_api.expect
     page.goto("/")
     page.fill("#paste-title", "Keys")
-    page.fill("#paste-text", "Ransomware encrypted the servers of Acme. A patch was released on Friday.")
+    # An emoji is one character for the API (Python) but two UTF-16 units for the browser.
+    page.fill("#paste-text", "🔥🔥 Ransomware encrypted the servers of Acme. A patch was released on Friday.")
     page.get_by_role("button", name="Tag text").click()
     page.wait_for_url("**/documents/*")
     doc_id = int(urlsplit(page.url).path.rsplit("/", 1)[1])
@@ -239,3 +240,17 @@ def test_accept_and_delete_by_keyboard(page: Page) -> None:
     expect(page.locator("#events-count")).to_have_text("1")
     states = {e["id"]: e["state"] for e in api_events(page, doc_id)[1]}
     assert states == {ids[0]: "accepted", ids[1]: "deleted"}
+    # A deleted event can be restored (accepting it again).
+    page.locator(f"#e{ids[1]}").get_by_role("button", name=re.compile("^Restore event")).click()
+    expect(page.locator(f"#e{ids[1]}")).to_have_class(re.compile(r"\bstate-accepted\b"))
+    expect(page.locator("li.sent", has_text="A patch").locator("mark.trig")).to_have_text("released")
+
+    # A selection after the emoji maps to the API's offsets (code points, not UTF-16 units).
+    page.locator(f"#e{ids[0]}").click()
+    select_text(page, "Ransomware encrypted", "servers of Acme")
+    page.select_option("#new-role", "Vulnerable_System")
+    page.locator("#add-arg").click()
+    expect(page.locator(f"#e{ids[0]} .ev-args")).to_contain_text("servers of Acme")
+    doc, events = api_events(page, doc_id)
+    (argument,) = next(e for e in events if e["id"] == ids[0])["arguments"]
+    assert doc["text"][argument["start"] : argument["end"]] == "servers of Acme"

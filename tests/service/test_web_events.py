@@ -112,6 +112,11 @@ def test_accept_and_delete_work_as_plain_form_posts(client: TestClient) -> None:
     assert "Reviewed by ann" in page and "Deleted by ann" in page
     assert f'data-events="{patch.id}"' not in page  # a deleted event is no longer drawn in the text
     assert 'class="event ev-PatchVulnerability state-deleted reviewed"' in page
+    # A deleted event offers Restore: the accept form, which restores it.
+    assert f'action="/documents/{doc.id}/events/{patch.id}/accept"' in page
+    client.post(f"/documents/{doc.id}/events/{patch.id}/accept", data={"csrf": token})
+    assert events_of(client, doc.id)["PatchVulnerability"].state == "accepted"
+    assert f'data-events="{patch.id}"' in client.get(f"/documents/{doc.id}").text
 
 
 def test_event_forms_refuse_a_missing_csrf_token_and_unknown_events(client: TestClient) -> None:

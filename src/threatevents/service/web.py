@@ -239,7 +239,8 @@ def page_document(request: Request, doc_id: PageDocId, event: str | None = None)
 def page_event_accept(
     request: Request, doc_id: PageDocId, event_id: PageEventId, csrf: Annotated[str | None, Form()] = None
 ) -> Response:
-    """Accept an event as it stands (the page's form without JavaScript; the script calls the REST API)."""
+    """Accept an event as it stands, or restore a deleted one (the page's form without JavaScript; the script
+    calls the REST API)."""
     _check_csrf(request, csrf)
     workbench = get_workbench(request)
     workbench.update_event(doc_id, event_id, type=None, realis=None, accept=True, reviewer=_reviewer(request))

@@ -200,6 +200,8 @@
     if (!dead) {
       item.append(el("div", { className: "ev-actions" },
         actionForm(ev, "accept", "ev-accept", "Accept", "accept"), " ", actionForm(ev, "delete", "ev-delete", "Delete", "danger")));
+    } else {  // accepting a deleted event restores it
+      item.append(el("div", { className: "ev-actions" }, actionForm(ev, "accept", "ev-accept", "Restore", "secondary")));
     }
     return item;
   }
