@@ -16,14 +16,12 @@ import json
 import time
 from pathlib import Path
 
+from _common import CASIE_EVENTS, CASIE_SENTENCES
 from threatevents.corpus import Document, read_corpus
 from threatevents.evaluate import evaluate_model
 from threatevents.event_evaluation import evaluate_events
 from threatevents.models.transformer import TransformerModel
 from threatevents.models.transformer_config import TransformerConfig
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 
 
 def score_dev(model: TransformerModel, dev: list[Document], events_dir: Path) -> dict[str, object]:
@@ -47,8 +45,8 @@ def time_inference(model: TransformerModel, dev: list[Document]) -> dict[str, fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", type=Path, default=DATA / "casie-sentences")
-    parser.add_argument("--events-dir", type=Path, default=DATA / "casie-events")
+    parser.add_argument("--corpus", type=Path, default=CASIE_SENTENCES)
+    parser.add_argument("--events-dir", type=Path, default=CASIE_EVENTS)
     parser.add_argument("--train-docs", type=int, default=60)
     parser.add_argument("--dev-docs", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=1)

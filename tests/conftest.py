@@ -37,6 +37,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 CASIE_SENTENCES = SHARED_DATA / "casie-sentences"
+CASIE_EVENTS = SHARED_DATA / "casie-events"
 
 
 @pytest.fixture(scope="session")

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CASIE_EVENTS
 from threatevents.casie import align_triggers, read_annotation
 from threatevents.corpus import Document, Sentence
 from threatevents.events import CasieError
-
-CASIE_EVENTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "casie-events"
 
 
 def write_annotation(folder: Path, doc_id: str, content: str, triggers: list[tuple[str, str, str]]) -> None:

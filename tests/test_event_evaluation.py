@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import SHARED_DATA
 from threatevents.cli import app
 from threatevents.corpus import Corpus, Document, Sentence, write_corpus
 from threatevents.event_evaluation import evaluate_events, place_events
@@ -301,7 +302,7 @@ def test_events_score_bad_input(tmp_path: Path) -> None:
 
 @pytest.mark.data
 def test_real_annotation_against_itself_on_a_textee_split(tmp_path: Path) -> None:
-    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    shared = SHARED_DATA
     split = shared / "textee-casie-splits" / "split1" / "test.txt"
     if not split.is_file() or not (shared / "casie-events").is_dir():
         pytest.skip(f"needs {split} and the CASIE annotation (../shared/data is absent)")

@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from conftest import CASIE_EVENTS as EVENT_DATA
 from threatevents.events import (
     RECORD_SCHEMA_PATH,
     Argument,
@@ -28,7 +29,7 @@ from threatevents.events import (
 )
 from threatevents.labels import ARGUMENT_ROLES, EVENT_LABELS, REALIS
 
-CASIE_EVENTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "casie-events" / "annotation"
+CASIE_EVENTS = EVENT_DATA / "annotation"
 TEXT = "Acme Corp said hackers stole 3 million records. Acme patched the flaw CVE-2017-0144 on Monday."
 
 

@@ -1,0 +1,44 @@
+"""The repository's own rules, read from its files: the import-linter contracts that ``make lint`` runs can run
+with the oldest import-linter the ``dev`` extra allows, and the data folder's location is written once for the
+scripts (``benchmarks/_common.py``) and once for the tests (``tests/conftest.py``)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+#: The first import-linter release that knows each contract type the project uses (older ones stop with
+#: "Contract type not recognised"); the built-in types older than 2.1 are not listed.
+CONTRACT_TYPE_SINCE = {"acyclic_siblings": "2.6"}
+
+
+def test_the_dev_extra_allows_no_import_linter_without_the_configured_contract_types() -> None:
+    (requirement,) = (
+        Requirement(r) for r in PYPROJECT["project"]["optional-dependencies"]["dev"] if r.startswith("import-linter")
+    )
+    types = {contract["type"] for contract in PYPROJECT["tool"]["importlinter"]["contracts"]}
+    for contract_type in types & CONTRACT_TYPE_SINCE.keys():
+        since = CONTRACT_TYPE_SINCE[contract_type]
+        older = [v for v in ("2.1", "2.3", "2.5") if Version(v) < Version(since)]  # releases without the type
+        allowed = [v for v in older if requirement.specifier.contains(v)]
+        assert not allowed, f"{requirement} allows import-linter {allowed}, which has no {contract_type!r} contract"
+
+
+DATA_LOCATION = re.compile(r"""["']shared["']\s*/\s*["']data["']""")
+
+
+def test_the_data_location_is_written_once_for_scripts_and_once_for_tests() -> None:
+    places = sorted(
+        str(path.relative_to(ROOT))
+        for folder in ("benchmarks", "scripts", "tests", "src")
+        for path in (ROOT / folder).rglob("*.py")
+        if DATA_LOCATION.search(path.read_text(encoding="utf-8"))
+    )
+    assert places == ["benchmarks/_common.py", "tests/conftest.py"]
