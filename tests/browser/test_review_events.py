@@ -254,3 +254,23 @@ def test_accept_delete_restore_by_keyboard_and_offsets_after_astral_characters(p
     doc, events = api_events(page, doc_id)
     (argument,) = next(e for e in events if e["id"] == ids[0])["arguments"]
     assert doc["text"][argument["start"] : argument["end"]] == "servers of Acme"
+
+    # Type and realis by keyboard (t / r, then a letter), and removing the argument with its button.
+    first = page.locator(f"#e{ids[0]}")
+    first.focus()
+    page.keyboard.press("t")
+    page.keyboard.press("d")  # DiscoverVulnerability
+    expect(page.locator(f"#e{ids[0]} .chip")).to_contain_text("Vuln found")
+    page.keyboard.press("Escape")
+    page.keyboard.press("r")
+    page.keyboard.press("g")  # Generic
+    expect(page.locator(f"#e{ids[0]} .ev-realis")).to_have_text("Generic")
+    expect(page.locator("li.sent", has_text="Ransomware encrypted").locator(".tag-trigger")).to_have_attribute(
+        "data-label", "Vuln found · Generic"
+    )
+    page.get_by_role("button", name="Remove argument Vulnerable_System “servers of Acme”").click()
+    expect(page.locator(f"#e{ids[0]} .ev-args")).to_have_text("No arguments")
+    expect(page.locator("li.sent", has_text="Ransomware encrypted").locator("mark.arg")).to_have_count(0)
+    stored = next(e for e in api_events(page, doc_id)[1] if e["id"] == ids[0])
+    assert (stored["type"], stored["realis"]) == ("DiscoverVulnerability", "Generic")
+    assert [a["state"] for a in stored["arguments"]] == ["deleted"]
