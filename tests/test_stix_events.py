@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 from stix2validator import ValidationOptions, print_results, validate_string
 
+from conftest import CASIE_EVENTS
 from threatevents.events import Argument, Event, Span, read_event_file
 from threatevents.export.stix import IDENTITY_ID, to_stix_json
 from threatevents.indicators import extract_indicators
 from threatevents.tagging import TaggedSentence
 
 CREATED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-CASIE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "casie-events" / "annotation"
+CASIE = CASIE_EVENTS / "annotation"
 
 TEXT = (
     "Lazarus Group and North Korean hackers hit Acme Corp with WannaCry ransomware sent by phishing. "
