@@ -41,4 +41,6 @@ def test_the_data_location_is_written_once_for_scripts_and_once_for_tests() -> N
         for path in (ROOT / folder).rglob("*.py")
         if DATA_LOCATION.search(path.read_text(encoding="utf-8"))
     )
-    assert places == ["benchmarks/_common.py", "tests/conftest.py"]
+    assert places == ["benchmarks/_common.py", "tests/conftest.py"], (
+        "take the data folder from benchmarks/_common.py (scripts) or tests/conftest.py (tests) instead of writing it again"
+    )
