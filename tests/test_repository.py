@@ -42,5 +42,5 @@ def test_the_data_location_is_written_once_for_scripts_and_once_for_tests() -> N
         if DATA_LOCATION.search(path.read_text(encoding="utf-8"))
     )
     assert places == ["benchmarks/_common.py", "tests/conftest.py"], (
-        "take the data folder from benchmarks/_common.py (scripts) or tests/conftest.py (tests) instead of writing it again"
+        "take the data folder from benchmarks/_common.py (scripts) or tests/conftest.py (tests), do not write it again"
     )
