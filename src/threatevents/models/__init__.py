@@ -50,13 +50,18 @@ def describe_model_path(path: str | Path) -> str:
         return str(resolved)
 
 
-def load_model(name_or_path: str | Path | None = None) -> EventModel:
-    """Load a saved model directory (checked against its sha256 manifest) of any kind."""
+def load_model(name_or_path: str | Path | None = None, *, threads: int | None = None) -> EventModel:
+    """Load a saved model directory (checked against its sha256 manifest) of any kind.
+
+    ``threads``: intra-op threads of the model's runtime (onnxruntime for the transformer kind; the
+    linear kind has no thread pool of its own). ``None`` lets the runtime use the cores this process may
+    use; give 1 when several worker processes share the cores (``threatevents.batch`` does).
+    """
     path = resolve_model_path(name_or_path)
     if not path.exists():
         raise ModelLoadError(f"model not found: {path} (give a model directory, 'default' or 'linear')")
     kind = read_model_config(path)["kind"]
-    return model_class(kind).load(path)
+    return model_class(kind).load(path, threads=threads)
 
 
 __all__ = [

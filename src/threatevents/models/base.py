@@ -94,6 +94,8 @@ class EventModel(ABC):
         self.thresholds = np.full(len(EVENT_LABELS), 0.5)
         self.metrics: dict[str, Any] = {}
         self.path: Path | None = None
+        # Intra-op threads for kinds whose runtime has a thread pool (onnxruntime); None: the runtime's default.
+        self.threads: int | None = None
 
     # -- the interface -------------------------------------------------------------------------
     @abstractmethod
@@ -172,7 +174,10 @@ class EventModel(ABC):
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> Self:
+    def load(cls, path: str | Path, *, threads: int | None = None) -> Self:
+        """Load a saved model; ``threads`` caps the intra-op threads of kinds that have them (onnxruntime)."""
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1, not {threads}")
         path = Path(path)
         config = read_model_config(path)
         if config.get("kind") != cls.kind:
@@ -184,6 +189,7 @@ class EventModel(ABC):
         thresholds = _read_json(path / "thresholds.json")
         model.thresholds = np.array([float(thresholds[name]) for name in EVENT_LABELS])
         model.metrics = _read_json(path / "metrics.json")
+        model.threads = threads
         model._load_weights(path)
         model.path = path
         return model

@@ -350,6 +350,7 @@ class TransformerModel(EventModel):
             context=self.config.context,
             batch_size=self.config.batch_size,
             windows=self.config.events,
+            threads=self.threads,
         )
 
     # -- persistence -----------------------------------------------------------------------------
