@@ -26,7 +26,7 @@ demo: $(BIN)/python
 # extra; pip keeps the torch already installed because it satisfies the pin.
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q $(TORCH_PIP_ARGS) torch==2.13.0
-	$(BIN)/pip install -q -e '.[train,serve,dev]'
+	$(BIN)/pip install -q -e '.[train,serve,dev,batch,ray]'
 	touch $@
 
 setup: $(VENV)/.dev-installed

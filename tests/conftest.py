@@ -193,3 +193,13 @@ def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     BertModel(config).save_pretrained(path)
     return path
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say in the test output whether the Ray engine's tests run (CI installs the ray extra; elsewhere they skip)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"ray: installed {version('ray')}, the ray engine tests run (marker: ray)"
+    except PackageNotFoundError:
+        return "ray: not installed, the ray engine tests skip (pip install '.[ray]' to run them)"

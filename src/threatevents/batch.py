@@ -35,10 +35,10 @@ added when the model can extract events (:data:`EVENTS_COLUMN`, not yet: the eve
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -201,7 +201,7 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
         return pafs.LocalFileSystem(), os.path.abspath(uri)
     try:
         return pafs.FileSystem.from_uri(uri)
-    except (pafs.ArrowInvalid, pafs.ArrowNotImplementedError, ValueError, OSError) as exc:  # type: ignore[attr-defined]
+    except (ValueError, NotImplementedError, OSError) as exc:  # pyarrow.ArrowInvalid is a ValueError
         raise BatchError(f"cannot open {_strip_query(uri)}: {exc}") from None
 
 
@@ -226,6 +226,35 @@ def _kind_of(path: str, forced: str | None) -> str:
     if lower.endswith(_PARQUET_SUFFIXES):
         return "parquet"
     return "files"
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A glob as a regular expression: ``*`` and ``?`` stay within one path segment, ``**`` crosses them,
+    ``[...]`` is a character class."""
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "[" and "]" in pattern[i + 2 :]:
+            end = pattern.index("]", i + 2)
+            body = pattern[i + 1 : end].replace("\\", "\\\\")
+            out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return re.compile("".join(out))
 
 
 def _hidden(relative: str) -> bool:
@@ -257,7 +286,8 @@ def expand_inputs(
             if wildcard is not None:
                 base = path[:wildcard].rsplit("/", 1)[0] or "/"
                 infos = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
-                found = [i for i in infos if i.is_file and fnmatch.fnmatchcase(i.path, path)]
+                pattern = glob_regex(path)
+                found = [i for i in infos if i.is_file and pattern.fullmatch(i.path)]
                 found = [i for i in found if not _hidden(i.path[len(base) :])]
                 root = base
             else:
@@ -300,7 +330,9 @@ def plan_units(
             listed = tuple((f.path, f.name, f.size) for f in reports)
             key = _unit_key("files", reports[0].fs_index, listed)
             weight = sum(f.size for f in reports)
-            units.append(Unit(key, "files", reports[0].display, reports[0].fs_index, "", 0, len(listed), weight, listed))
+            units.append(
+                Unit(key, "files", reports[0].display, reports[0].fs_index, "", 0, len(listed), weight, listed)
+            )
             reports.clear()
 
     for f in files:
@@ -341,7 +373,9 @@ def _parquet_units(f: InputFile, fs: pafs.FileSystem, options: BatchOptions, spl
             units.append(Unit(key, "parquet", f.display, f.fs_index, f.path, start, group + 1, weight))
             start, weight = group + 1, 0
     if not units:  # no row groups: an empty file
-        units.append(Unit(_unit_key("parquet", f.display, f.size, 0, 0), "parquet", f.display, f.fs_index, f.path, 0, 0, 0))
+        units.append(
+            Unit(_unit_key("parquet", f.display, f.size, 0, 0), "parquet", f.display, f.fs_index, f.path, 0, 0, 0)
+        )
     return units
 
 
@@ -758,10 +792,64 @@ def _run_local(
 def _ray_module() -> Any:
     try:
         import ray
-        import ray.data  # noqa: F401
+        import ray.data
     except ImportError:
         raise BatchError("the ray engine needs Ray Data: pip install 'threatevents[ray]'") from None
     return ray
+
+
+# Ray's single-node mode (its default on macOS and Windows): the node's address is 127.0.0.1, so its gRPC
+# servers (GCS, raylet, workers) and agents listen on loopback only. On Linux Ray otherwise replaces
+# 127.0.0.1 by the machine's routable address and listens on every interface.
+_RAY_SINGLE_NODE = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+
+
+def _probe_ray_address(address: str, timeout: float = 5.0) -> None:
+    """Fail fast with a clear message when nothing answers at ``address`` (Ray itself retries for minutes)."""
+    import socket
+
+    target = address
+    if address == "auto":
+        from ray._private.services import canonicalize_bootstrap_address
+
+        try:
+            target = canonicalize_bootstrap_address("auto") or ""
+        except (ConnectionError, ValueError) as exc:
+            raise BatchError(f"cannot find a running Ray cluster (--address auto): {exc}") from None
+        if not target:
+            raise BatchError("cannot find a running Ray cluster (--address auto): start one with `ray start --head`")
+    target = target.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise BatchError(f"--address {address}: give auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise BatchError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
+
+
+def _start_local_ray(ray: Any, cpus: int) -> None:
+    """Start a Ray cluster on this machine that listens on 127.0.0.1 only, without a dashboard."""
+    from ray._private import ray_constants  # the switch is read at import; set it for this process too
+
+    os.environ[_RAY_SINGLE_NODE] = "0"  # inherited by the raylet and every worker it starts
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    ray.init(
+        num_cpus=cpus,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        logging_level="warning",
+        log_to_driver=False,
+    )
+    addresses = {node["NodeManagerAddress"] for node in ray.nodes()}
+    if not addresses <= set(LOOPBACK):
+        ray.shutdown()
+        raise BatchError(
+            f"the local Ray cluster came up on {', '.join(sorted(addresses))}, not on 127.0.0.1 only; refusing to "
+            "run it (a Ray head open to a network runs any code sent to it). Start one yourself and pass --address"
+        )
 
 
 class _RayTagger:
@@ -802,19 +890,13 @@ def _run_ray(
     started = False
     if not ray.is_initialized():
         if address:
+            _probe_ray_address(address)
             try:
                 ray.init(address=address, logging_level="warning", log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
                 raise BatchError(f"cannot reach the Ray cluster at {address}: {exc}") from None
         else:
-            # A local cluster that listens on loopback only: a Ray head open to a network runs any code sent to it.
-            ray.init(
-                num_cpus=available_cores(),
-                include_dashboard=False,
-                _node_ip_address="127.0.0.1",
-                logging_level="warning",
-                log_to_driver=False,
-            )
+            _start_local_ray(ray, available_cores())
         started = True
     try:
         context = DataContext.get_current()
@@ -963,7 +1045,11 @@ def tag_batch(
     """
     if engine not in ENGINES:
         raise BatchError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
-    for what, value in (("batch_size", batch_size), ("threads_per_worker", threads_per_worker), ("max_bytes", max_bytes)):
+    for what, value in (
+        ("batch_size", batch_size),
+        ("threads_per_worker", threads_per_worker),
+        ("max_bytes", max_bytes),
+    ):
         if value < 1:
             raise BatchError(f"{what} must be at least 1, not {value}")
     if workers is not None and workers < 1:
@@ -986,7 +1072,9 @@ def tag_batch(
     out_fs, out_path = filesystem(out_uri)
     out_path = out_path.rstrip("/") or "/"
     identity = model_identity(model)
-    files, systems = expand_inputs([inputs] if isinstance(inputs, str) else list(inputs), input_format, exclude=(out_fs, out_path))
+    files, systems = expand_inputs(
+        [inputs] if isinstance(inputs, str) else list(inputs), input_format, exclude=(out_fs, out_path)
+    )
     _check_jsonl_columns(files, systems, options)
     units = plan_units(files, systems, options, split_bytes)
     job = {
@@ -1047,7 +1135,11 @@ def _check_jsonl_columns(files: Sequence[InputFile], systems: Sequence[pafs.File
         try:
             with systems[f.fs_index].open_input_file(f.path) as handle:
                 first = next(
-                    (line for _, line in _read_lines(handle, 0, min(f.size, 1 << 20), 1 << 20) if line is None or line.strip()),
+                    (
+                        line
+                        for _, line in _read_lines(handle, 0, min(f.size, 1 << 20), 1 << 20)
+                        if line is None or line.strip()
+                    ),
                     None,
                 )
         except OSError as exc:

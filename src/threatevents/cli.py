@@ -625,6 +625,136 @@ def _write(
             export_format.write([doc], out)
 
 
+class BatchEngine(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+class BatchInputFormat(StrEnum):
+    jsonl = "jsonl"
+    parquet = "parquet"
+    files = "files"
+
+
+@app.command("tag-batch")
+def tag_batch_command(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="JSONL or Parquet files, folders (recursively), globs, or report files (text, HTML, PDF, DOCX); "
+            "local paths or s3://, gs://, abfs:// URIs.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[str, typer.Option("--out", "-o", help="Output folder (local or a URI): Parquet + manifest.")],
+    engine: Annotated[BatchEngine, typer.Option(help="local: processes on this machine; ray: Ray Data.")] = (
+        BatchEngine.local
+    ),
+    address: Annotated[
+        str | None,
+        typer.Option(help="[ray] Cluster to join (auto, ray://HOST:10001). Default: a local one on 127.0.0.1."),
+    ] = None,
+    input_format: Annotated[
+        BatchInputFormat | None,
+        typer.Option(
+            help="Read every input as this. Default: by extension (.jsonl/.ndjson/.json, .parquet/.pq, else files)."
+        ),
+    ] = None,
+    id_column: Annotated[str, typer.Option(help="Document id field (JSONL) or column (Parquet).")] = "id",
+    text_column: Annotated[str, typer.Option(help="Text field or column.")] = "text",
+    title_column: Annotated[str, typer.Option(help="Title field or column, used when present.")] = "title",
+    model: ModelOpt = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (local) or actors (ray). Default: one per core.", min=1)
+    ] = None,
+    threads_per_worker: Annotated[int, typer.Option(help="onnxruntime threads in each worker.", min=1)] = 1,
+    batch_size: Annotated[int, typer.Option(help="Documents scored per model call.", min=1)] = 64,
+    scores: Annotated[bool, typer.Option(help="Add a score_<label> column per label.")] = False,
+    max_bytes: Annotated[int, typer.Option(help="A document larger than this is an error row.", min=1)] = (
+        20 * 1024 * 1024
+    ),
+    resume: Annotated[
+        bool, typer.Option(help="Go on with an interrupted job: skip the parts already written.")
+    ] = False,
+    overwrite: Annotated[bool, typer.Option(help="Delete an earlier job's output in --out first.")] = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Tag many documents into Parquet (one row per sentence), on every core or on a Ray cluster.
+
+    Writes sentences/*.parquet, errors/*.parquet (documents that could not be tagged, with the reason) and a
+    _SUCCESS manifest (files, row counts, model and its sha256). See docs/batch.md.
+    """
+    from rich.progress import TimeRemainingColumn
+
+    try:
+        from .batch import BatchError, BatchProgress, tag_batch
+    except ImportError as exc:  # pragma: no cover - pyarrow missing
+        raise _fail(f"tag-batch needs pyarrow ({exc.name} is missing): pip install 'threatevents[batch]'") from None
+
+    _setup_logging(verbose)
+    if resume and overwrite:
+        raise _fail("give --resume or --overwrite, not both")
+    if address and engine is not BatchEngine.ray:
+        raise _fail("--address is for --engine ray")
+    progress_bar = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[docs]:,} docs"),
+        TextColumn("{task.fields[rate]:,.0f} sentences/s"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    task = progress_bar.add_task("tagging", total=None, docs=0, rate=0.0)
+
+    def show(state: BatchProgress) -> None:
+        progress_bar.update(
+            task,
+            total=max(state.weight_total, 1),
+            completed=state.weight_done,
+            docs=state.documents,
+            rate=state.sentences_per_second,
+        )
+
+    with _user_errors():
+        try:
+            with progress_bar:
+                result = tag_batch(
+                    inputs,
+                    out,
+                    engine=engine.value,
+                    model=model,
+                    input_format=input_format.value if input_format else None,
+                    id_column=id_column,
+                    text_column=text_column,
+                    title_column=title_column,
+                    workers=workers,
+                    threads_per_worker=threads_per_worker,
+                    batch_size=batch_size,
+                    scores=scores,
+                    max_bytes=max_bytes,
+                    resume=resume,
+                    overwrite=overwrite,
+                    address=address,
+                    progress=show,
+                )
+        except BatchError as exc:
+            raise UserError(str(exc)) from None
+    skipped = f", {result.skipped_units} part(s) kept from the earlier run" if result.skipped_units else ""
+    err.print(
+        f"tagged {result.documents:,} documents into {result.rows:,} sentence rows in {out}{skipped}",
+        markup=False,
+        highlight=False,
+    )
+    if result.error_rows:
+        err.print(
+            f"{result.error_rows:,} document(s) could not be tagged: the reasons are in {out}/errors/",
+            markup=False,
+            highlight=False,
+        )
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
