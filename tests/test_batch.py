@@ -369,3 +369,22 @@ def test_ray_actor_cpus_leave_room_on_a_small_cluster() -> None:
     assert ray_actor_cpus(2, 2, 1) * 2 <= 1.5
     assert ray_actor_cpus(2, 1, 1) == 1.0
     assert ray_actor_cpus(64, 16, 2) == 2.0
+
+
+def test_events_column_holds_the_sentence_events_when_the_model_extracts_them() -> None:
+    from threatevents.batch import _sentence_columns, events_type
+    from threatevents.events import Argument, Event, Span
+    from threatevents.tagging import TaggedSentence
+
+    event = Event(
+        "AttackRansom", "Actual", Span(0, 10, "Ransomware"), [Argument("Victim", 25, 33, "hospital", score=0.8)]
+    )
+    scores = dict.fromkeys(ALL_LABELS, 0.5)
+    sentence = TaggedSentence("d", 0, 0, 40, "Ransomware encrypted the hospital files.", ("AttackRansom",), scores,
+                              events=(event,))  # fmt: skip
+    table = pa.Table.from_pydict(_sentence_columns([[sentence]], False, True), schema=sentence_schema(False, True))
+    assert table.schema.field("events").type == events_type()
+    (row,) = table.to_pylist()
+    assert row["events"][0]["trigger"] == {"start": 0, "end": 10, "text": "Ransomware"}
+    assert row["events"][0]["arguments"][0]["role"] == "Victim"
+    assert "events" not in sentence_schema(True).names  # models without an extractor: no events column

@@ -28,8 +28,10 @@ A bad document (not JSON, wrong types, empty, over ``max_bytes``, unreadable fil
 ``errors/``, never a failed job; an input that lacks the id or text column, or names a file that does not
 exist, stops the job before any work with a :class:`BatchError`.
 
-Events: the schema has room for a nested ``events`` column (``list<struct<...>>`` per sentence); it is
-added when the model can extract events (:data:`EVENTS_COLUMN`, not yet: the event extractor has not landed).
+Events: when the model has an event extractor (``has_event_extractor``), the rows carry an ``events`` column
+(:func:`events_type`, ``list<struct<type, realis, score, trigger, arguments>>``): the
+:attr:`~threatevents.tagging.TaggedSentence.events` of each sentence. The shipped models have none yet,
+so their output has no such column.
 """
 
 from __future__ import annotations
@@ -162,8 +164,36 @@ class BatchResult:
         return int(self.manifest["documents"])
 
 
-def sentence_schema(scores: bool = False) -> pa.Schema:
-    """The Parquet schema of ``sentences/``: one row per sentence; ``score_<label>`` columns with ``scores``."""
+def events_type() -> pa.DataType:
+    """The type of the ``events`` column: the events whose trigger is in the sentence, as in ``docs/events.md``
+    (offsets into the document text)."""
+    import pyarrow as pa
+
+    span = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("text", pa.string())])
+    argument = pa.struct(
+        [
+            ("role", pa.string()),
+            ("start", pa.int64()),
+            ("end", pa.int64()),
+            ("text", pa.string()),
+            ("score", pa.float64()),
+        ]
+    )
+    event = pa.struct(
+        [
+            ("type", pa.string()),
+            ("realis", pa.string()),
+            ("score", pa.float64()),
+            ("trigger", span),
+            ("arguments", pa.list_(argument)),
+        ]
+    )
+    return pa.list_(event)
+
+
+def sentence_schema(scores: bool = False, events: bool = False) -> pa.Schema:
+    """The Parquet schema of ``sentences/``: one row per sentence; ``score_<label>`` columns with ``scores``;
+    an ``events`` column (:func:`events_type`) when the model has an event extractor."""
     import pyarrow as pa
 
     fields = [
@@ -176,6 +206,8 @@ def sentence_schema(scores: bool = False) -> pa.Schema:
     ]
     if scores:
         fields += [pa.field(f"score_{label}", pa.float64(), nullable=False) for label in ALL_LABELS]
+    if events:
+        fields.append(pa.field(EVENTS_COLUMN, events_type(), nullable=False))
     return pa.schema(fields)
 
 
@@ -571,8 +603,8 @@ def _unit_items(fs: pafs.FileSystem, unit: Unit, options: BatchOptions) -> Itera
 # -- tagging a unit (in a worker) ------------------------------------------------------------------------
 
 
-def _sentence_columns(tagged: Sequence[Sequence[Any]], scores: bool) -> dict[str, list[Any]]:
-    columns: dict[str, list[Any]] = {name: [] for name in sentence_schema(scores).names}
+def _sentence_columns(tagged: Sequence[Sequence[Any]], scores: bool, events: bool) -> dict[str, list[Any]]:
+    columns: dict[str, list[Any]] = {name: [] for name in sentence_schema(scores, events).names}
     for doc in tagged:
         for s in doc:
             columns["doc_id"].append(s.document)
@@ -584,6 +616,8 @@ def _sentence_columns(tagged: Sequence[Sequence[Any]], scores: bool) -> dict[str
             if scores:
                 for label in ALL_LABELS:
                     columns[f"score_{label}"].append(s.scores[label])
+            if events:
+                columns[EVENTS_COLUMN].append([event.to_record() for event in s.events])
     return columns
 
 
@@ -603,6 +637,8 @@ class UnitTagger:
 
             model = load_model(options.model, threads=options.threads)
         self.model = model
+        # the events column, once the model extracts events (EventModel.has_event_extractor)
+        self.events = bool(getattr(model, "has_event_extractor", False))
         self.options = options
         self.systems = list(systems)
         self.out_fs = out_fs
@@ -619,7 +655,7 @@ class UnitTagger:
         from .tagging import tag_documents
 
         options = self.options
-        schema = sentence_schema(options.scores)
+        schema = sentence_schema(options.scores, self.events)
         sentences_file = f"{SENTENCES_DIR}/part-{unit.key}.parquet"
         errors_file = f"{ERRORS_DIR}/part-{unit.key}.parquet"
         writer: pq.ParquetWriter | None = None
@@ -644,7 +680,7 @@ class UnitTagger:
                     break
                 if docs:
                     tagged = tag_documents(self.model, docs, indicators=False)
-                    table = pa.Table.from_pydict(_sentence_columns(tagged, options.scores), schema=schema)
+                    table = pa.Table.from_pydict(_sentence_columns(tagged, options.scores, self.events), schema=schema)
                     if table.num_rows:
                         if writer is None:
                             writer = self._writer(sentences_file, schema)
@@ -1180,7 +1216,7 @@ def _write_manifest(
         "model_kind": identity["kind"],
         "model_sha256": identity["sha256"],
         "options": job["options"],
-        "schema": [f"{f.name}: {f.type}" for f in sentence_schema(bool(job["options"]["scores"]))],
+        "schema": [f"{f.name}: {f.type}" for f in _written_schema(fs, root, files, bool(job["options"]["scores"]))],
         "documents": documents,
         "rows": sum(f["rows"] for f in files),
         "error_rows": sum(f["rows"] for f in error_files),
@@ -1191,6 +1227,16 @@ def _write_manifest(
     }
     _write_json(fs, f"{root}/{MANIFEST}", manifest)
     return manifest
+
+
+def _written_schema(fs: pafs.FileSystem, root: str, files: Sequence[dict[str, Any]], scores: bool) -> pa.Schema:
+    """The schema of the sentence files written (with ``events`` when the model extracted events)."""
+    import pyarrow.parquet as pq
+
+    if not files:
+        return sentence_schema(scores)
+    with fs.open_input_file(f"{root}/{files[0]['path']}") as handle:
+        return pq.read_schema(handle)
 
 
 def read_manifest(out: str | Path) -> dict[str, Any] | None:
