@@ -866,12 +866,7 @@ def _probe_ray_address(address: str, timeout: float = 5.0) -> None:
         raise BatchError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
-def _start_local_ray(ray: Any, cpus: int) -> None:
-    """Start a Ray cluster on this machine that listens on 127.0.0.1 only, without a dashboard."""
-    from ray._private import ray_constants  # the switch is read at import; set it for this process too
-
-    os.environ[_RAY_SINGLE_NODE] = "0"  # inherited by the raylet and every worker it starts
-    ray_constants.ENABLE_RAY_CLUSTER = False
+def _init_local_ray(ray: Any, cpus: int) -> None:
     ray.init(
         num_cpus=cpus,
         include_dashboard=False,
@@ -879,6 +874,32 @@ def _start_local_ray(ray: Any, cpus: int) -> None:
         logging_level="warning",
         log_to_driver=False,
     )
+
+
+def _start_local_ray(ray: Any, cpus: int) -> None:
+    """Start a Ray cluster on this machine that listens on 127.0.0.1 only, without a dashboard."""
+    from ray._private import ray_constants  # the switch is read at import; set it for this process too
+
+    os.environ[_RAY_SINGLE_NODE] = "0"  # inherited by the raylet and every worker it starts
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    # the workers import the threatevents this process runs (a source checkout too, not only an installed one)
+    package_root = str(Path(__file__).resolve().parents[1])
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, saved) if p)
+    try:
+        for attempt in (1, 2):  # Ray gives its raylet a fixed 30 s to register: a busy machine may need a second go
+            try:
+                _init_local_ray(ray, cpus)
+                break
+            except Exception as exc:  # Ray raises a bare Exception for this
+                ray.shutdown()
+                if attempt == 2 or "timed out during startup" not in str(exc):
+                    raise BatchError(f"the local Ray cluster did not start: {exc}") from None
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
     addresses = {node["NodeManagerAddress"] for node in ray.nodes()}
     if not addresses <= set(LOOPBACK):
         ray.shutdown()
