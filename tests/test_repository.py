@@ -8,6 +8,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -44,3 +45,17 @@ def test_the_data_location_is_written_once_for_scripts_and_once_for_tests() -> N
     assert places == ["benchmarks/_common.py", "tests/conftest.py"], (
         "take the data folder from benchmarks/_common.py (scripts) or tests/conftest.py (tests), do not write it again"
     )
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    """No import loop at all between modules, also through a package's ``__init__`` (the import-linter
+    contract in pyproject.toml checks siblings; a child importing its parent package is not a sibling)."""
+    grimp = pytest.importorskip("grimp", reason="grimp comes with import-linter (the dev extra)")
+    graph = grimp.build_graph("threatevents", cache_dir=None)
+    loops = [
+        (module, other)
+        for module in sorted(graph.modules)
+        for other in sorted(graph.find_modules_directly_imported_by(module))
+        if graph.find_shortest_chain(importer=other, imported=module) is not None
+    ]
+    assert loops == []

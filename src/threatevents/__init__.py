@@ -13,7 +13,7 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _EXPORTS = {
     "corpus": ["Corpus", "Document", "ReadReport", "Sentence", "read_corpus", "read_document", "write_corpus"],

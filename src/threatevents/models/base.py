@@ -153,7 +153,7 @@ class EventModel(ABC):
         return ""
 
     def save(self, path: str | Path) -> Path:
-        from .. import __version__
+        from .._version import __version__
 
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)

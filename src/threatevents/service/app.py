@@ -14,7 +14,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.middleware.sessions import SessionMiddleware
 
-from .. import __version__
+from .._version import __version__
 from ..ingest import check_extractors
 from .api import health_router
 from .api import router as api_router
