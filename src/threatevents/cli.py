@@ -11,7 +11,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,10 +21,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ._version import __version__
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
     from .corpus import Corpus, Document
     from .events import ReadReport as EventReadReport
     from .export import ExportFormat
+    from .feedback import EventFeedback
     from .ingest import IngestedDocument
     from .tagging import TaggedSentence
 
@@ -245,18 +248,29 @@ def train(
             if folder is not None and not Path(folder).is_dir():
                 raise UserError(f"{option} {folder}: no such folder")
         corpus = _read_corpus(corpus_dir, strict, split_file, verbose=verbose)
-        feedback_docs = []
+        feedback_docs: list[Document] = []
+        event_feedback: list[EventFeedback] = []
         if feedback:
             try:  # the one place the CLI reads the workbench store
-                from .service.feedback_source import load_feedback_documents
+                from .service.feedback_source import load_event_feedback, load_feedback_documents
             except ImportError as exc:
                 raise UserError(f"--feedback needs the 'serve' extra ({exc.name} is missing)") from None
 
             feedback_docs = _load_feedback(load_feedback_documents, feedback)
+            event_feedback = _load_feedback(load_event_feedback, feedback)
             n_reviewed = sum(len(d.sentences) for d in feedback_docs)
-            err.print(f"adding {n_reviewed} reviewed sentences to train", markup=False)
+            n_events = sum(len(f.reviewed) for f in event_feedback)
+            err.print(
+                f"adding {n_reviewed} reviewed sentences to train"
+                + (f" and {n_events} sentences of reviewed events" if n_events else ""),
+                markup=False,
+            )
+            if n_events and not overrides.get("events"):
+                err.print("(reviewed events train only an event extractor: --event-heads)", markup=False)
         with err.status(f"training a {kind.value} model"):
-            model = train_and_save(corpus, out, kind.value, overrides, feedback=feedback_docs)
+            model = train_and_save(
+                corpus, out, kind.value, overrides, feedback=feedback_docs, event_feedback=event_feedback
+            )
     err.print(f"saved {kind.value} model to {out} (fit {model.metrics.get('fit_seconds')} s)", markup=False)
     for split in ("dev", "test"):
         if split in model.metrics:
@@ -281,7 +295,7 @@ def _database_problem(what: str, url: str, exc: BaseException) -> str:
     return f"{what} {shown}: {first_line}"
 
 
-def _load_feedback(load: Callable[[str], list[Document]], url: str) -> list[Document]:
+def _load_feedback(load: Callable[[str], list[T]], url: str) -> list[T]:
     """Reviewed sentences from the database at ``url``; any database failure is one line for the user."""
     from sqlalchemy.exc import SQLAlchemyError
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .corpus import Corpus, Document
+from .feedback import EventFeedback
 from .models import EventModel, describe_model_path, model_class
 
 
@@ -32,10 +33,12 @@ def train_model(
     overrides: dict[str, Any] | None = None,
     *,
     feedback: Sequence[Document] = (),
+    event_feedback: Sequence[EventFeedback] = (),
     eval_split: str = "test",
     name: str | None = None,
 ) -> EventModel:
-    """Fit a model on the corpus's ``train`` split (plus reviewed ``feedback`` sentences).
+    """Fit a model on the corpus's ``train`` split (plus reviewed ``feedback`` sentences, and the analysts'
+    ``event_feedback``: event supervision for an event extractor, see :func:`~.feedback.merge_event_feedback`).
 
     Thresholds are tuned on ``dev``; metrics on ``dev`` and ``eval_split`` are stored in
     ``model.metrics``, naming the model ``name`` (default: its kind, "not saved"). A corpus without a
@@ -52,8 +55,13 @@ def train_model(
         from .feedback import merge_feedback
 
         train = merge_feedback(train, feedback)
+    model = cls(config)
+    if event_feedback:
+        from .feedback import merge_event_feedback
+
+        train, model.event_supervision = merge_event_feedback(train, event_feedback)
     started = time.perf_counter()
-    model = cls(config).fit(train, dev or None)
+    model = model.fit(train, dev or None)
     fit_seconds = time.perf_counter() - started
     metrics: dict[str, Any] = {
         "kind": kind,
@@ -61,6 +69,7 @@ def train_model(
         "n_train_documents": len(train),
         "n_train_sentences": sum(len(d.sentences) for d in train),
         "n_feedback_documents": len(feedback),
+        "n_event_feedback_documents": len(event_feedback),
     }
     if dev:
         model.tune_thresholds(dev)
@@ -98,8 +107,10 @@ def train_and_save(
     overrides: dict[str, Any] | None = None,
     *,
     feedback: Sequence[Document] = (),
+    event_feedback: Sequence[EventFeedback] = (),
 ) -> EventModel:
     """:func:`train_model`, then save the model to ``out`` (its metrics name it by kind and ``out``)."""
-    model = train_model(corpus, kind, overrides, feedback=feedback, name=f"{kind}: {describe_model_path(out)}")
+    name = f"{kind}: {describe_model_path(out)}"
+    model = train_model(corpus, kind, overrides, feedback=feedback, event_feedback=event_feedback, name=name)
     model.save(out)
     return model

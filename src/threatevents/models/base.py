@@ -96,6 +96,10 @@ class EventModel(ABC):
         self.path: Path | None = None
         # Intra-op threads for kinds whose runtime has a thread pool (onnxruntime); None: the runtime's default.
         self.threads: int | None = None
+        #: Analyst-reviewed event targets by normalised sentence text, each event in its sentence's own frame
+        #: (:func:`threatevents.feedback.merge_event_feedback`): kinds with an event extractor train on them in
+        #: ``fit``, overriding the annotation of those sentences; other kinds ignore them.
+        self.event_supervision: dict[str, list[Event]] = {}
 
     # -- the interface -------------------------------------------------------------------------
     @abstractmethod

@@ -166,6 +166,18 @@ def joined_events(texts: Sequence[str], gold: Sequence[SentenceEvents | None]) -
     return out
 
 
+def sentence_targets(events: Sequence[Event]) -> SentenceEvents:
+    """Gold events of one sentence given as :class:`Event` objects in the sentence's own frame (offsets from its
+    start; an argument outside ``[0, len)`` of the sentence is not expected): the inverse of
+    :func:`joined_events` for one sentence, arguments in the sentence itself (``CURRENT``)."""
+    types, realis, roles = ({n: i for i, n in enumerate(names)} for names in (EVENT_LABELS, REALIS, ARGUMENT_ROLES))
+    out = SentenceEvents()
+    for event in events:
+        out.triggers.append((event.trigger.start, event.trigger.end, types[event.type], realis[event.realis]))
+        out.arguments.append([(CURRENT, a.start, a.end, roles[a.role]) for a in event.arguments])
+    return out
+
+
 @dataclass
 class WindowTargets:
     """Training targets of one window in token terms (see :func:`window_targets`)."""

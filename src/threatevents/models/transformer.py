@@ -196,12 +196,24 @@ class TransformerModel(EventModel):
 
         assert self.config.events_dir is not None
         alignment = align_events(self.config.events_dir, train)
+        gold_sentences = list(alignment.sentences)
+        reviewed = 0
+        if self.event_supervision:  # analyst-reviewed events override the annotation of the same sentence
+            from ..feedback import normalise
+            from .event_training import sentence_targets
+
+            texts = [s.text for doc in train for s in doc.sentences]
+            for i, text in enumerate(texts):
+                events = self.event_supervision.get(normalise(text))
+                if events is not None:
+                    gold_sentences[i] = sentence_targets(events)
+                    reviewed += 1
         windows = encode_windows(plain_tokenizer(tokenizer_json), [d.texts for d in train], self.config.max_length)
         targets = [
             window_targets(window, gold) if gold is not None else None
-            for window, gold in zip(windows, alignment.sentences, strict=True)
+            for window, gold in zip(windows, gold_sentences, strict=True)
         ]
-        return targets, alignment.to_log()
+        return targets, alignment.to_log() | ({"event_reviewed_sentences": reviewed} if reviewed else {})
 
     def _dev_event_score(self, dev: Sequence[Document], tokenizer_json: str) -> Callable[[EventClassifier], float]:
         """Mean of dev ``trigger_cls`` and ``argument_attached_cls`` F1 of a torch network's events (model
