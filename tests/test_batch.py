@@ -264,6 +264,8 @@ def test_cli_tag_batch(tmp_path: Path) -> None:
     assert again.exit_code == 2 and "--resume or --overwrite" in again.output and "Traceback" not in again.output
     both = runner.invoke(app, ["tag-batch", str(source), "--out", str(out), "--resume", "--overwrite"])
     assert both.exit_code == 2 and "not both" in both.output
+    address = runner.invoke(app, ["tag-batch", str(source), "--out", str(tmp_path / "o3"), "--address", "auto"])
+    assert address.exit_code == 2 and "--address is for --engine ray" in address.output
     missing = runner.invoke(app, ["tag-batch", str(source), "--out", str(tmp_path / "o2"), "--text-column", "body"])
     assert missing.exit_code == 2 and "no text column 'body'" in missing.output
     resumed = runner.invoke(
