@@ -43,7 +43,7 @@ def test_torch_index_picks_the_index_for_torch_only(tmp_path: Path) -> None:
     commands = planned(tmp_path, f"TORCH_INDEX={CPU_INDEX}")
     words = torch_line(commands)
     assert words[words.index("--index-url") + 1] == CPU_INDEX and words[-1] == "torch==2.13.0"
-    extras = [c for c in commands if "[train,serve,dev]" in c]
+    extras = [c for c in commands if "[train,serve,dev,batch,ray]" in c]
     assert extras and all(CPU_INDEX not in c for c in extras)  # the other packages keep pip's own index
 
 
