@@ -255,6 +255,8 @@ def test_default_model_batch_equals_tag_many(tmp_path: Path) -> None:
 def test_cli_tag_batch(tmp_path: Path) -> None:
     source = write_jsonl(tmp_path / "in.jsonl", make_docs(5))
     runner = CliRunner()
+    shown = runner.invoke(app, ["tag-batch", "--help"], env={"COLUMNS": "200"})
+    assert "[ray] Cluster to join" in shown.output  # Rich markup must not eat the bracketed prefix
     out = tmp_path / "out"
     result = runner.invoke(app, ["tag-batch", str(source), "--out", str(out), "--model", "linear", "--scores"])
     assert result.exit_code == 0, result.output

@@ -666,7 +666,9 @@ def tag_batch_command(
     ),
     address: Annotated[
         str | None,
-        typer.Option(help="[ray] Cluster to join (auto, ray://HOST:10001). Default: a local one on 127.0.0.1."),
+        typer.Option(
+            help=f"{escape('[ray]')} Cluster to join (auto, ray://HOST:10001). Default: a local one on 127.0.0.1."
+        ),
     ] = None,
     input_format: Annotated[
         BatchInputFormat | None,
