@@ -146,3 +146,40 @@ def test_sentence_records_carry_events_in_document_offsets_valid_under_the_schem
     back = Event.from_record(item, text)  # every span checked against the document text
     assert back.to_record() == event.to_record()
     assert TaggedSentence("d", 0, 0, 1, "x", ("O",), {}).to_record()["events"] == []
+
+
+class ExtractingModel(KeywordModel):
+    """The keyword model with an event extractor: "ransom" in a sentence is an AttackRansom trigger, the first
+    word of the sentence its Victim (offsets in the frame of the given sentence starts)."""
+
+    has_event_extractor = True
+
+    def predict_proba_and_events(
+        self, docs: list[list[str]], starts: list[list[int]]
+    ) -> tuple[np.ndarray, list[list[list[Event]]]]:
+        out = []
+        for texts, offsets in zip(docs, starts, strict=True):
+            per_sentence = []
+            for text, at in zip(texts, offsets, strict=True):
+                lower = text.lower()
+                if "ransom" not in lower:
+                    per_sentence.append([])
+                    continue
+                t = lower.index("ransom")
+                word = text.split()[0]
+                victim = Argument("Victim", at, at + len(word), word)
+                per_sentence.append(
+                    [Event("AttackRansom", "Actual", Span(at + t, at + t + 6, text[t : t + 6]), [victim])]
+                )
+            out.append(per_sentence)
+        return self.predict_proba(docs), out
+
+
+def test_a_model_with_an_event_extractor_gives_each_sentence_its_events_in_document_offsets() -> None:
+    doc = ingest_text("Acme was hit.\n\nCityhall paid the ransom on Monday. Nothing else.", name="d")
+    tagged = tag_documents(ExtractingModel(), [doc], indicators=False)[0]
+    assert [len(s.events) for s in tagged] == [0, 1, 0]
+    (event,) = tagged[1].events
+    assert doc.text[event.trigger.start : event.trigger.end] == "ransom" == event.trigger.text
+    assert [(a.role, doc.text[a.start : a.end]) for a in event.arguments] == [("Victim", "Cityhall")]
+    assert tag_documents(KeywordModel(), [doc], indicators=False)[0][1].events == ()  # no extractor, no events

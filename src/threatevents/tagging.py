@@ -128,8 +128,9 @@ def tag_documents(
     model: Scorer, docs: Sequence[IngestedDocument], *, indicators: bool = True
 ) -> list[list[TaggedSentence]]:
     """Score every sentence of every document in one batch call to the model; find the indicators of each
-    sentence too unless ``indicators=False`` (then call :func:`with_indicators` when they are wanted)."""
-    probs = model.predict_proba([doc.texts for doc in docs]) if docs else np.zeros((0, len(EVENT_LABELS)))
+    sentence too unless ``indicators=False`` (then call :func:`with_indicators` when they are wanted). A model
+    with an event extractor also gives each sentence its events (document offsets), from the same pass."""
+    probs, events = _scores_and_events(model, docs)
     labels = model.decide(probs)
     o_scores = o_score(probs)
     out: list[list[TaggedSentence]] = []
@@ -141,11 +142,35 @@ def tag_documents(
             values = [*map(float, probs[row]), float(o_scores[row])]
             scores = {name: round(v, 4) for name, v in zip(ALL_LABELS, values, strict=True)}
             tagged.append(
-                TaggedSentence(doc.name, index, span.start, span.end, span.text, labels[row], scores, paragraphs[index])
+                TaggedSentence(
+                    doc.name,
+                    index,
+                    span.start,
+                    span.end,
+                    span.text,
+                    labels[row],
+                    scores,
+                    paragraphs[index],
+                    events=tuple(events[row]) if events is not None else (),
+                )
             )
             row += 1
         out.append(with_indicators(tagged) if indicators else tagged)
     return out
+
+
+def _scores_and_events(model: Scorer, docs: Sequence[IngestedDocument]) -> tuple[np.ndarray, list[list[Event]] | None]:
+    """Event probabilities of every sentence and, from a model with an event extractor
+    (``has_event_extractor`` and ``predict_proba_and_events``, one encoder pass for both), each sentence's
+    events in document offsets; ``None`` for a model without one."""
+    if not docs:
+        return np.zeros((0, len(EVENT_LABELS))), None
+    both = getattr(model, "predict_proba_and_events", None)
+    if both is None or not getattr(model, "has_event_extractor", False):
+        return model.predict_proba([doc.texts for doc in docs]), None
+    starts = [[span.start for span in doc.sentences] for doc in docs]
+    probs, per_doc = both([doc.texts for doc in docs], starts)
+    return probs, [sentence for doc in per_doc for sentence in doc]
 
 
 def tag_texts(

@@ -471,3 +471,25 @@ def test_every_export_format_takes_the_reviewed_events(event_workbench: Workbenc
         (str(breach.id), "Compromised-Data", "Acme"),
     }
     assert "Compromised-Data" in exports["casie"] and "PatchVulnerability" not in exports["casie"]
+
+
+@pytest.mark.parametrize("chunk", [1, 1000])
+def test_a_model_with_an_event_extractor_has_its_events_stored(settings: Settings, chunk: int) -> None:
+    """No test patching: the model's own events reach the database, in document offsets, also when the document is
+    tagged in chunks."""
+    from dataclasses import replace
+
+    from test_tagging import ExtractingModel
+
+    settings = replace(settings, chunk_sentences=chunk)
+    engine, sessions = open_database(settings.db_url)
+    try:
+        wb = Workbench(ExtractingModel(), sessions, settings)
+        doc = wb.add_document(text="Acme was hit. Cityhall paid the ransom on Monday. Nothing else. A ransom again.")
+    finally:
+        engine.dispose()
+    assert [(e.sentence, e.trigger.text, e.state, e.origin) for e in doc.events] == [
+        (1, "ransom", "proposed", "model"),
+        (3, "ransom", "proposed", "model"),
+    ]
+    assert [(a.role, a.text) for a in doc.events[0].arguments] == [("Victim", "Cityhall")]
