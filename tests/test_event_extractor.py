@@ -605,3 +605,20 @@ def test_one_pass_gives_the_sentence_scores_and_the_events(extractor: Transforme
         [[e.to_record() for e in s] for s in d] for d in extractor.predict_sentence_events(docs)
     ]
     assert sum(len(s) for d in events for s in d) > 0
+
+
+def test_calibration_sample_is_seeded_sized_and_in_corpus_order() -> None:
+    from threatevents.models.transformer import calibration_sample
+
+    encoded = [([i], [0]) for i in range(1000)]
+    sample = calibration_sample(encoded, 13, 160)
+    assert len(sample) == 160 and sample == sorted(sample) and sample == calibration_sample(encoded, 13, 160)
+    assert len(calibration_sample(encoded, 13)) == 640 and len(calibration_sample(encoded[:50], 13, 160)) == 50
+
+
+@pytest.mark.slow
+def test_event_model_card_names_its_smaller_calibration(extractor: TransformerModel) -> None:
+    from threatevents.models.transformer_config import EVENT_CALIBRATION_WINDOWS
+
+    assert extractor.config.quantize == "static"
+    assert f"{EVENT_CALIBRATION_WINDOWS} training windows" in extractor.card_details()

@@ -39,6 +39,7 @@ from .transformer_config import (
     CALIBRATION_SENTENCES,
     DEFAULT_BASE,
     DEFAULT_BASE_LICENCE,
+    EVENT_CALIBRATION_WINDOWS,
     LINEAR_DIR,
     ONNX_FILE,
     QUANTIZATION_NOTES,
@@ -53,10 +54,12 @@ if TYPE_CHECKING:
     from .transformer_training import EventClassifier
 
 
-def calibration_sample(encoded: Sequence[tuple[list[int], list[int]]], seed: int) -> list[tuple[list[int], list[int]]]:
+def calibration_sample(
+    encoded: Sequence[tuple[list[int], list[int]]], seed: int, size: int = CALIBRATION_SENTENCES
+) -> list[tuple[list[int], list[int]]]:
     """The seeded sample of encoded training inputs that static quantisation calibrates on, in corpus order."""
     rng = np.random.default_rng(seed)
-    sample = rng.choice(len(encoded), size=min(CALIBRATION_SENTENCES, len(encoded)), replace=False)
+    sample = rng.choice(len(encoded), size=min(size, len(encoded)), replace=False)
     return [encoded[i] for i in sorted(sample)]
 
 
@@ -155,7 +158,8 @@ class TransformerModel(EventModel):
             return self.fp32_onnx
         if self.config.quantize == "dynamic":
             return quantize_onnx(self.fp32_onnx)
-        return quantize_onnx(self.fp32_onnx, calibration=calibration_sample(encoded, self.config.seed))
+        size = EVENT_CALIBRATION_WINDOWS if self.config.events else CALIBRATION_SENTENCES
+        return quantize_onnx(self.fp32_onnx, calibration=calibration_sample(encoded, self.config.seed, size))
 
     def attach_linear(self, linear: LinearModel, dev: Sequence[Document] | None) -> None:
         """Use ``linear`` beside the transformer; a ``None`` weight or cut-off in the config is tuned on ``dev``.
@@ -403,6 +407,13 @@ class TransformerModel(EventModel):
         except (OSError, json.JSONDecodeError):
             return base.name
 
+    def _quantization_note(self) -> str:
+        note = QUANTIZATION_NOTES[self.config.quantize]
+        if self.config.events and self.config.quantize == "static":
+            inputs = f"{CALIBRATION_SENTENCES} training inputs"
+            note = note.replace(inputs, f"{EVENT_CALIBRATION_WINDOWS} training windows")
+        return note
+
     def card_details(self) -> str:
         cfg = self.config
         training: dict[str, Any] = self.metrics.get("training", {})
@@ -418,7 +429,7 @@ class TransformerModel(EventModel):
             f"- Context read with each sentence: `{cfg.context}`"
             + (" (each sentence alone)" if cfg.context == "none" else " (as the second segment of a text pair)")
             + f"; at most {cfg.max_length} tokens.",
-            f"- Weights: ONNX, {QUANTIZATION_NOTES[cfg.quantize]}; inference needs onnxruntime and tokenizers only.",
+            f"- Weights: ONNX, {self._quantization_note()}; inference needs onnxruntime and tokenizers only.",
         ]
         if training:
             lines.append(
