@@ -372,6 +372,8 @@ def test_config_requires_neighbour_windows_for_events() -> None:
         TransformerConfig(events=True, context="none")
     with pytest.raises(ValueError, match="event_dim"):
         TransformerConfig(event_dim=0)
+    with pytest.raises(ValueError, match="event_lr_scale"):
+        TransformerConfig(event_lr_scale=0.0)
     with pytest.raises(ValueError, match="events must be"):
         TransformerConfig(events="yes")  # type: ignore[arg-type]
 

@@ -68,6 +68,7 @@ class TransformerConfig(ModelConfig):
     events: bool = False  # the event extractor's heads (trained from events_dir; needs context="neighbours")
     event_dim: int = 64
     event_weight: float = 1.0
+    event_lr_scale: float = 1.0  # the event heads' learning rate as a multiple of learning_rate
 
     def validate(self) -> None:
         super().validate()
@@ -100,6 +101,8 @@ class TransformerConfig(ModelConfig):
             )
         if not isinstance(self.event_dim, int) or isinstance(self.event_dim, bool) or not 1 <= self.event_dim <= 1024:
             raise ValueError(f"event_dim must be an integer in [1, 1024], not {self.event_dim!r}")
+        if not 0 < float(self.event_lr_scale) <= 1000:
+            raise ValueError(f"event_lr_scale must be in (0, 1000], not {self.event_lr_scale!r}")
         if float(self.event_weight) < 0:
             raise ValueError(f"event_weight must be non-negative, not {self.event_weight!r}")
         if self.linear_weight is not None and not 0 <= float(self.linear_weight) < 1:

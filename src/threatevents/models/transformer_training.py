@@ -249,10 +249,18 @@ def train_classifier(
         )
         lengths = [len(ids) for ids, _ in train]
         steps = config.epochs * -(-len(train) // config.batch_size)
-        decay = [p for n, p in net.named_parameters() if p.ndim > 1 and "LayerNorm" not in n]
-        no_decay = [p for n, p in net.named_parameters() if not (p.ndim > 1 and "LayerNorm" not in n)]
+        groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}  # (event head, decayed) -> parameters
+        for n, p in net.named_parameters():
+            groups.setdefault((n.startswith("events."), p.ndim > 1 and "LayerNorm" not in n), []).append(p)
         optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            [
+                {
+                    "params": params,
+                    "weight_decay": config.weight_decay if decayed else 0.0,
+                    "lr": config.learning_rate * (config.event_lr_scale if head else 1.0),
+                }
+                for (head, decayed), params in sorted(groups.items())
+            ],
             lr=config.learning_rate,
         )
         scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
