@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -284,3 +285,9 @@ def write_corpus(corpus: Corpus | Sequence[Document], path: str | Path) -> None:
         write_document(doc, path / "docs" / f"{doc.id}.txt")
     if isinstance(corpus, Corpus) and corpus.splits is not None:
         (path / "splits.json").write_text(json.dumps(corpus.splits, indent=1), encoding="utf-8")
+
+
+def normalise(text: str) -> str:
+    """The matching key of a sentence (Unicode NFKC, case-folded, whitespace collapsed): how reviewed sentences
+    are found again in a corpus."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())

@@ -13,19 +13,13 @@ stored document, and :func:`merge_event_feedback` turns them into the extractor'
 from __future__ import annotations
 
 import logging
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from .corpus import Document, Sentence
+from .corpus import Document, Sentence, normalise
 from .events import Event, Span, join_sentences
 
 log = logging.getLogger(__name__)
-
-
-def normalise(text: str) -> str:
-    """The matching key of a sentence."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def merge_feedback(train_docs: Sequence[Document], feedback_docs: Sequence[Document]) -> list[Document]:

@@ -493,3 +493,20 @@ def test_a_model_with_an_event_extractor_has_its_events_stored(settings: Setting
         (3, "ransom", "proposed", "model"),
     ]
     assert [(a.role, a.text) for a in doc.events[0].arguments] == [("Victim", "Cityhall")]
+
+
+def test_tag_answers_events_in_the_record_shape_of_the_cli(api: TestClient) -> None:
+    # /v1/tag answers each sentence as `threatevents tag`'s JSONL record: events as Event.to_record() dicts that
+    # validate against the shipped event-record schema, not the dataclass's internal fields (hopper, attributes...)
+    from importlib.resources import files
+
+    import jsonschema
+
+    schema = json.loads(files("threatevents").joinpath("schemas/event-record.schema.json").read_text())
+    response = api.post("/v1/tag", json={"text": ARTICLE})
+    assert response.status_code == 200, response.text
+    events = [event for sentence in response.json()["sentences"] for event in sentence["events"]]
+    assert events, "the test extractor should give events"
+    for event in events:
+        jsonschema.validate(event, schema)
+        assert ARTICLE[event["trigger"]["start"] : event["trigger"]["end"]] == event["trigger"]["text"]

@@ -203,7 +203,7 @@ class TransformerModel(EventModel):
         gold_sentences = list(alignment.sentences)
         reviewed = 0
         if self.event_supervision:  # analyst-reviewed events override the annotation of the same sentence
-            from ..feedback import normalise
+            from ..corpus import normalise
             from .event_training import sentence_targets
 
             texts = [s.text for doc in train for s in doc.sentences]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 from ..indicators import Indicator
 from ..labels import ARGUMENT_ROLES, EVENT_LABELS, REALIS
@@ -179,11 +179,21 @@ class EventView(BaseModel):
     reviewed_at: datetime | None
 
 
+def _records(sentences: list[TaggedSentence]) -> list[dict[str, Any]]:
+    """Answer each sentence as its JSONL record (events as ``Event.to_record()``), not field by field: pydantic
+    would otherwise write the event dataclasses' internal fields (hopper, CASIE attributes...)."""
+    return [sentence.to_record() for sentence in sentences]
+
+
 class TaggedDocumentView(BaseModel):
     """The tagged sentences of one text: each is the JSONL record of ``threatevents tag`` (the domain type
     :class:`~threatevents.tagging.TaggedSentence` itself, indicators with document offsets)."""
 
-    sentences: list[TaggedSentence]
+    sentences: Annotated[
+        list[TaggedSentence],
+        PlainSerializer(_records, return_type=list[dict[str, Any]]),
+        Field(description="`threatevents tag` JSONL records; their `events` follow docs/events.md's record schema."),
+    ]
 
 
 class TagBatchResponse(BaseModel):
