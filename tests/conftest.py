@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import pytest
@@ -195,11 +195,20 @@ def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    """Say in the test output whether the Ray engine's tests run (CI installs the ray extra; elsewhere they skip)."""
+def _ray_status() -> str:
+    """Whether the Ray engine's tests run (CI installs the ray extra; elsewhere they skip)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         return f"ray: installed {version('ray')}, the ray engine tests run (marker: ray)"
     except PackageNotFoundError:
         return "ray: not installed, the ray engine tests skip (pip install '.[ray]' to run them)"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return _ray_status()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Repeat the Ray line in the summary: ``pytest -q`` (what ``make test`` and CI run) prints no header."""
+    terminalreporter.write_line(_ray_status())
