@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from test_tagging import RECORD_FIELDS
 from threatevents.corpus import parse_document
 from threatevents.export import FORMATS, export_string, get_format
 from threatevents.export.page import render_html
@@ -73,19 +74,7 @@ def test_registry_names_every_format_with_media_type_extension_and_writer():
 def test_jsonl_records_have_the_documented_fields():
     lines = export_string([_tagged()], "jsonl").splitlines()
     rec = json.loads(lines[0])
-    assert list(rec) == [
-        "document",
-        "index",
-        "start",
-        "end",
-        "paragraph",
-        "text",
-        "labels",
-        "scores",
-        "indicators",
-        "review",
-        "events",
-    ]
+    assert list(rec) == RECORD_FIELDS
     assert rec["labels"] == ["AttackRansom"] and set(rec["scores"]) == set(ALL_LABELS) and rec["review"] is None
 
 

@@ -16,6 +16,21 @@ from threatevents.tagging import TaggedSentence, document_events, tag_documents,
 
 REPORT = "Ransomware encrypted the city's servers. The mayor spoke on Tuesday.\n\nA patch fixed the flaw."
 
+#: The JSONL record of `threatevents tag` (docs/exports.md), in order; the API and every export give the same.
+RECORD_FIELDS = [
+    "document",
+    "index",
+    "start",
+    "end",
+    "paragraph",
+    "text",
+    "labels",
+    "scores",
+    "indicators",
+    "review",
+    "events",
+]
+
 
 def test_tag_documents_scores_every_sentence_in_one_call() -> None:
     model = KeywordModel()
@@ -59,19 +74,7 @@ def test_no_documents_means_no_model_call() -> None:
 def test_tag_text_records_match_the_cli_jsonl_shape() -> None:
     records = tag_text(KeywordModel(), REPORT, document="r")
     assert [r["index"] for r in records] == [0, 1, 2]
-    assert list(records[0]) == [
-        "document",
-        "index",
-        "start",
-        "end",
-        "paragraph",
-        "text",
-        "labels",
-        "scores",
-        "indicators",
-        "review",
-        "events",
-    ]
+    assert list(records[0]) == RECORD_FIELDS
     assert records[0]["document"] == "r" and records[0]["labels"] == ["AttackRansom"]
     assert all(r["events"] == [] for r in records)  # this model extracts no events
     assert [r["paragraph"] for r in records] == [0, 0, 1] and records[0]["review"] is None

@@ -18,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from test_tagging import RECORD_FIELDS
 from threatevents.service.app import create_app
 from threatevents.service.auth import LoginThrottle
 from threatevents.service.core import Workbench
@@ -72,19 +73,7 @@ def test_health_and_readiness(client: TestClient) -> None:
 def test_tag_and_batch(client: TestClient) -> None:
     body = client.post("/v1/tag", json={"text": ARTICLE, "title": "Acme"}).json()
     assert [s["labels"] for s in body["sentences"]][:2] == [["O"], ["AttackDatabreach"]]
-    assert set(body["sentences"][0]) == {
-        "document",
-        "index",
-        "start",
-        "end",
-        "paragraph",
-        "text",
-        "labels",
-        "scores",
-        "indicators",
-        "review",
-        "events",
-    }
+    assert set(body["sentences"][0]) == set(RECORD_FIELDS)
     batch = client.post("/v1/tag/batch", json={"items": [{"text": "A phishing mail."}, {"text": "Ransom paid."}]})
     assert [item["sentences"][0]["labels"] for item in batch.json()["items"]] == [["AttackPhishing"], ["AttackRansom"]]
     assert client.get("/v1/documents").json()["total"] == 0
