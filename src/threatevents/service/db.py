@@ -150,7 +150,17 @@ class ReviewRow(Base):
     sentence: Mapped[SentenceRow] = relationship(back_populates="reviews")
 
 
-class EventRow(Base):
+class ReviewStateColumns:
+    """Who proposed an event or argument and its latest analyst change (``reviewer``/``reviewed_at`` none: still
+    as proposed); the same four columns on ``events`` and ``event_arguments``."""
+
+    origin: Mapped[str] = mapped_column(SafeString(16), default="model")
+    state: Mapped[str] = mapped_column(SafeString(16), default="proposed")
+    reviewer: Mapped[str | None] = mapped_column(SafeString(200), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class EventRow(ReviewStateColumns, Base):
     """A structured event of a document. ``sentence_index`` is the sentence holding its trigger; offsets are into
     the document text. ``state``/``reviewer``/``reviewed_at`` record the latest analyst change (none: proposed)."""
 
@@ -164,17 +174,13 @@ class EventRow(Base):
     trigger_start: Mapped[int] = mapped_column(Integer)
     trigger_end: Mapped[int] = mapped_column(Integer)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    origin: Mapped[str] = mapped_column(SafeString(16), default="model")
-    state: Mapped[str] = mapped_column(SafeString(16), default="proposed")
-    reviewer: Mapped[str | None] = mapped_column(SafeString(200), nullable=True)
-    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     document: Mapped[DocumentRow] = relationship(back_populates="events")
     arguments: Mapped[list[EventArgumentRow]] = relationship(
         back_populates="event", cascade="all, delete-orphan", passive_deletes=True, order_by="EventArgumentRow.id"
     )
 
 
-class EventArgumentRow(Base):
+class EventArgumentRow(ReviewStateColumns, Base):
     """An argument of an event: role and span (document offsets), with its own review state."""
 
     __tablename__ = "event_arguments"
@@ -185,10 +191,6 @@ class EventArgumentRow(Base):
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    origin: Mapped[str] = mapped_column(SafeString(16), default="model")
-    state: Mapped[str] = mapped_column(SafeString(16), default="proposed")
-    reviewer: Mapped[str | None] = mapped_column(SafeString(200), nullable=True)
-    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     event: Mapped[EventRow] = relationship(back_populates="arguments")
 
 
