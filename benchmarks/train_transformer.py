@@ -46,6 +46,10 @@ def main() -> None:
     parser.add_argument("--base-model", default=None, help="local Hugging Face model folder (default: MiniLM-L6)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N train documents (smoke test)")
+    parser.add_argument(
+        "--event-heads", action="store_true", help="also train the event extractor (needs --events-dir; neighbours)"
+    )
+    parser.add_argument("--set", action="append", default=[], help="other config field, KEY=JSON_VALUE")
     args = parser.parse_args()
     corpus = read_corpus(CASIE_SENTENCES)
     train, dev, test = corpus.split("train")[: args.limit], corpus.split("dev"), corpus.split("test")
@@ -61,12 +65,19 @@ def main() -> None:
         trigger_weight=args.trigger_weight,
         pooling=args.pooling,
         base_model=args.base_model,
+        events=args.event_heads,
+        **{k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)},
     )
     model = TransformerModel(config)
     started = time.perf_counter()
     model.fit(train, dev)
     fit_seconds = time.perf_counter() - started
     model.tune_thresholds(dev)
+    assert model.torch_net is not None
+    settings = {"context": config.context, "max_length": config.max_length, "pooling": config.pooling}
+    # saved first, so that a failure in the scoring below does not lose the training run
+    model.save(args.out / "model")
+    save_torch_checkpoint(model.torch_net, args.out / "torch", model._tokenizer_json, settings)
     y_dev, y_test = flatten_labels(dev), flatten_labels(test)
     results: dict[str, object] = {
         "config": config.to_dict(),
@@ -95,12 +106,6 @@ def main() -> None:
     results["int8_vs_fp32_onnx_max_abs_diff"] = float(np.abs(p_test - fp32_test).max())
     model.metrics.update({"dev": results["int8_onnx"]["dev"], "test": results["int8_onnx"]["test"]})  # type: ignore[index]
     model.save(args.out / "model")
-    save_torch_checkpoint(
-        model.torch_net,
-        args.out / "torch",
-        model._tokenizer_json,
-        {"context": config.context, "max_length": config.max_length, "pooling": config.pooling},
-    )
     (args.out / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(json.dumps(results, indent=2))
 

@@ -465,6 +465,28 @@ def test_event_heads_onnx_match_torch(extractor: TransformerModel) -> None:
 
 
 @pytest.mark.slow
+def test_torch_checkpoint_keeps_the_event_heads(extractor: TransformerModel, tmp_path: Path) -> None:
+    """The fp32 torch checkpoint (benchmarks' PyTorch baseline) reloads the event heads with their weights."""
+    from threatevents.models.transformer_training import (
+        load_torch_checkpoint,
+        predict_torch_events,
+        save_torch_checkpoint,
+    )
+
+    assert extractor.torch_net is not None
+    cfg = extractor.config
+    save_torch_checkpoint(extractor.torch_net, tmp_path / "ckpt", extractor._tokenizer_json, {"context": cfg.context})
+    net, _, settings = load_torch_checkpoint(tmp_path / "ckpt")
+    assert net.events is not None and settings["event_dim"] == cfg.event_dim
+    windows = encode_windows(plain_tokenizer(extractor._tokenizer_json), [make_documents(2, seed=7)[0].texts], 64)
+    pairs = [w.pair for w in windows]
+    ours_all, theirs_all = predict_torch_events(net, pairs), predict_torch_events(extractor.torch_net, pairs)
+    for ours, theirs in zip(ours_all, theirs_all, strict=True):
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.slow
 def test_saved_extractor_predicts_events_without_torch(extractor: TransformerModel, tmp_path: Path) -> None:
     saved = extractor.save(tmp_path / "model")
     docs = [d.texts for d in make_documents(3, seed=1)]

@@ -442,8 +442,12 @@ def save_torch_checkpoint(net: EventClassifier, path: Path, tokenizer_json: str,
     heads = {f"head.{k}": v for k, v in net.head.state_dict().items()}
     if net.token_head is not None:
         heads |= {f"token_head.{k}": v for k, v in net.token_head.state_dict().items()}
+    if net.events is not None:
+        heads |= {f"events.{k}": v for k, v in net.events.state_dict().items()}
     save_file({k: v.contiguous() for k, v in heads.items()}, str(path / HEAD_FILE))
     settings = settings | {"pooling": net.pooling}
+    if net.events is not None:
+        settings["event_dim"] = net.events.trigger_proj[0].out_features
     (path / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
     (path / "settings.json").write_text(json.dumps(settings, indent=2), encoding="utf-8")
 
@@ -458,8 +462,11 @@ def load_torch_checkpoint(path: Path) -> tuple[EventClassifier, str, dict[str, A
         load_encoder(path),
         token_head=any(k.startswith("token_head.") for k in heads),
         pooling=settings["pooling"],
+        event_dim=settings.get("event_dim"),
     )
     net.head.load_state_dict({k[5:]: v for k, v in heads.items() if k.startswith("head.")})
     if net.token_head is not None:
         net.token_head.load_state_dict({k[11:]: v for k, v in heads.items() if k.startswith("token_head.")})
+    if net.events is not None:
+        net.events.load_state_dict({k[7:]: v for k, v in heads.items() if k.startswith("events.")})
     return net.eval(), (path / "tokenizer.json").read_text(encoding="utf-8"), settings
