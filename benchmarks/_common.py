@@ -12,3 +12,4 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 CASIE_SENTENCES = SHARED_DATA / "casie-sentences"
 CASIE_EVENTS = SHARED_DATA / "casie-events"
+TEXTEE_SPLITS = SHARED_DATA / "textee-casie-splits"

@@ -1,7 +1,8 @@
 """Experiment: fine-tune the transformer kind with one setting; score dev and test (int8, fp32 ONNX, torch).
 
 Writes ``<out>/model`` (the saved model), ``<out>/torch`` (the fp32 torch checkpoint used by
-``bench_models.py``) and ``<out>/results.json``. Thresholds are tuned on dev only.
+``bench_models.py``) and ``<out>/results.json``. Thresholds are tuned on dev only. The training options
+are defined in ``_recipe.py``, shared with ``textee_splits.py``.
 
     python benchmarks/train_transformer.py --context headline --max-length 96 --epochs 3 --out runs/tf-headline
 """
@@ -16,13 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from _common import CASIE_SENTENCES
+from _recipe import TRAIN_TRANSFORMER_DEFAULTS, add_recipe_options, recipe_config
 from threatevents.corpus import read_corpus
 from threatevents.metrics import headline_scores
 from threatevents.models.base import flatten_labels
 from threatevents.models.onnx_runtime import OnnxClassifier, encode_documents
 from threatevents.models.thresholds import tune_thresholds
 from threatevents.models.transformer import TransformerModel
-from threatevents.models.transformer_config import TransformerConfig
 from threatevents.models.transformer_training import predict_torch, save_torch_checkpoint
 
 
@@ -31,43 +32,20 @@ def scores(y_true: np.ndarray, probs: np.ndarray, thresholds: np.ndarray) -> dic
     return {k: round(v, 4) for k, v in headline_scores(y_true, probs >= thresholds).items()}
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--context", default="none")
-    parser.add_argument("--max-length", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--learning-rate", type=float, default=8e-5)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--patience", type=int, default=1)
-    parser.add_argument("--events-dir", default=None, help="CASIE annotation folder: adds the trigger loss")
-    parser.add_argument("--trigger-weight", type=float, default=1.0)
-    parser.add_argument("--pooling", default="mean", choices=["mean", "mean+max"])
-    parser.add_argument("--base-model", default=None, help="local Hugging Face model folder (default: MiniLM-L6)")
+    add_recipe_options(parser, TRAIN_TRANSFORMER_DEFAULTS)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N train documents (smoke test)")
-    parser.add_argument(
-        "--event-heads", action="store_true", help="also train the event extractor (needs --events-dir; neighbours)"
-    )
-    parser.add_argument("--set", action="append", default=[], help="other config field, KEY=JSON_VALUE")
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    config = recipe_config(args, parser)
     corpus = read_corpus(CASIE_SENTENCES)
     train, dev, test = corpus.split("train")[: args.limit], corpus.split("dev"), corpus.split("test")
-    config = TransformerConfig(
-        context=args.context,
-        max_length=args.max_length,
-        epochs=args.epochs,
-        learning_rate=args.learning_rate,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        patience=args.patience,
-        events_dir=args.events_dir,
-        trigger_weight=args.trigger_weight,
-        pooling=args.pooling,
-        base_model=args.base_model,
-        events=args.event_heads,
-        **{k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)},
-    )
     model = TransformerModel(config)
     started = time.perf_counter()
     model.fit(train, dev)
