@@ -155,6 +155,24 @@ def test_tag_output_in_a_missing_folder_is_created(tmp_path):
     assert [json.loads(line)["labels"] for line in out.read_text().splitlines()] == [["AttackRansom"], ["O"]]
 
 
+def test_tag_output_with_a_trailing_slash_is_a_folder_to_create(tmp_path):
+    """`-o newdir/` (folder missing) wrote a FILE named newdir: Typer's Path drops the slash."""
+    (tmp_path / "r.txt").write_text(REPORT)
+    out = tmp_path / "missing" / "newdir"
+    result = runner.invoke(app, ["tag", str(tmp_path / "r.txt"), "--model", "linear", "-o", f"{out}/"])
+    assert result.exit_code == 0, result.output
+    assert out.is_dir()
+    (written,) = out.iterdir()
+    assert written.name.endswith("r.txt.jsonl")
+    assert [json.loads(line)["labels"] for line in written.read_text().splitlines()] == [["AttackRansom"], ["O"]]
+    (tmp_path / "afile").write_text("keep me")
+    result = runner.invoke(app, ["tag", str(tmp_path / "r.txt"), "--model", "linear", "-o", f"{tmp_path / 'afile'}/"])
+    assert result.exit_code == 2 and "is a file; give a folder" in result.output
+    assert (tmp_path / "afile").read_text() == "keep me"
+    result = runner.invoke(app, ["tag", str(tmp_path / "r.txt"), "--model", "linear", "-o", ""])
+    assert result.exit_code == 2 and "--output is empty" in result.output
+
+
 @pytest.mark.parametrize(
     "option", [["--batch-docs", "0"], ["--batch-docs", "-1"], ["--max-bytes", "0"], ["--max-bytes", "-5"]]
 )

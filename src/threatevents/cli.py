@@ -525,6 +525,18 @@ def _open_output(path: Path) -> TextIO:
     return path.open("w", encoding="utf-8", newline="")
 
 
+def _output_target(raw: str | None) -> tuple[Path | None, Path | None]:
+    """``--output`` as a path, and the same path when it names a folder: one that exists, or any path written
+    with a trailing separator (``-o reports/``: a folder to create, not a file named ``reports``)."""
+    if raw is None:
+        return None, None
+    if not raw:
+        raise _fail("--output is empty; give a file or a folder")
+    path = Path(raw)
+    separators = tuple(sep for sep in (os.sep, os.altsep) if sep)
+    return path, path if raw.endswith(separators) or path.is_dir() else None
+
+
 def _format_help() -> str:
     from .export import FORMATS
 
@@ -536,20 +548,28 @@ def tag(
     paths: Annotated[list[str], typer.Argument(help="Files, folders (recursively) or - for standard input.")],
     model: ModelOpt = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help=f"Output format. {_format_help()}")] = "jsonl",
-    output: Annotated[
-        Path | None,
+    output_arg: Annotated[
+        str | None,
         typer.Option(
             "--output",
             "-o",
-            help="Write here instead of stdout (missing folders are created). An existing folder gets one file per "
-            "input document (with --format stix: one bundle per input file); otherwise all goes to one file (with "
-            "--format stix: one bundle holding a report per document).",
+            help="Write here instead of stdout (missing folders are created). An existing folder, or a path ending "
+            "in / (created), gets one file per input document (with --format stix: one bundle per input file); "
+            "otherwise all goes to one file (with --format stix: one bundle holding a report per document).",
+            show_default=False,
         ),
     ] = None,
     max_bytes: Annotated[
         int, typer.Option(help="Refuse an input (file or standard input) larger than this many bytes.", min=1)
     ] = 20 * 1024 * 1024,
     batch_docs: Annotated[int, typer.Option(help="Documents scored per model call.", min=1)] = 32,
+    no_events: Annotated[
+        bool,
+        typer.Option(
+            "--no-events",
+            help="Sentence labels only: a model with an event extractor does not run it (records carry no events).",
+        ),
+    ] = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Tag reports (text, HTML, PDF, DOCX) and write one record per sentence.
@@ -564,7 +584,7 @@ def tag(
     from .tagging import tag_documents
 
     _setup_logging(verbose)
-    folder = output if output and output.is_dir() else None
+    output, folder = _output_target(output_arg)
     with _user_errors():
         check_extractors()  # a broken install fails here, naming the package, not on the first HTML file
         if fmt not in FORMATS:
@@ -574,6 +594,10 @@ def tag(
             _check_writable(output, "--output", folder=folder is not None)
         inputs = _collect_inputs(paths, output)
         loaded = load_model(model)
+        if no_events:
+            loaded.events_enabled = False
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
         sink: TextIO = _open_output(output) if output and not folder else sys.stdout
     failures = 0
     tagged_all: list[list[TaggedSentence]] = []

@@ -100,6 +100,9 @@ class EventModel(ABC):
         #: (:func:`threatevents.feedback.merge_event_feedback`): kinds with an event extractor train on them in
         #: ``fit``, overriding the annotation of those sentences; other kinds ignore them.
         self.event_supervision: dict[str, list[Event]] = {}
+        #: False: a kind with an event extractor runs none of it and returns no events (sentence labels only,
+        #: ``threatevents tag --no-events``); kinds without one return no events either way.
+        self.events_enabled = True
 
     # -- the interface -------------------------------------------------------------------------
     @abstractmethod

@@ -84,7 +84,6 @@ class TransformerModel(EventModel):
         self.fp32_onnx: bytes = b""  # the unquantised export after fit (not saved)
         self.linear: LinearModel | None = None  # the companion for blending and the cascade (see .blend)
         self.event_heads: EventHeadWeights | None = None  # the event extractor's numpy heads (config.events)
-        self.events_enabled = True  # False: predict_events returns no events and runs no event outputs
 
     @property
     def has_event_extractor(self) -> bool:  # type: ignore[override]  # class-wide elsewhere; here per trained model
