@@ -646,3 +646,49 @@ def test_event_model_card_names_its_smaller_calibration(extractor: TransformerMo
 
     assert extractor.config.quantize == "static"
     assert f"{EVENT_CALIBRATION_WINDOWS} training windows" in extractor.card_details()
+
+
+@pytest.mark.slow
+def test_one_pass_with_the_linear_companion_gives_predict_proba(extractor: TransformerModel, tmp_path: Path) -> None:
+    """With a blended and cascading linear model, the one-pass probabilities are those of predict_proba
+    (blend weight applied, easy sentences settled by the linear model alone) and decide the same labels."""
+    from threatevents.models.linear import LinearConfig, LinearModel
+
+    model = TransformerModel.load(extractor.save(tmp_path / "model"))
+    docs = make_documents(6, seed=3)
+    linear = LinearModel(LinearConfig(seed=1, min_df=1)).fit(make_documents(16, seed=1))
+    highest = linear.predict_proba(docs).max(axis=1)
+    cut = float(np.median(highest))  # some sentences are easy (linear alone), the others blended
+    model.config.linear_weight, model.config.cascade_below = 0.5, cut
+    model.attach_linear(linear, None)
+    assert model.linear is linear and 0 < (highest < cut).sum() < len(highest)
+    probs, events = model.predict_proba_and_events(docs)
+    expected = model.predict_proba(docs)
+    np.testing.assert_allclose(probs, expected, atol=1e-6)
+    assert model.decide(probs) == model.decide(expected)
+    transformer = model.transformer_proba(docs)
+    assert np.abs(expected - transformer).max() > 1e-3  # the companion does change the probabilities
+    assert [len(doc) for doc in events] == [len(d.sentences) for d in docs]
+
+
+@pytest.mark.slow
+def test_cli_tag_no_events_keeps_the_labels_and_drops_the_events(extractor: TransformerModel, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from threatevents.cli import app
+
+    saved = extractor.save(tmp_path / "model")
+    report = tmp_path / "report.txt"
+    report.write_text("\n\n".join(" ".join(d.texts) for d in make_documents(4, seed=1)), encoding="utf-8")
+    runs = {}
+    for flags in ([], ["--no-events"]):
+        result = CliRunner().invoke(app, ["tag", str(report), "--model", str(saved), *flags])
+        assert result.exit_code == 0, result.output
+        runs[bool(flags)] = [json.loads(line) for line in result.stdout.splitlines()]
+    with_events, without = runs[False], runs[True]
+    assert len(with_events) == len(without) > 10
+    assert sum(len(r["events"]) for r in with_events) > 0
+    assert all(r["events"] == [] for r in without)
+    assert [(r["text"], r["labels"], r["scores"]) for r in with_events] == [
+        (r["text"], r["labels"], r["scores"]) for r in without
+    ]
