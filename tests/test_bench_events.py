@@ -1,0 +1,58 @@
+"""benchmarks/bench_events.py: the parts whose mistakes would give wrong figures silently."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_events.py"
+
+
+def bench_events() -> ModuleType:
+    if str(BENCH.parent) not in sys.path:  # the script imports benchmarks/_common.py, as it does when run
+        sys.path.insert(0, str(BENCH.parent))
+    spec = importlib.util.spec_from_file_location("bench_events", BENCH)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss is in kilobytes on Linux only")
+def test_peak_rss_is_the_commands_own_not_the_benchmarks() -> None:
+    """A child forked from a big process reported the parent's memory (Linux keeps the high-water mark across
+    exec): with 400 MB held here, a bare Python must still measure tens of MB."""
+    bench = bench_events()
+    ballast = b"x" * (400 * 2**20)
+    small = bench.child_peak_rss_mb([sys.executable, "-c", "pass"])
+    big = bench.child_peak_rss_mb([sys.executable, "-c", "b = b'x' * (200 * 2**20)"])
+    assert len(ballast) == 400 * 2**20
+    assert small < 100 and 200 < big < 350
+    with pytest.raises(RuntimeError, match="exited 3"):
+        bench.child_peak_rss_mb([sys.executable, "-c", "import sys; sys.exit(3)"])
+
+
+def test_documents_are_handed_over_as_ingestion_would() -> None:
+    bench = bench_events()
+    (doc,) = bench.as_ingested([["Hackers stole data.", "A patch fixed it."]], ["d1"])
+    assert doc.name == "d1" and doc.texts == ["Hackers stole data.", "A patch fixed it."]
+    assert all(doc.text[s.start : s.end] == s.text for s in doc.sentences)
+
+
+def test_rounds_rotate_the_order_and_ratios_pair_rates_of_the_same_round() -> None:
+    bench = bench_events()
+    order: list[str] = []
+
+    def contender(name: str):  # type: ignore[no-untyped-def]
+        return lambda docs: order.append(name) or 0
+
+    docs = bench.as_ingested([["One."], ["Two."], ["Three."], ["Four."]], ["a", "b", "c", "d"])
+    measured = bench.interleaved({n: contender(n) for n in "xyz"}, docs, rounds=3)
+    assert order[3:] == list("xyzyzxzxy")  # after one warm-up call each
+    assert all(len(v) == 3 for v in measured["rates"].values())
+    rates = {"a": [10.0, 1.0, 4.0], "b": [5.0, 1.0, 1.0]}
+    assert bench.ratio(rates, "a", "b") == 2.0 and bench.ratio(rates, "a", "c") is None
