@@ -100,6 +100,30 @@ def test_viterbi_finds_the_best_valid_sequence() -> None:
         assert viterbi_bio(scores, allowed, usable).tolist() == _brute_force(scores, allowed, usable)
 
 
+def test_viterbi_shortcut_returns_what_the_dynamic_programme_finds() -> None:
+    """Where each token's best tag already makes an allowed sequence it is returned as is; elsewhere the full
+    programme runs. Both branches are taken here, and every answer equals the programme's (and brute force's)."""
+    from threatevents.models.event_extractor import _viterbi
+
+    rng = np.random.default_rng(1)
+    allowed = bio_transitions(2)
+    start_ok = np.array([True, True, False, True, False])
+    taken = 0
+    for case in range(200):
+        scores = rng.normal(size=(5, 5))
+        scores[:, OUT] += 2.0 * (case % 3)  # from mostly-spans to mostly-O sentences
+        usable = rng.random(5) > 0.2
+        forced = scores.copy()
+        forced[~usable, 1:] = -np.inf
+        greedy = forced.argmax(axis=1)
+        taken += bool(start_ok[greedy[0]] and allowed[greedy[:-1], greedy[1:]].all())
+        expected = _viterbi(forced, allowed, start_ok).tolist()
+        assert viterbi_bio(scores, allowed, usable).tolist() == expected
+        if case < 40:
+            assert expected == _brute_force(scores, allowed, usable)
+    assert 20 < taken < 180
+
+
 def test_viterbi_never_emits_inside_after_outside() -> None:
     scores = np.log(np.array([[0.9, 0.05, 0.05, 0, 0], [0.1, 0.1, 0.8, 0, 0], [0.2, 0.1, 0.7, 0, 0]]) + 1e-9)
     assert scores.argmax(axis=1).tolist() == [OUT, I0, I0]  # what a greedy decoder would emit

@@ -152,6 +152,10 @@ def viterbi_bio(scores: np.ndarray, allowed: np.ndarray, usable: np.ndarray | No
 
     A sequence may not start with an ``I-`` tag; tokens where ``usable`` is false are forced to ``O``
     (tag 0), which also ends any span there.
+
+    When each token's own best tag already makes an allowed sequence (most sentences: all ``O``), no
+    sequence can score higher, and that one is returned without the dynamic programme (:func:`_viterbi`);
+    the two agree except where two sequences tie exactly.
     """
     scores = np.asarray(scores, dtype=np.float64)
     n_tok, n_tag = scores.shape
@@ -160,8 +164,17 @@ def viterbi_bio(scores: np.ndarray, allowed: np.ndarray, usable: np.ndarray | No
     scores = scores.copy()
     if usable is not None:
         scores[~np.asarray(usable, dtype=bool), 1:] = -np.inf
-    penalty = np.where(allowed, 0.0, -np.inf)
     start_ok = np.array([tag == 0 or (tag - 1) % 2 == 0 for tag in range(n_tag)])
+    greedy = scores.argmax(axis=1)
+    if start_ok[greedy[0]] and allowed[greedy[:-1], greedy[1:]].all():
+        return greedy.astype(np.int64)
+    return _viterbi(scores, allowed, start_ok)
+
+
+def _viterbi(scores: np.ndarray, allowed: np.ndarray, start_ok: np.ndarray) -> np.ndarray:
+    """The dynamic programme of :func:`viterbi_bio` over log-scores where unusable tokens are already forced."""
+    n_tok, n_tag = scores.shape
+    penalty = np.where(allowed, 0.0, -np.inf)
     best = np.where(start_ok, scores[0], -np.inf)
     back = np.zeros((n_tok, n_tag), dtype=np.int64)
     for t in range(1, n_tok):
