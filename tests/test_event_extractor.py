@@ -197,6 +197,42 @@ def test_window_events_pairs_each_trigger_with_mentions_in_the_window() -> None:
     assert [a.text for a in event.arguments] == ["Acme"]
 
 
+def test_decoding_offsets_trade_precision_for_recall_at_each_decision() -> None:
+    """An offset turns a near-miss into a trigger, a mention, an argument: each decision separately."""
+    from threatevents.models.event_extractor import Decoding
+
+    window, sentences = _hand_window()
+    ransom = EVENT_LABELS.index("AttackRansom")
+    trigger_logits = _one_hot([0] * 7, 11)
+    trigger_logits[3, 1 + 2 * ransom] = 4.5  # "hacked": B-AttackRansom just below O (5.0)
+    mention_logits = _one_hot([0] * 7, 3)
+    mention_logits[1, 1] = 4.5  # "Acme": B-ARG just below O
+    argument_states = np.zeros((7, 2))
+    argument_states[1] = [0.19, 0.0]  # Victim logit 0.95, just below none (1.0)
+    outputs = WindowOutputs(trigger_logits, mention_logits, np.zeros((7, 2)), argument_states)
+    assert window_events(window, outputs, _hand_heads(), sentences) == []
+    (event,) = window_events(window, outputs, _hand_heads(), sentences, Decoding(trigger=1.0))
+    assert event.trigger.text == "hacked" and event.arguments == []
+    (event,) = window_events(window, outputs, _hand_heads(), sentences, Decoding(trigger=1.0, mention=1.0))
+    assert event.arguments == []  # the mention is found, but its role is still none
+    (event,) = window_events(window, outputs, _hand_heads(), sentences, Decoding(1.0, 1.0, 0.5))
+    assert [(a.role, a.text) for a in event.arguments] == [("Victim", "Acme")]
+    assert event.score is not None and event.score < 0.5  # offsets move decisions, not the reported scores
+
+
+def test_decoding_search_takes_each_offset_in_turn_and_keeps_zero_on_ties() -> None:
+    from threatevents.models.event_extractor import Decoding
+    from threatevents.models.event_tuning import tune_decoding
+
+    def score(d: Decoding) -> float:  # peaks at trigger 1, mention 2; argument changes nothing
+        return -((d.trigger - 1.0) ** 2) - (d.mention - 2.0) ** 2
+
+    choice = tune_decoding(score, {"trigger": (0, 1, 2), "mention": (0, 1, 2, 3), "argument": (0, 1)})
+    assert choice.decoding == Decoding(1.0, 2.0, 0.0)
+    assert choice.dev_scores["trigger=1,mention=2,argument=0"] == 0.0
+    assert len(choice.dev_scores) == 1 + 2 + 3 + 1  # the start, then each new point once
+
+
 def test_triggers_are_only_decoded_in_the_sentence_itself() -> None:
     window, sentences = _hand_window()
     trigger_tags = [0, 0, 0, 0, 0, 1, 0]  # a trigger tag on "Hooli", a context token
@@ -747,3 +783,53 @@ def test_bench_events_runs_every_contender_on_the_same_documents(
     assert result["model_mb"] == round(size, 2) and result["bars_met"]["model_mb"] is True
     assert bench.main([*args, "--limit", "2", "--rounds", "1"]) == 0  # a subset of the split
     assert "2 documents" in capsys.readouterr().out
+
+
+def test_trigger_labels_lift_sentence_scores_in_every_path(extractor: TransformerModel) -> None:
+    """With ``trigger_labels`` a sentence's label probability is at least the weight x its best trigger of that type,
+    the same through predict_proba and the one-pass path; switching events off gives the sentence head back."""
+    from threatevents.models.trigger_labels import WEIGHTS, trigger_scores
+
+    docs = make_documents(4, seed=3)
+    head = extractor.predict_proba(docs)
+    saved = extractor.config.trigger_labels
+    try:
+        extractor.config.trigger_labels = 1.0
+        lifted = extractor.predict_proba(docs)
+        triggers = trigger_scores(extractor.predict_sentence_events(docs))
+        assert triggers.any()
+        np.testing.assert_allclose(lifted, np.maximum(head, triggers), atol=1e-9)
+        np.testing.assert_allclose(extractor.predict_proba_and_events(docs)[0], lifted, atol=1e-9)
+        extractor.events_enabled = False
+        np.testing.assert_allclose(extractor.predict_proba(docs), head, atol=1e-9)
+        extractor.events_enabled = True
+        chosen = extractor.tune_trigger_labels(make_documents(6, seed=5))
+        assert chosen in WEIGHTS and extractor.config.trigger_labels == chosen
+        assert set(extractor.metrics["trigger_labels"]["dev_weighted_f1"]) == {f"{w:g}" for w in WEIGHTS}
+        assert "Sentence labels from events" in extractor.card_details()
+    finally:
+        extractor.config.trigger_labels, extractor.events_enabled = saved, True
+
+
+@pytest.mark.slow
+def test_decoding_offsets_are_chosen_on_dev_saved_and_used(extractor: TransformerModel, tmp_path: Path) -> None:
+
+    dev = make_documents(16, seed=1)[:5]  # documents the fixture's annotation covers
+    saved = (extractor.config.decode_trigger, extractor.config.decode_mention, extractor.config.decode_argument)
+    try:
+        chosen = extractor.tune_event_decoding(dev)
+        assert (
+            extractor.decoding == chosen
+            and "trigger=0,mention=0,argument=0" in extractor.metrics["decoding"]["dev_scores"]
+        )
+        extractor.config.decode_trigger = 10.0  # every sentence token becomes a trigger
+        flooded = extractor.predict_events(dev)
+        assert sum(map(len, flooded)) > 0
+        reloaded = TransformerModel.load(extractor.save(tmp_path / "model"))
+        assert reloaded.decoding == extractor.decoding
+        assert [[e.to_record() for e in d] for d in reloaded.predict_events(dev)] == [
+            [e.to_record() for e in d] for d in flooded
+        ]
+        assert "decoding offsets trigger 10" in extractor.card_details()
+    finally:
+        extractor.config.decode_trigger, extractor.config.decode_mention, extractor.config.decode_argument = saved

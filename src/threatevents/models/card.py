@@ -52,6 +52,15 @@ def render_card(
     if test:
         lines += ["", f"## Scores on `{m.get('eval_split', 'test')}`", ""]
         keys = ["weighted_f1", "micro_f1", "macro_f1", "events_macro_f1", "exact_match", "doc_micro_f1", "doc_macro_f1"]
+        keys += [  # structured events, when scored against CASIE (TextEE's end-to-end scores)
+            "trigger_id_f1",
+            "trigger_cls_f1",
+            "argument_id_f1",
+            "argument_cls_f1",
+            "argument_attached_id_f1",
+            "argument_attached_cls_f1",
+            "realis_accuracy",
+        ]
         lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {_fmt(test[k])} |" for k in keys if k in test]
         per_label = test.get("per_label") or {}
         if per_label:

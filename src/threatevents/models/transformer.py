@@ -26,12 +26,14 @@ from .blend import combine, easy_rows, tune_blend
 from .event_extractor import (
     EVENT_OUTPUTS,
     EVENT_WEIGHTS_DIR,
+    Decoding,
     EventHeadWeights,
     WindowOutputs,
     encode_windows,
     plain_tokenizer,
     window_events,
 )
+from .event_tuning import DevEvents, tune_decoding
 from .linear import LinearConfig, LinearModel
 from .onnx_runtime import OUTPUT_NAME, OnnxClassifier, encode_documents, load_tokenizer
 from .thresholds import tune_thresholds
@@ -47,6 +49,7 @@ from .transformer_config import (
     TransformerConfig,
     default_base_model,
 )
+from .trigger_labels import choose_weight, trigger_scores, with_trigger_labels
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -135,7 +138,20 @@ class TransformerModel(EventModel):
         )
         if self.uses_linear:
             self.attach_linear(LinearModel(LinearConfig(seed=cfg.seed)).fit(train), dev)
+        if cfg.events and None in (cfg.decode_trigger, cfg.decode_mention, cfg.decode_argument) and dev:
+            self.tune_event_decoding(dev)
+        if cfg.events and cfg.trigger_labels is None and dev:
+            self.tune_trigger_labels(dev)
         return self
+
+    def tune_trigger_labels(self, dev: Sequence[Document]) -> float:
+        """Choose ``config.trigger_labels`` on ``dev`` (see :mod:`~threatevents.models.trigger_labels`); returns it."""
+        self.config.trigger_labels = 0.0
+        probs, events = self._events_pass(dev, None, with_probs=True)
+        choice = choose_weight(flatten_labels(dev), probs, trigger_scores(events))
+        self.config.trigger_labels = choice.weight
+        self.metrics["trigger_labels"] = choice.to_dict()
+        return choice.weight
 
     def requantize(self, fp32_onnx: bytes, train: Sequence[Document]) -> None:
         """Serve ``fp32_onnx`` (this model's unquantised export) quantised as the config now says.
@@ -221,38 +237,36 @@ class TransformerModel(EventModel):
     def _dev_event_score(self, dev: Sequence[Document], tokenizer_json: str) -> Callable[[EventClassifier], float]:
         """Mean of dev ``trigger_cls`` and ``argument_attached_cls`` F1 of a torch network's events (model
         selection), over the dev sentences that have gold events (placed in their article)."""
-        from ..event_metrics import score_events
-        from .event_training import align_events, joined_events
         from .transformer_training import predict_torch_events
 
         assert self.config.events_dir is not None
-        texts = [d.texts for d in dev]
-        gold_sentences = align_events(self.config.events_dir, dev).sentences
-        windows = encode_windows(plain_tokenizer(tokenizer_json), texts, self.config.max_length)
-        gold, rows, row = {}, [], 0
-        for doc, sentences in zip(dev, texts, strict=True):
-            gold[doc.id] = joined_events(sentences, gold_sentences[row : row + len(sentences)])
-            rows.append(range(row, row + len(sentences)))
-            row += len(sentences)
+        dev_events = DevEvents(dev, self.config.events_dir, tokenizer_json, self.config.max_length)
 
         def score(net: EventClassifier) -> float:
             assert net.events is not None
-            heads = net.events.numpy_weights()
-            outputs = predict_torch_events(net, [w.pair for w in windows])
-            predicted = {}
-            for doc, sentences, doc_rows in zip(dev, texts, rows, strict=True):
-                starts = join_sentences(sentences)[1]
-                found: list[Event] = []
-                for i, r in enumerate(doc_rows):
-                    if gold_sentences[r] is None:  # no gold to compare with: not scored
-                        continue
-                    around = [(sentences[j], starts[j]) if 0 <= j < len(sentences) else None for j in (i - 1, i, i + 1)]
-                    found += window_events(windows[r], WindowOutputs(*outputs[r]), heads, around)
-                predicted[doc.id] = found
-            scores = score_events(gold, predicted)
-            return (scores["trigger_cls"].f1 + scores["argument_attached_cls"].f1) / 2
+            return dev_events.score(predict_torch_events(net, dev_events.pairs), net.events.numpy_weights())
 
         return score
+
+    @property
+    def decoding(self) -> Decoding:
+        """The event extractor's decoding offsets (0 where not chosen)."""
+        cfg = self.config
+        return Decoding(float(cfg.decode_trigger or 0), float(cfg.decode_mention or 0), float(cfg.decode_argument or 0))
+
+    def tune_event_decoding(self, dev: Sequence[Document]) -> Decoding:
+        """Choose the decoding offsets on ``dev`` against ``config.events_dir`` (see
+        :func:`~threatevents.models.event_tuning.tune_decoding`), with the served (onnxruntime) network."""
+        if self.event_heads is None or self._runtime is None or not self.config.events_dir:
+            raise ValueError("tuning the event decoding needs a trained event extractor and its events_dir")
+        heads = self.event_heads
+        dev_events = DevEvents(dev, self.config.events_dir, self._tokenizer_json, self.config.max_length)
+        outputs = self._runtime.run(dev_events.pairs, EVENT_OUTPUTS)
+        choice = tune_decoding(lambda decoding: dev_events.score(outputs, heads, decoding))
+        cfg = self.config
+        cfg.decode_trigger, cfg.decode_mention, cfg.decode_argument = dataclasses.astuple(choice.decoding)
+        self.metrics["decoding"] = choice.to_dict()
+        return choice.decoding
 
     def _trigger_targets(
         self, train: Sequence[Document], tokenizer: Tokenizer
@@ -279,6 +293,12 @@ class TransformerModel(EventModel):
 
     # -- inference -------------------------------------------------------------------------------
     def predict_proba(self, docs: Sequence[DocLike]) -> np.ndarray:
+        if self.has_events and float(self.config.trigger_labels or 0.0) > 0:  # the labels need the events
+            return self._events_pass(docs, None, with_probs=True)[0]
+        return self._sentence_proba(docs)
+
+    def _sentence_proba(self, docs: Sequence[DocLike]) -> np.ndarray:
+        """The sentence head's probabilities (with the linear companion), without trigger evidence."""
         if self.linear is None:
             return self.transformer_proba(docs)
         weight, cut = float(self.config.linear_weight or 0.0), float(self.config.cascade_below or 0.0)
@@ -326,7 +346,7 @@ class TransformerModel(EventModel):
         if [len(s) for s in starts] != [len(t) for t in texts]:
             raise ValueError("starts must give one offset per sentence of each document")
         if not self.has_events or self._runtime is None:
-            probs = self.predict_proba(docs) if with_probs else np.zeros((0, len(EVENT_LABELS)))
+            probs = self._sentence_proba(docs) if with_probs else np.zeros((0, len(EVENT_LABELS)))
             return probs, [[[] for _ in doc] for doc in texts]
         assert self.event_heads is not None
         windows = encode_windows(plain_tokenizer(self._tokenizer_json), texts, self.config.max_length)
@@ -351,9 +371,11 @@ class TransformerModel(EventModel):
                 for j in (i - 1, i, i + 1):
                     around.append((doc[j], int(offsets[j])) if 0 <= j < len(doc) else None)
                 found = WindowOutputs(*outputs[row])
-                per_sentence.append(window_events(windows[row], found, self.event_heads, around))
+                per_sentence.append(window_events(windows[row], found, self.event_heads, around, self.decoding))
                 row += 1
             result.append(per_sentence)
+        if with_probs:
+            probs = with_trigger_labels(probs, trigger_scores(result), float(self.config.trigger_labels or 0.0))
         return probs, result
 
     def _set_runtime(self, onnx_model: bytes, tokenizer_json: str) -> None:
@@ -468,6 +490,32 @@ class TransformerModel(EventModel):
                     if cfg.pooling == "mean+max"
                     else "; training only)."
                 )
+            )
+        if self.event_heads is not None:
+            d = self.decoding
+            lines.append(
+                f"- Event extractor: trigger and argument-mention BIO heads (constrained Viterbi), pairwise role "
+                f"scorer and realis head on the same encoder pass; decoding offsets trigger {d.trigger:g}, mention "
+                f"{d.mention:g}, argument {d.argument:g}" + (" (chosen on dev)." if "decoding" in self.metrics else ".")
+            )
+            cost: dict[str, Any] = self.metrics.get("quantisation_events", {})
+            if "fp32_onnx_test" in cost:
+                pair = {
+                    name: f"{cost[key]['trigger_cls_f1']:.4f} / {cost[key]['argument_attached_cls_f1']:.4f}"
+                    for name, key in (("fp32", "fp32_onnx_test"), ("int8", "int8_test"))
+                }
+                lines.append(
+                    "- Quantisation cost on test (trigger_cls / argument_attached_cls F1): "
+                    f"fp32 ONNX {pair['fp32']}, int8 {pair['int8']}."
+                )
+            weight = float(cfg.trigger_labels or 0.0)
+            chosen: dict[str, Any] = self.metrics.get("trigger_labels", {})
+            on_dev = f" (chosen on dev among {', '.join(chosen['dev_weighted_f1'])})" if chosen else ""
+            lines.append(
+                f"- Sentence labels from events: a label's probability is raised to at least {weight:g} x the score "
+                f"of a trigger of that type found in the sentence{on_dev}."
+                if weight > 0
+                else f"- Sentence labels from events: not used (weight 0{on_dev}); the sentence head alone."
             )
         for key, value in speed.items():
             lines.append(f"- Speed, {key.replace('_', ' ')}: {value}")

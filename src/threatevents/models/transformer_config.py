@@ -69,6 +69,10 @@ class TransformerConfig(ModelConfig):
     event_dim: int = 64
     event_weight: float = 1.0
     event_lr_scale: float = 1.0  # the event heads' learning rate as a multiple of learning_rate
+    decode_trigger: float | None = None  # decoding offsets of the event extractor (None: chosen on dev; 0: argmax)
+    decode_mention: float | None = None
+    decode_argument: float | None = None
+    trigger_labels: float | None = None  # sentence labels lifted by found triggers (None: chosen on dev; 0: off)
 
     def validate(self) -> None:
         super().validate()
@@ -105,6 +109,12 @@ class TransformerConfig(ModelConfig):
             raise ValueError(f"event_lr_scale must be in (0, 1000], not {self.event_lr_scale!r}")
         if float(self.event_weight) < 0:
             raise ValueError(f"event_weight must be non-negative, not {self.event_weight!r}")
+        for name in ("decode_trigger", "decode_mention", "decode_argument"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not 0 <= float(value) <= 10):
+                raise ValueError(f"{name} must be in [0, 10] or null (chosen on dev), not {value!r}")
+        if self.trigger_labels is not None and not 0 <= float(self.trigger_labels) <= 1:
+            raise ValueError(f"trigger_labels must be in [0, 1] or null (chosen on dev), not {self.trigger_labels!r}")
         if self.linear_weight is not None and not 0 <= float(self.linear_weight) < 1:
             raise ValueError(f"linear_weight must be in [0, 1) or null (tune on dev), not {self.linear_weight!r}")
         if self.cascade_below is not None and not 0 <= float(self.cascade_below) < 1:

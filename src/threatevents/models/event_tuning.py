@@ -1,0 +1,109 @@
+"""Dev scoring of the event extractor: epoch selection in training and the decoding offsets chosen after it.
+
+:class:`DevEvents` holds the dev sentences' windows and their gold events (from CASIE, placed in the sentences
+as in training) once; :meth:`DevEvents.score` decodes a network's per-window outputs (torch during training,
+onnxruntime after) and returns the mean of TextEE's ``trigger_cls`` and ``argument_attached_cls`` F1 over the
+dev sentences that have gold events. :func:`tune_decoding` picks the :class:`Decoding` offsets by coordinate
+search on that score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..corpus import Document
+from ..event_metrics import score_events
+from ..events import Event, join_sentences
+from .event_extractor import (
+    Decoding,
+    EventHeadWeights,
+    Window,
+    WindowOutputs,
+    encode_windows,
+    plain_tokenizer,
+    window_events,
+)
+
+#: Offsets tried for each decision, in the order searched (trigger, then mention, then argument).
+GRID: dict[str, tuple[float, ...]] = {
+    "trigger": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
+    "mention": (0.0, 0.5, 1.0, 2.0, 3.0),
+    "argument": (0.0, 0.5, 1.0, 2.0, 3.0),
+}
+
+
+class DevEvents:
+    """Dev windows and gold events, scored against any network's window outputs."""
+
+    def __init__(self, dev: Sequence[Document], events_dir: str | Path, tokenizer_json: str, max_length: int) -> None:
+        from .event_training import align_events, joined_events
+
+        self.docs = list(dev)
+        self.texts = [d.texts for d in self.docs]
+        self.gold_sentences = align_events(events_dir, self.docs).sentences
+        self.windows: list[Window] = encode_windows(plain_tokenizer(tokenizer_json), self.texts, max_length)
+        self.gold: dict[str, list[Event]] = {}
+        self.rows: list[range] = []
+        row = 0
+        for doc, sentences in zip(self.docs, self.texts, strict=True):
+            self.gold[doc.id] = joined_events(sentences, self.gold_sentences[row : row + len(sentences)])
+            self.rows.append(range(row, row + len(sentences)))
+            row += len(sentences)
+
+    @property
+    def pairs(self) -> list[tuple[list[int], list[int]]]:
+        return [w.pair for w in self.windows]
+
+    def score(
+        self, outputs: Sequence[Sequence[np.ndarray]], heads: EventHeadWeights, decoding: Decoding | None = None
+    ) -> float:
+        """Mean dev ``trigger_cls`` and ``argument_attached_cls`` F1 of the events decoded from ``outputs``
+        (one ``EVENT_OUTPUTS`` tuple per window), over the sentences with gold events."""
+        predicted: dict[str, list[Event]] = {}
+        for doc, sentences, doc_rows in zip(self.docs, self.texts, self.rows, strict=True):
+            starts = join_sentences(sentences)[1]
+            found: list[Event] = []
+            for i, r in enumerate(doc_rows):
+                if self.gold_sentences[r] is None:  # no gold to compare with: not scored
+                    continue
+                around = [(sentences[j], starts[j]) if 0 <= j < len(sentences) else None for j in (i - 1, i, i + 1)]
+                found += window_events(self.windows[r], WindowOutputs(*outputs[r]), heads, around, decoding)
+            predicted[doc.id] = found
+        scores = score_events(self.gold, predicted)
+        return (scores["trigger_cls"].f1 + scores["argument_attached_cls"].f1) / 2
+
+
+@dataclass
+class DecodingChoice:
+    """The offsets chosen and the dev score of every point tried (``trigger=..,mention=..,argument=..``)."""
+
+    decoding: Decoding
+    dev_scores: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"decoding": asdict(self.decoding), "dev_scores": self.dev_scores}
+
+
+def tune_decoding(score: Callable[[Decoding], float], grid: dict[str, tuple[float, ...]] = GRID) -> DecodingChoice:
+    """Coordinate search: each offset in turn (``grid`` order) takes the value with the best ``score``, the others
+    held at their best so far; the smallest value wins a tie, so offsets stay 0 unless they help."""
+    best = Decoding()
+    scores: dict[str, float] = {}
+
+    def key(d: Decoding) -> str:
+        return ",".join(f"{k}={v:g}" for k, v in asdict(d).items())
+
+    best_score = scores[key(best)] = round(score(best), 6)
+    for name, values in grid.items():
+        for value in sorted(values):
+            candidate = Decoding(**(asdict(best) | {name: float(value)}))
+            if key(candidate) not in scores:
+                scores[key(candidate)] = round(score(candidate), 6)
+            if scores[key(candidate)] > best_score + 1e-9:
+                best, best_score = candidate, scores[key(candidate)]
+    return DecodingChoice(best, scores)
