@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import sys
 import time
 from pathlib import Path
@@ -62,15 +61,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="output folder of benchmarks/train_transformer.py --event-heads")
     parser.add_argument("--out", type=Path, default=Path("src/threatevents/shipped/default"))
+    parser.add_argument(
+        "--quantize",
+        choices=["keep", "static", "dynamic", "none"],
+        default="keep",
+        help="keep the run's int8 graph, or re-quantise the fp32 export of its torch checkpoint",
+    )
     parser.add_argument("--skip-fp32", action="store_true", help="do not score the fp32 network (saves a test pass)")
     args = parser.parse_args()
-    results = json.loads((args.run / "results.json").read_text(encoding="utf-8"))
     model = TransformerModel.load(args.run / "model")
+    training = model.metrics.get("training", {})  # as fit recorded it (results.json repeats it when complete)
     if not model.has_event_extractor:
         raise SystemExit(f"{args.run}/model has no event extractor")
     model.config.events_dir = str(CASIE_EVENTS)
     corpus = read_corpus(CASIE_SENTENCES)
     dev, test = corpus.split("dev"), corpus.split("test")
+    if args.quantize != "keep":
+        fp32 = fp32_model(model, args.run)
+        model.config.quantize = args.quantize
+        model.requantize(fp32._onnx, corpus.split("train"))
     started = time.perf_counter()
     model.tune_event_decoding(dev)
     model.tune_trigger_labels(dev)
@@ -97,7 +106,7 @@ def main() -> None:
     model.config.events_dir = "../shared/data/casie-events"  # as the README's commands name it, not this machine's path
     model.metrics = {
         "kind": model.kind,
-        "training": results["training"],
+        "training": training,
         **{k: model.metrics[k] for k in ("blend", "decoding", "trigger_labels") if k in model.metrics},
         "dev": dev_scores,
         "eval_split": "test",

@@ -244,6 +244,35 @@ def test_shipped_default_tags_without_torch() -> None:
     assert records[0]["labels"] != ["O"] or records[1]["labels"] != ["O"]
 
 
+@pytest.mark.slow
+def test_shipped_events_model_extracts_events_without_torch() -> None:
+    """The shipped ``events`` model finds events in plain attack and patch sentences, in document offsets,
+    with onnxruntime only."""
+    folder = SHIPPED.parent / "events"
+    if not (folder / "manifest.json").is_file():
+        pytest.skip("no shipped events model in this checkout")
+    text = (
+        "Hackers encrypted the servers of Acme Corp and demanded a ransom of 50 bitcoin. "
+        "Microsoft released a patch for the CVE-2024-1234 vulnerability in Exchange."
+    )
+    script = NO_TORCH + textwrap.dedent(f"""
+        import json
+        from threatevents.models import load_model
+        model = load_model("events")
+        records = model.tag({text!r})
+        assert "torch" not in sys.modules and "transformers" not in sys.modules
+        print(json.dumps(records))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    records = json.loads(done.stdout.strip().splitlines()[-1])
+    events = [e for r in records for e in r["events"]]
+    assert {e["type"] for e in events} >= {"AttackRansom", "PatchVulnerability"}
+    for event in events:
+        for span in (event["trigger"], *event["arguments"]):
+            assert text[span["start"] : span["end"]] == span["text"]
+
+
 # -- trigger supervision from the CASIE annotation ----------------------------------------------------
 def test_trigger_targets_mark_tokens_overlapping_a_trigger() -> None:
     pytest.importorskip("torch")

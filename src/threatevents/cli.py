@@ -41,7 +41,12 @@ err = Console(stderr=True, soft_wrap=True)  # no wrapping: one message, one line
 
 ModelOpt = Annotated[
     str | None,
-    typer.Option("--model", "-m", help="Model directory, 'default' or 'linear'. Default: the shipped default model."),
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model directory, 'default', 'linear' or 'events' (also extracts structured events). "
+        "Default: the shipped default model.",
+    ),
 ]
 VerboseOpt = Annotated[
     bool,

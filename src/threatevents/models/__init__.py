@@ -13,7 +13,7 @@ MODEL_KINDS: dict[str, str] = {
     "transformer": "threatevents.models.transformer:TransformerModel",
 }
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "shipped"
-SHIPPED_NAMES = ("default", "linear")
+SHIPPED_NAMES = ("default", "linear", "events")
 
 
 def model_class(kind: str) -> type[EventModel]:
@@ -32,7 +32,7 @@ def model_class(kind: str) -> type[EventModel]:
 
 
 def resolve_model_path(name_or_path: str | Path | None = None) -> Path:
-    """``None``/``"default"`` -> the shipped default; ``"linear"`` -> the shipped linear model; else a path."""
+    """``None``/``"default"`` -> the shipped default; ``"linear"``/``"events"`` -> that shipped model; else a path."""
     if name_or_path is None or str(name_or_path) in SHIPPED_NAMES:
         return SHIPPED_DIR / ("default" if name_or_path is None else str(name_or_path))
     return Path(name_or_path)
