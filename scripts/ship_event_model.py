@@ -49,7 +49,9 @@ def fp32_model(model: TransformerModel, run: Path) -> TransformerModel:
     from threatevents.models.transformer_training import export_onnx, load_torch_checkpoint
 
     net, tokenizer_json, _ = load_torch_checkpoint(run / "torch")
-    example = encode_windows(plain_tokenizer(tokenizer_json), [["An example sentence.", "And its neighbour."]], 96)
+    example = encode_windows(
+        plain_tokenizer(tokenizer_json), [["An example sentence.", "And its neighbour."]], model.config.max_length
+    )
     fp32 = copy.copy(model)
     fp32.config = copy.deepcopy(model.config)
     fp32.config.quantize = "none"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import precision_recall_curve
 
+from ..metrics import headline_scores
+
 DEFAULT_THRESHOLD = 0.5
 MIN_THRESHOLD, MAX_THRESHOLD = 0.05, 0.95
 
@@ -31,3 +33,8 @@ def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
 def tune_thresholds(y_true: np.ndarray, probs: np.ndarray) -> np.ndarray:
     """Best-F1 threshold for each column of an ``(n, labels)`` score matrix."""
     return np.array([best_f1_threshold(y_true[:, j], probs[:, j]) for j in range(probs.shape[1])])
+
+
+def dev_weighted_f1(y_true: np.ndarray, probs: np.ndarray) -> float:
+    """Weighted F1 over the five events and ``O`` after tuning thresholds on the same data (model selection)."""
+    return headline_scores(y_true, probs >= tune_thresholds(y_true, probs))["weighted_f1"]

@@ -20,7 +20,6 @@ import numpy as np
 from ..corpus import Document
 from ..events import Event, join_sentences
 from ..labels import EVENT_LABELS
-from ..metrics import headline_scores
 from .base import DocLike, EventModel, ModelLoadError, doc_texts, flatten_labels
 from .blend import combine, easy_rows, tune_blend
 from .event_extractor import (
@@ -36,7 +35,7 @@ from .event_extractor import (
 from .event_tuning import DevEvents, tune_decoding
 from .linear import LinearConfig, LinearModel
 from .onnx_runtime import OUTPUT_NAME, OnnxClassifier, encode_documents, load_tokenizer
-from .thresholds import tune_thresholds
+from .thresholds import dev_weighted_f1
 from .transformer_config import (
     CALIBRATION_SENTENCES,
     DEFAULT_BASE,
@@ -64,11 +63,6 @@ def calibration_sample(
     rng = np.random.default_rng(seed)
     sample = rng.choice(len(encoded), size=min(size, len(encoded)), replace=False)
     return [encoded[i] for i in sorted(sample)]
-
-
-def dev_weighted_f1(y_true: np.ndarray, probs: np.ndarray) -> float:
-    """Weighted F1 over the five events and ``O`` after tuning thresholds on the same data (model selection)."""
-    return headline_scores(y_true, probs >= tune_thresholds(y_true, probs))["weighted_f1"]
 
 
 class TransformerModel(EventModel):
@@ -294,7 +288,7 @@ class TransformerModel(EventModel):
 
     # -- inference -------------------------------------------------------------------------------
     def predict_proba(self, docs: Sequence[DocLike]) -> np.ndarray:
-        if self.has_events and float(self.config.trigger_labels or 0.0) > 0:  # the labels need the events
+        if self.has_events and self._trigger_weight > 0:  # the labels need the events
             return self._events_pass(docs, None, with_probs=True)[0]
         return self._sentence_proba(docs)
 
@@ -351,6 +345,7 @@ class TransformerModel(EventModel):
             return probs, [[[] for _ in doc] for doc in texts]
         assert self.event_heads is not None
         windows = encode_windows(self._window_tokenizer(), texts, self.config.max_length)
+        decoding = self.decoding
         names = (OUTPUT_NAME, *EVENT_OUTPUTS) if with_probs else EVENT_OUTPUTS
         outputs = self._runtime.run([w.pair for w in windows], names)
         probs = np.zeros((0, len(EVENT_LABELS)))
@@ -372,12 +367,17 @@ class TransformerModel(EventModel):
                 for j in (i - 1, i, i + 1):
                     around.append((doc[j], int(offsets[j])) if 0 <= j < len(doc) else None)
                 found = WindowOutputs(*outputs[row])
-                per_sentence.append(window_events(windows[row], found, self.event_heads, around, self.decoding))
+                per_sentence.append(window_events(windows[row], found, self.event_heads, around, decoding))
                 row += 1
             result.append(per_sentence)
-        if with_probs:
-            probs = with_trigger_labels(probs, trigger_scores(result), float(self.config.trigger_labels or 0.0))
+        if with_probs and self._trigger_weight > 0:
+            probs = with_trigger_labels(probs, trigger_scores(result), self._trigger_weight)
         return probs, result
+
+    @property
+    def _trigger_weight(self) -> float:
+        """``config.trigger_labels`` as a number (0 while not chosen: the sentence head alone)."""
+        return float(self.config.trigger_labels or 0.0)
 
     def _window_tokenizer(self) -> Tokenizer:
         """The tokenizer that builds event windows, made once per loaded graph (not once per call: ~30 ms)."""
@@ -516,7 +516,7 @@ class TransformerModel(EventModel):
                     "- Quantisation cost on test (trigger_cls / argument_attached_cls F1): "
                     f"fp32 ONNX {pair['fp32']}, int8 {pair['int8']}."
                 )
-            weight = float(cfg.trigger_labels or 0.0)
+            weight = self._trigger_weight
             chosen: dict[str, Any] = self.metrics.get("trigger_labels", {})
             on_dev = f"chosen on dev among {', '.join(chosen['dev_weighted_f1'])}" if chosen else ""
             lines.append(

@@ -17,8 +17,7 @@ import numpy as np
 
 from ..events import Event
 from ..labels import EVENT_LABELS
-from ..metrics import headline_scores
-from .thresholds import tune_thresholds
+from .thresholds import dev_weighted_f1
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
@@ -66,8 +65,7 @@ def choose_weight(
     scores: dict[str, float] = {}
     best, best_score = 0.0, -1.0
     for weight in sorted(weights):
-        lifted = with_trigger_labels(probs, triggers, weight)
-        score = headline_scores(y_dev, lifted >= tune_thresholds(y_dev, lifted))["weighted_f1"]
+        score = dev_weighted_f1(y_dev, with_trigger_labels(probs, triggers, weight))
         scores[f"{weight:g}"] = round(score, 4)
         if score > best_score + 1e-9:
             best, best_score = weight, score
