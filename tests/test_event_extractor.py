@@ -229,8 +229,51 @@ def test_decoding_search_takes_each_offset_in_turn_and_keeps_zero_on_ties() -> N
 
     choice = tune_decoding(score, {"trigger": (0, 1, 2), "mention": (0, 1, 2, 3), "argument": (0, 1)})
     assert choice.decoding == Decoding(1.0, 2.0, 0.0)
-    assert choice.dev_scores["trigger=1,mention=2,argument=0"] == 0.0
+    assert choice.dev_scores["trigger=1,mention=2,argument=0,join_triggers=0,join_mentions=0"] == 0.0
     assert len(choice.dev_scores) == 1 + 2 + 3 + 1  # the start, then each new point once
+
+
+def test_decoding_search_turns_a_join_on_only_when_it_scores_higher() -> None:
+    from threatevents.models.event_extractor import Decoding
+    from threatevents.models.event_tuning import tune_decoding
+
+    grid: dict[str, tuple[float | bool, ...]] = {"join_triggers": (False, True), "join_mentions": (False, True)}
+    choice = tune_decoding(lambda d: float(d.join_triggers), grid)  # joining triggers helps; mentions: a tie
+    assert choice.decoding == Decoding(join_triggers=True, join_mentions=False)
+    assert isinstance(choice.decoding.join_triggers, bool)
+
+
+def test_join_adjacent_makes_one_span_of_touching_spans_of_one_type() -> None:
+    from threatevents.models.event_extractor import join_adjacent
+
+    assert join_adjacent([(1, 2, 0), (2, 4, 0), (4, 5, 0)]) == [(1, 5, 0)]
+    assert join_adjacent([(1, 2, 0), (3, 4, 0)]) == [(1, 2, 0), (3, 4, 0)]  # a token between: two spans
+    assert join_adjacent([(1, 2, 0), (2, 3, 1)]) == [(1, 2, 0), (2, 3, 1)]  # another type: two spans
+    assert join_adjacent([]) == []
+
+
+def test_joined_decoding_reads_a_restarted_trigger_as_one_span() -> None:
+    """``B B`` over "was hacked" is two triggers by default and one with ``join_triggers``; the same for mentions."""
+    from threatevents.models.event_extractor import Decoding
+
+    window, sentences = _hand_window()
+    ransom = EVENT_LABELS.index("AttackRansom")
+    trigger_tags = [0, 0, 1 + 2 * ransom, 1 + 2 * ransom, 0, 0, 0]  # "was" and "hacked" each start a trigger
+    mention_tags = [0, 1, 0, 0, 0, 0, 0]
+    outputs = WindowOutputs(_one_hot(trigger_tags, 11), _one_hot(mention_tags, 3), np.zeros((7, 2)), np.zeros((7, 2)))
+    apart = window_events(window, outputs, _hand_heads(), sentences)
+    assert [e.trigger.text for e in apart] == ["was", "hacked"]
+    (joined,) = window_events(window, outputs, _hand_heads(), sentences, Decoding(join_triggers=True))
+    assert (joined.trigger.start, joined.trigger.end, joined.trigger.text) == (123, 133, "was hacked")
+    assert joined.score is not None and joined.score > 0.99  # the decoded tags' own probabilities
+
+    mention_tags = [0, 1, 1, 0, 0, 0, 0]  # "Acme" and "was" each start a mention
+    argument_states = np.zeros((7, 2))
+    argument_states[1:3] = [1.0, 0.0]  # Victim
+    outputs = WindowOutputs(_one_hot(trigger_tags, 11), _one_hot(mention_tags, 3), np.zeros((7, 2)), argument_states)
+    both = Decoding(join_triggers=True, join_mentions=True)
+    (event,) = window_events(window, outputs, _hand_heads(), sentences, both)
+    assert [a.text for a in event.arguments] == ["Acme was"]
 
 
 def test_triggers_are_only_decoded_in_the_sentence_itself() -> None:
@@ -815,14 +858,17 @@ def test_trigger_labels_lift_sentence_scores_in_every_path(extractor: Transforme
 def test_decoding_offsets_are_chosen_on_dev_saved_and_used(extractor: TransformerModel, tmp_path: Path) -> None:
 
     dev = make_documents(16, seed=1)[:5]  # documents the fixture's annotation covers
-    saved = (extractor.config.decode_trigger, extractor.config.decode_mention, extractor.config.decode_argument)
+    cfg = extractor.config
+    saved = (cfg.decode_trigger, cfg.decode_mention, cfg.decode_argument, cfg.decode_join_triggers)
     try:
         chosen = extractor.tune_event_decoding(dev)
         assert (
             extractor.decoding == chosen
-            and "trigger=0,mention=0,argument=0" in extractor.metrics["decoding"]["dev_scores"]
+            and "trigger=0,mention=0,argument=0,join_triggers=0,join_mentions=0"
+            in extractor.metrics["decoding"]["dev_scores"]
         )
         extractor.config.decode_trigger = 10.0  # every sentence token becomes a trigger
+        extractor.config.decode_join_triggers = True  # ... and touching ones one trigger
         flooded = extractor.predict_events(dev)
         assert sum(map(len, flooded)) > 0
         reloaded = TransformerModel.load(extractor.save(tmp_path / "model"))
@@ -830,6 +876,8 @@ def test_decoding_offsets_are_chosen_on_dev_saved_and_used(extractor: Transforme
         assert [[e.to_record() for e in d] for d in reloaded.predict_events(dev)] == [
             [e.to_record() for e in d] for d in flooded
         ]
+        assert reloaded.decoding.join_triggers is True
         assert "decoding offsets trigger 10" in extractor.card_details()
+        assert "touching spans joined: triggers yes" in extractor.card_details()
     finally:
-        extractor.config.decode_trigger, extractor.config.decode_mention, extractor.config.decode_argument = saved
+        cfg.decode_trigger, cfg.decode_mention, cfg.decode_argument, cfg.decode_join_triggers = saved

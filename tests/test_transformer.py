@@ -72,6 +72,9 @@ def fitted(tiny_base: Path) -> TransformerModel:
         ("trigger_weight", -1.0),
         ("linear_weight", 1.0),
         ("cascade_below", -0.1),
+        ("decode_trigger", 11.0),
+        ("decode_join_triggers", "yes"),
+        ("decode_join_mentions", 1),
     ],
 )
 def test_config_rejects_bad_values(field: str, value: object) -> None:

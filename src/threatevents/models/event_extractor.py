@@ -206,6 +206,21 @@ def bio_spans(tags: Sequence[int] | np.ndarray) -> list[tuple[int, int, int]]:
     return spans
 
 
+def join_adjacent(spans: Sequence[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Spans from :func:`bio_spans` with each run of touching spans of one type made one span.
+
+    ``B-t B-t I-t`` decodes to two spans that touch; joined, it is one span over the three tokens. Spans with a
+    token between them, or of different types, stay apart.
+    """
+    out: list[tuple[int, int, int]] = []
+    for start, end, kind in spans:
+        if out and out[-1][1] == start and out[-1][2] == kind:
+            out[-1] = (out[-1][0], end, kind)
+        else:
+            out.append((start, end, kind))
+    return out
+
+
 def snap_to_words(text: str, start: int, end: int) -> tuple[int, int]:
     """Widen ``[start, end)`` so that it neither starts nor ends inside a word (a span decoded from word pieces)."""
     while 0 < start < len(text) and text[start - 1].isalnum() and text[start].isalnum():
@@ -299,13 +314,20 @@ class WindowOutputs:
 
 @dataclass(frozen=True)
 class Decoding:
-    """Decoding offsets chosen on dev (0 = plain argmax decoding): added to the log-probability of every
-    non-``O`` trigger tag, every non-``O`` mention tag, and subtracted from the ``none`` role of each pair.
-    Positive values trade precision for recall (the tags are ~98% ``O`` in training)."""
+    """Decoding choices made on dev (the defaults are plain argmax decoding).
+
+    ``trigger``, ``mention`` and ``argument`` are offsets: added to the log-probability of every non-``O``
+    trigger tag, every non-``O`` mention tag, and subtracted from the ``none`` role of each pair. Positive
+    values trade precision for recall (the tags are ~98% ``O`` in training). ``join_triggers`` and
+    ``join_mentions`` make one span of spans of the same type that touch (``B B I`` read as ``B I I``): the
+    token heads often start a multi-word trigger twice (``had`` | ``been accessed``), see :func:`join_adjacent`.
+    """
 
     trigger: float = 0.0
     mention: float = 0.0
     argument: float = 0.0
+    join_triggers: bool = False
+    join_mentions: bool = False
 
 
 _TRIGGER_ALLOWED = bio_transitions(len(EVENT_LABELS))
@@ -362,12 +384,14 @@ def window_events(
     decoding = decoding or Decoding()
     trig_lp = log_softmax(outputs.trigger_logits)
     trig_tags = viterbi_bio(_lifted(trig_lp, decoding.trigger), _TRIGGER_ALLOWED, window.part == CURRENT)
-    triggers = _word_spans(window, bio_spans(trig_tags), sentences)
+    trig_spans = bio_spans(trig_tags)
+    triggers = _word_spans(window, join_adjacent(trig_spans) if decoding.join_triggers else trig_spans, sentences)
     if not triggers:
         return []
     ment_lp = _lifted(log_softmax(outputs.mention_logits), decoding.mention)
     ment_tags = viterbi_bio(ment_lp, _MENTION_ALLOWED, window.part != SPECIAL)
-    mentions = _word_spans(window, bio_spans(ment_tags), sentences)
+    ment_spans = bio_spans(ment_tags)
+    mentions = _word_spans(window, join_adjacent(ment_spans) if decoding.join_mentions else ment_spans, sentences)
     trig_vecs = np.stack([outputs.trigger_states[s:e].mean(axis=0) for *_, s, e, _ in triggers])
     realis = heads.realis_logits(trig_vecs).argmax(axis=1)
     arg_vecs = np.stack([outputs.argument_states[s:e].mean(axis=0) for *_, s, e, _ in mentions]) if mentions else None

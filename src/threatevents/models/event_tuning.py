@@ -29,8 +29,11 @@ from .event_extractor import (
     window_events,
 )
 
-#: Offsets tried for each decision, in the order searched (trigger, then mention, then argument).
-GRID: dict[str, tuple[float, ...]] = {
+#: Values tried for each decision, in the order searched: joining touching spans, then the offsets (trigger,
+#: mention, argument).
+GRID: dict[str, tuple[float | bool, ...]] = {
+    "join_triggers": (False, True),
+    "join_mentions": (False, True),
     "trigger": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
     "mention": (0.0, 0.5, 1.0, 2.0, 3.0),
     "argument": (0.0, 0.5, 1.0, 2.0, 3.0),
@@ -80,7 +83,7 @@ class DevEvents:
 
 @dataclass
 class DecodingChoice:
-    """The offsets chosen and the dev score of every point tried (``trigger=..,mention=..,argument=..``)."""
+    """The decoding chosen and the dev score of every point tried (``trigger=..,mention=..,...``)."""
 
     decoding: Decoding
     dev_scores: dict[str, float] = field(default_factory=dict)
@@ -89,9 +92,11 @@ class DecodingChoice:
         return {"decoding": asdict(self.decoding), "dev_scores": self.dev_scores}
 
 
-def tune_decoding(score: Callable[[Decoding], float], grid: dict[str, tuple[float, ...]] = GRID) -> DecodingChoice:
-    """Coordinate search: each offset in turn (``grid`` order) takes the value with the best ``score``, the others
-    held at their best so far; the smallest value wins a tie, so offsets stay 0 unless they help."""
+def tune_decoding(
+    score: Callable[[Decoding], float], grid: dict[str, tuple[float | bool, ...]] = GRID
+) -> DecodingChoice:
+    """Coordinate search: each choice in turn (``grid`` order) takes the value with the best ``score``, the others
+    held at their best so far; the smallest value wins a tie, so offsets stay 0 and joins off unless they help."""
     best = Decoding()
     scores: dict[str, float] = {}
 
@@ -101,7 +106,8 @@ def tune_decoding(score: Callable[[Decoding], float], grid: dict[str, tuple[floa
     best_score = scores[key(best)] = round(score(best), 6)
     for name, values in grid.items():
         for value in sorted(values):
-            candidate = Decoding(**(asdict(best) | {name: float(value)}))
+            kept = value if isinstance(value, bool) else float(value)
+            candidate = Decoding(**(asdict(best) | {name: kept}))
             if key(candidate) not in scores:
                 scores[key(candidate)] = round(score(candidate), 6)
             if scores[key(candidate)] > best_score + 1e-9:

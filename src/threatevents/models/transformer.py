@@ -133,7 +133,7 @@ class TransformerModel(EventModel):
         )
         if self.uses_linear:
             self.attach_linear(LinearModel(LinearConfig(seed=cfg.seed)).fit(train), dev)
-        if cfg.events and None in (cfg.decode_trigger, cfg.decode_mention, cfg.decode_argument) and dev:
+        if cfg.events and dev and None in self._decoding_fields():
             self.tune_event_decoding(dev)
         if cfg.events and cfg.trigger_labels is None and dev:
             self.tune_trigger_labels(dev)
@@ -243,11 +243,23 @@ class TransformerModel(EventModel):
 
         return score
 
+    def _decoding_fields(self) -> tuple[float | bool | None, ...]:
+        cfg = self.config
+        return (
+            cfg.decode_trigger,
+            cfg.decode_mention,
+            cfg.decode_argument,
+            cfg.decode_join_triggers,
+            cfg.decode_join_mentions,
+        )
+
     @property
     def decoding(self) -> Decoding:
-        """The event extractor's decoding offsets (0 where not chosen)."""
-        cfg = self.config
-        return Decoding(float(cfg.decode_trigger or 0), float(cfg.decode_mention or 0), float(cfg.decode_argument or 0))
+        """The event extractor's decoding choices (offsets 0 and joins off where not chosen)."""
+        trigger, mention, argument, join_triggers, join_mentions = self._decoding_fields()
+        return Decoding(
+            float(trigger or 0), float(mention or 0), float(argument or 0), bool(join_triggers), bool(join_mentions)
+        )
 
     def tune_event_decoding(self, dev: Sequence[Document]) -> Decoding:
         """Choose the decoding offsets on ``dev`` against ``config.events_dir`` (see
@@ -259,7 +271,9 @@ class TransformerModel(EventModel):
         outputs = self._runtime.run(dev_events.pairs, EVENT_OUTPUTS)
         choice = tune_decoding(lambda decoding: dev_events.score(outputs, heads, decoding))
         cfg = self.config
-        cfg.decode_trigger, cfg.decode_mention, cfg.decode_argument = dataclasses.astuple(choice.decoding)
+        d = choice.decoding
+        cfg.decode_trigger, cfg.decode_mention, cfg.decode_argument = d.trigger, d.mention, d.argument
+        cfg.decode_join_triggers, cfg.decode_join_mentions = d.join_triggers, d.join_mentions
         self.metrics["decoding"] = choice.to_dict()
         return choice.decoding
 
@@ -504,7 +518,9 @@ class TransformerModel(EventModel):
             lines.append(
                 f"- Event extractor: trigger and argument-mention BIO heads (constrained Viterbi), pairwise role "
                 f"scorer and realis head on the same encoder pass; decoding offsets trigger {d.trigger:g}, mention "
-                f"{d.mention:g}, argument {d.argument:g}" + (" (chosen on dev)." if "decoding" in self.metrics else ".")
+                f"{d.mention:g}, argument {d.argument:g}; touching spans joined: triggers "
+                f"{'yes' if d.join_triggers else 'no'}, mentions {'yes' if d.join_mentions else 'no'}"
+                + (" (chosen on dev)." if "decoding" in self.metrics else ".")
             )
             cost: dict[str, Any] = self.metrics.get("quantisation_events", {})
             if "fp32_onnx_test" in cost:

@@ -72,6 +72,8 @@ class TransformerConfig(ModelConfig):
     decode_trigger: float | None = None  # decoding offsets of the event extractor (None: chosen on dev; 0: argmax)
     decode_mention: float | None = None
     decode_argument: float | None = None
+    decode_join_triggers: bool | None = None  # join touching trigger / mention spans (None: chosen on dev)
+    decode_join_mentions: bool | None = None
     trigger_labels: float | None = None  # sentence labels lifted by found triggers (None: chosen on dev; 0: off)
 
     def validate(self) -> None:
@@ -113,6 +115,10 @@ class TransformerConfig(ModelConfig):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not 0 <= float(value) <= 10):
                 raise ValueError(f"{name} must be in [0, 10] or null (chosen on dev), not {value!r}")
+        for name in ("decode_join_triggers", "decode_join_mentions"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, bool):
+                raise ValueError(f"{name} must be true, false or null (chosen on dev), not {value!r}")
         if self.trigger_labels is not None and not 0 <= float(self.trigger_labels) <= 1:
             raise ValueError(f"trigger_labels must be in [0, 1] or null (chosen on dev), not {self.trigger_labels!r}")
         if self.linear_weight is not None and not 0 <= float(self.linear_weight) < 1:
