@@ -13,7 +13,9 @@ event run's recipe (``_recipe.MAIN_EVENT_RUN``, the same options as ``train_tran
 Each split's result goes to ``DIR/splitN.json`` as soon as it is scored (the trained model to
 ``DIR/splitN-model``, saved before scoring); a rerun skips the splits already scored and scores a saved
 model without training it again, so an interrupted run resumes. A rerun with another recipe in the same
-``--out`` is refused. The Markdown table (also ``DIR/summary.md``, the figures in ``DIR/summary.json``)
+``--out`` is refused. ``--redecode`` chooses the event decoding of saved models again on dev with the current
+code (for splits trained before a decoding choice was added) and scores them again, without training. The
+Markdown table (also ``DIR/summary.md``, the figures in ``DIR/summary.json``)
 gives each split, the mean, the sample standard deviation and the min-max over splits, next to the
 published figures read from the splits README.
 """
@@ -36,6 +38,7 @@ from _common import CASIE_SENTENCES, TEXTEE_SPLITS
 
 if TYPE_CHECKING:
     from threatevents.corpus import Document
+    from threatevents.models.transformer import TransformerModel
 
 from _recipe import MAIN_EVENT_RUN, add_recipe_options, comparable, recipe_config
 
@@ -201,8 +204,20 @@ def read_result(path: Path) -> dict[str, Any]:
     return data
 
 
-def check_setup(path: Path, found: Any, wanted: Mapping[str, Any]) -> None:
-    """Refuse a result made with another setup than ``wanted`` (naming the keys that differ)."""
+def training_setup(setup: Any) -> Any:
+    """``setup`` without the recipe's decoding choices left to dev (``decode_*`` keys that are null): what a model
+    trained with it depends on; ``--redecode`` chooses those again on a saved model."""
+    if not isinstance(setup, dict) or not isinstance(setup.get("recipe"), dict):
+        return setup
+    recipe = {k: v for k, v in setup["recipe"].items() if not (k.startswith("decode_") and v is None)}
+    return {**setup, "recipe": recipe}
+
+
+def check_setup(path: Path, found: Any, wanted: Mapping[str, Any], *, training_only: bool = False) -> None:
+    """Refuse a result made with another setup than ``wanted`` (naming the keys that differ); with
+    ``training_only``, the decoding choices left to dev are not compared (:func:`training_setup`)."""
+    if training_only:
+        found, wanted = training_setup(found), training_setup(dict(wanted))
     if found == wanted:
         return
     if isinstance(found, dict):
@@ -231,8 +246,9 @@ def done_splits(out: Path, splits: Sequence[int], setup: Mapping[str, Any] | Non
     return done
 
 
-def saved_model_usable(out: Path, split: int, setup: Mapping[str, Any]) -> bool:
-    """Whether a model trained for ``split`` with ``setup`` was saved whole (its record is written after it)."""
+def saved_model_usable(out: Path, split: int, setup: Mapping[str, Any], *, training_only: bool = False) -> bool:
+    """Whether a model trained for ``split`` with ``setup`` was saved whole (its record is written after it);
+    ``training_only`` as in :func:`check_setup`."""
     path = trained_path(out, split)
     if not path.is_file() or not model_path(out, split).is_dir():
         return False
@@ -240,7 +256,7 @@ def saved_model_usable(out: Path, split: int, setup: Mapping[str, Any]) -> bool:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
-    check_setup(path, record.get("setup") if isinstance(record, dict) else None, setup)
+    check_setup(path, record.get("setup") if isinstance(record, dict) else None, setup, training_only=training_only)
     return True
 
 
@@ -344,8 +360,14 @@ def run_split(
     setup: Mapping[str, Any],
     out: Path,
     limit: int | None,
+    redecode: bool = False,
 ) -> dict[str, Any]:
-    """Train (or reload the saved model of) one split, score its test documents, write ``splitN.json``."""
+    """Train (or reload the saved model of) one split, score its test documents, write ``splitN.json``.
+
+    With ``redecode``, a saved model gets its decoding, trigger-label weight and thresholds chosen again on the
+    split's dev with this code (as ``fit`` and the training branch below choose them), is saved again, and its
+    record takes this setup, with the one it was trained with kept under ``redecoded_from``.
+    """
     from threatevents.event_evaluation import evaluate_events
     from threatevents.metrics import headline_scores
     from threatevents.models import load_model
@@ -359,10 +381,21 @@ def run_split(
         sizes = ", ".join(f"{len(d)} {part}" for part, d in docs.items())
         raise SplitError(f"split {split}: a part has no documents in the corpus ({sizes})")
     trained: dict[str, Any]
-    if saved_model_usable(out, split, setup):
+    if saved_model_usable(out, split, setup, training_only=redecode):
         log(f"split {split}: scoring the model saved in {model_path(out, split)} (trained before)")
         model = load_model(model_path(out, split))
         trained = json.loads(trained_path(out, split).read_text(encoding="utf-8"))
+        if redecode:
+            assert isinstance(model, TransformerModel)
+            redecode_model(model, dev, str(config_dict["events_dir"]))
+            log(f"split {split}: decoding chosen again on dev: {model.metrics['decoding']['decoding']}")
+            model.save(model_path(out, split))
+            trained = trained | {
+                "setup": dict(setup),
+                "redecoded_from": trained.get("setup"),
+                "config_after_fit": model.config.to_dict(),
+            }
+            write_json_atomic(trained_path(out, split), trained)
     else:
         log(f"split {split}: training on {len(train)} documents, choosing on {len(dev)}")
         model = TransformerModel(TransformerConfig.from_dict(dict(config_dict)))
@@ -405,6 +438,14 @@ def run_split(
     return result
 
 
+def redecode_model(model: TransformerModel, dev: Sequence[Document], events_dir: str) -> None:
+    """Choose ``model``'s event decoding, trigger-label weight and thresholds again on ``dev``, in fit's order."""
+    model.config.events_dir = events_dir
+    model.tune_event_decoding(dev)
+    model.tune_trigger_labels(dev)
+    model.tune_thresholds(dev)
+
+
 # -- command line -----------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -422,6 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=TEXTEE_SPLITS,
         help="TextEE's split folders and README (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--redecode",
+        action="store_true",
+        help="for the splits whose model is saved: choose the event decoding (and the trigger-label weight and "
+        "thresholds that depend on it) again on dev with this code, and score again, without training again",
     )
     add_recipe_options(parser, MAIN_EVENT_RUN)
     return parser
@@ -468,7 +515,11 @@ def train_and_score(
     setup = {"recipe": comparable(config.to_dict()), "limit_docs": args.limit_docs}
     limited = f"; only the first {args.limit_docs} documents of each part" if args.limit_docs else ""
     log(f"recipe: {describe_recipe(setup['recipe'])}{limited}")
-    results = done_splits(args.out, splits, setup)
+    results = {} if args.redecode else done_splits(args.out, splits, setup)
+    if args.redecode:
+        missing = [s for s in splits if not saved_model_usable(args.out, s, setup, training_only=True)]
+        if missing:
+            parser.error(f"--redecode: no saved model of splits {missing} in {args.out}")
     todo = [s for s in splits if s not in results]
     if results:
         log(f"already scored in {args.out}: splits {sorted(results)}")
@@ -483,7 +534,7 @@ def train_and_score(
         log(f"split {split}: {split_ids[split].missing_count} listed ids not in the corpus ({counts})")
     for split in todo:
         results[split] = run_split(
-            split, split_ids[split], corpus.documents, config.to_dict(), setup, args.out, args.limit_docs
+            split, split_ids[split], corpus.documents, config.to_dict(), setup, args.out, args.limit_docs, args.redecode
         )
     return results
 

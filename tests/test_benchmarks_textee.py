@@ -261,11 +261,30 @@ def test_a_saved_model_is_reused_only_with_its_record(tx: ModuleType, tmp_path: 
         tx.saved_model_usable(tmp_path, 1, {"recipe": {"epochs": 2}, "limit_docs": None})
 
 
+def test_redecoding_compares_the_training_recipe_only(tx: ModuleType, tmp_path: Path) -> None:
+    """A model trained before a decoding choice existed (no ``decode_join_*`` keys) is reusable for --redecode
+    only; a decoding fixed in the recipe, or any training option, still has to match."""
+    old = {"recipe": {"epochs": 3, "decode_trigger": None}, "limit_docs": None}
+    new = {"recipe": {"epochs": 3, "decode_trigger": None, "decode_join_triggers": None}, "limit_docs": None}
+    tx.model_path(tmp_path, 1).mkdir()
+    tx.write_json_atomic(tx.trained_path(tmp_path, 1), {"setup": old})
+    with pytest.raises(tx.ResumeError, match=r"another setup \(recipe differ"):
+        tx.saved_model_usable(tmp_path, 1, new)
+    assert tx.saved_model_usable(tmp_path, 1, new, training_only=True)
+    fixed = {"recipe": {"epochs": 3, "decode_trigger": 1.0}, "limit_docs": None}
+    with pytest.raises(tx.ResumeError, match=r"recipe\.decode_trigger"):
+        tx.saved_model_usable(tmp_path, 1, fixed, training_only=True)
+    with pytest.raises(tx.ResumeError, match=r"recipe\.epochs"):
+        tx.saved_model_usable(tmp_path, 1, {"recipe": {"epochs": 2}, "limit_docs": None}, training_only=True)
+
+
 def _fake_run(tx: ModuleType, calls: list[int]) -> Any:
     """Stands for training and scoring one split: writes a result as run_split does."""
 
-    def run_split(split: int, split_ids: Any, documents: Any, config: Any, setup: Any, out: Path, limit: Any) -> Any:
-        calls.append(split)
+    def run_split(
+        split: int, split_ids: Any, documents: Any, config: Any, setup: Any, out: Path, limit: Any, redecode: bool
+    ) -> Any:
+        calls.append(-split if redecode else split)
         result = _result(split, 0.5 + split / 100, 0.3, dict(setup)) | {"documents": {"train": 1, "dev": 1, "test": 1}}
         result["missing_from_corpus"] = split_ids.missing
         tx.write_json_atomic(tx.split_path(out, split), result)
@@ -313,6 +332,14 @@ def test_main_trains_only_the_splits_not_yet_done(
     # --aggregate-only prints the table without training
     assert tx.main(["--out", str(out), "--splits-dir", str(splits_dir), "--aggregate-only", "--splits", "1", "3"]) == 0
     assert "| 1, 3 |" in capsys.readouterr().out and calls == [2, 1, 3]
+    # --redecode scores done splits again, and needs their saved models
+    with pytest.raises(SystemExit) as exit_info:
+        tx.main([*argv, "--splits", "1", "--redecode"])
+    assert exit_info.value.code == 2 and "no saved model of splits [1]" in capsys.readouterr().err
+    tx.model_path(out, 1).mkdir()
+    tx.write_json_atomic(tx.trained_path(out, 1), {"setup": summary["setup"]})
+    assert tx.main([*argv, "--splits", "1", "--redecode"]) == 0
+    assert calls == [2, 1, 3, -1]
 
 
 def test_aggregate_only_without_results_is_an_error(tx: ModuleType, tmp_path: Path, capsys: Any) -> None:
@@ -358,3 +385,9 @@ def test_smoke_run_on_one_split_with_a_tiny_encoder(
     assert tx.main(argv) == 0
     again = json.loads(tx.split_path(out, 1).read_text(encoding="utf-8"))
     assert again["scores"] == result["scores"]
+    # --redecode: the decoding is chosen again on dev and saved with the model, still without training
+    assert tx.main([*argv, "--redecode"]) == 0
+    record = json.loads(tx.trained_path(out, 1).read_text(encoding="utf-8"))
+    assert record["redecoded_from"] == result["setup"] and record["setup"] == result["setup"]
+    saved = json.loads((tx.model_path(out, 1) / "config.json").read_text(encoding="utf-8"))["config"]
+    assert isinstance(saved["decode_join_triggers"], bool) and isinstance(saved["decode_join_mentions"], bool)
