@@ -364,7 +364,8 @@ def run_split(
 ) -> dict[str, Any]:
     """Train (or reload the saved model of) one split, score its test documents, write ``splitN.json``.
 
-    With ``redecode``, a saved model gets its decoding, trigger-label weight and thresholds chosen again on the
+    With ``redecode``, a saved model gets its decoding, trigger-label weight, events cascade and thresholds chosen
+    again on the
     split's dev with this code (as ``fit`` and the training branch below choose them), is saved again, and its
     record takes this setup, with the one it was trained with kept under ``redecoded_from``.
     """
@@ -439,10 +440,12 @@ def run_split(
 
 
 def redecode_model(model: TransformerModel, dev: Sequence[Document], events_dir: str) -> None:
-    """Choose ``model``'s event decoding, trigger-label weight and thresholds again on ``dev``, in fit's order."""
+    """Choose ``model``'s event decoding, trigger-label weight, events cascade and thresholds again on ``dev``, in
+    fit's order."""
     model.config.events_dir = events_dir
     model.tune_event_decoding(dev)
     model.tune_trigger_labels(dev)
+    model.tune_event_cascade(dev)
     model.tune_thresholds(dev)
 
 

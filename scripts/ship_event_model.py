@@ -1,8 +1,9 @@
 """Turn a ``benchmarks/train_transformer.py --event-heads`` run into the shipped default model.
 
 Loads the run's saved model (int8 ONNX with the event heads, linear companion tuned on dev), chooses on ``dev``
-the event decoding offsets (:meth:`TransformerModel.tune_event_decoding`), whether found triggers lift sentence
-labels (:meth:`TransformerModel.tune_trigger_labels`) and the label thresholds; then scores ``dev`` and ``test``
+the event decoding (:meth:`TransformerModel.tune_event_decoding`), whether found triggers lift sentence
+labels (:meth:`TransformerModel.tune_trigger_labels`), the events cascade
+(:meth:`TransformerModel.tune_event_cascade`) and the label thresholds; then scores ``dev`` and ``test``
 (sentence labels, and events against the CASIE annotation as ``threatevents evaluate --events-dir`` does), the
 fp32 network from the run's torch checkpoint on ``test`` (the cost of int8), and the test split's speed, and
 saves the model with these figures in its metrics and card. Nothing is fitted on ``test``.
@@ -85,10 +86,11 @@ def main() -> None:
     started = time.perf_counter()
     model.tune_event_decoding(dev)
     model.tune_trigger_labels(dev)
+    model.tune_event_cascade(dev)
     model.tune_thresholds(dev)
     print(
         f"tuned on dev in {time.perf_counter() - started:.0f} s: {model.metrics['decoding']['decoding']}, "
-        f"trigger_labels {model.config.trigger_labels}"
+        f"trigger_labels {model.config.trigger_labels}, event_cascade_below {model.config.event_cascade_below}"
     )
     dev_scores = scores(model, dev)
     print("dev :", headline(dev_scores))
@@ -109,7 +111,7 @@ def main() -> None:
     model.metrics = {
         "kind": model.kind,
         "training": training,
-        **{k: model.metrics[k] for k in ("blend", "decoding", "trigger_labels") if k in model.metrics},
+        **{k: model.metrics[k] for k in ("blend", "decoding", "trigger_labels", "event_cascade") if k in model.metrics},
         "dev": dev_scores,
         "eval_split": "test",
         "test": test_scores,

@@ -881,3 +881,55 @@ def test_decoding_offsets_are_chosen_on_dev_saved_and_used(extractor: Transforme
         assert "touching spans joined: triggers yes" in extractor.card_details()
     finally:
         cfg.decode_trigger, cfg.decode_mention, cfg.decode_argument, cfg.decode_join_triggers = saved
+
+
+# -- the events cascade ------------------------------------------------------------------------------------
+def test_event_cascade_search_keeps_the_largest_cut_within_the_cost() -> None:
+    from threatevents.models.event_tuning import MAX_EVENT_CASCADE_COST, tune_event_cascade
+
+    linear = np.array([[0.01, 0.0], [0.04, 0.0], [0.08, 0.02], [0.5, 0.1]])
+    lost = {0: 0.0, 1: 0.0, 2: 0.0, 3: 0.0}  # cost of skipping each sentence
+    lost[1], lost[2] = MAX_EVENT_CASCADE_COST / 2, MAX_EVENT_CASCADE_COST
+
+    def score(skip: np.ndarray) -> float:
+        return 0.5 - sum(lost[i] for i in np.flatnonzero(skip))
+
+    choice = tune_event_cascade(linear, score, [0.02, 0.05, 0.1, 0.6])
+    assert choice.cut == 0.05 and choice.dev_skipped == 0.5  # 0.1 costs 1.5x the allowance; 0.6 is not tried
+    assert set(choice.dev_scores) == {"0", "0.02", "0.05", "0.1"}
+    assert tune_event_cascade(linear, lambda skip: 0.5 + skip.sum(), [0.02, 0.6]).cut == 0.6  # helping is fine
+
+
+@pytest.mark.slow
+def test_events_cascade_skips_easy_sentences_without_changing_labels(extractor: TransformerModel) -> None:
+    """Sentences the linear companion finds easy find no events; the labels and every other sentence's events
+    are those of the pass over every sentence."""
+    import copy
+
+    from threatevents.models.linear import LinearConfig, LinearModel
+
+    docs = make_documents(6, seed=3)
+    model = copy.copy(extractor)
+    model.config = copy.deepcopy(extractor.config)
+    model.config.decode_trigger = 10.0  # a trigger in every sentence, so skipping shows
+    model.config.linear_weight, model.config.cascade_below = 0.3, 0.5
+    model.attach_linear(LinearModel(LinearConfig(seed=1)).fit(make_documents(16, seed=1)), None)
+    easy = model.linear.predict_proba(docs).max(axis=1) < 0.5  # type: ignore[union-attr]
+    assert 0 < easy.sum() < len(easy)
+    model.config.event_cascade_below = 0.0
+    probs_all, events_all = model.predict_proba_and_events(docs)
+    model.config.event_cascade_below = 0.9  # above the labels' cut: held at it
+    probs, events = model.predict_proba_and_events(docs)
+    np.testing.assert_allclose(probs, probs_all)
+    flat, flat_all = [s for d in events for s in d], [s for d in events_all for s in d]
+    assert all(flat_all[i] for i in range(len(flat_all)))
+    assert [bool(s) for s in flat] == [not e for e in easy]
+    assert [_records([s]) for s, e in zip(flat, easy, strict=True) if not e] == [
+        _records([s]) for s, e in zip(flat_all, easy, strict=True) if not e
+    ]
+    assert model.predict_sentence_events(docs) == events  # the events-only path skips the same sentences
+    assert "Events cascade: sentences whose highest linear probability is below 0.5" in model.card_details()
+
+    chosen = model.tune_event_cascade(make_documents(16, seed=1)[:5])
+    assert chosen in (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3) and chosen <= 0.5
+    assert model.metrics["event_cascade"]["cut"] == chosen == model.config.event_cascade_below

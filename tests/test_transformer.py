@@ -75,6 +75,8 @@ def fitted(tiny_base: Path) -> TransformerModel:
         ("decode_trigger", 11.0),
         ("decode_join_triggers", "yes"),
         ("decode_join_mentions", 1),
+        ("event_cascade_below", 1.0),
+        ("event_cascade_below", True),
     ],
 )
 def test_config_rejects_bad_values(field: str, value: object) -> None:

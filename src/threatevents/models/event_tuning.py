@@ -63,16 +63,23 @@ class DevEvents:
         return [w.pair for w in self.windows]
 
     def score(
-        self, outputs: Sequence[Sequence[np.ndarray]], heads: EventHeadWeights, decoding: Decoding | None = None
+        self,
+        outputs: Sequence[Sequence[np.ndarray]],
+        heads: EventHeadWeights,
+        decoding: Decoding | None = None,
+        skip: np.ndarray | None = None,
     ) -> float:
         """Mean dev ``trigger_cls`` and ``argument_attached_cls`` F1 of the events decoded from ``outputs``
-        (one ``EVENT_OUTPUTS`` tuple per window), over the sentences with gold events."""
+        (one ``EVENT_OUTPUTS`` tuple per window), over the sentences with gold events; sentences where ``skip``
+        is true (a mask over the dev sentences) find no events, as when the cascade skips them."""
         predicted: dict[str, list[Event]] = {}
         for doc, sentences, doc_rows in zip(self.docs, self.texts, self.rows, strict=True):
             starts = join_sentences(sentences)[1]
             found: list[Event] = []
             for i, r in enumerate(doc_rows):
                 if self.gold_sentences[r] is None:  # no gold to compare with: not scored
+                    continue
+                if skip is not None and skip[r]:
                     continue
                 around = [(sentences[j], starts[j]) if 0 <= j < len(sentences) else None for j in (i - 1, i, i + 1)]
                 found += window_events(self.windows[r], WindowOutputs(*outputs[r]), heads, around, decoding)
@@ -113,3 +120,43 @@ def tune_decoding(
             if scores[key(candidate)] > best_score + 1e-9:
                 best, best_score = candidate, scores[key(candidate)]
     return DecodingChoice(best, scores)
+
+
+#: The events cascade may cost at most this much dev event score against decoding every sentence.
+MAX_EVENT_CASCADE_COST = 0.005
+
+
+@dataclass
+class CascadeChoice:
+    """The events cascade's cut-off chosen on dev, the share of dev sentences it skips, and the dev event score of
+    every cut-off tried."""
+
+    cut: float
+    dev_skipped: float
+    dev_scores: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def tune_event_cascade(
+    linear: np.ndarray, score: Callable[[np.ndarray], float], cuts: Sequence[float]
+) -> CascadeChoice:
+    """The largest cut-off, tried from small to large, whose dev event score stays within
+    :data:`MAX_EVENT_CASCADE_COST` of decoding every sentence (stopping at the first that does not).
+
+    ``score(skip)`` is the dev event score when the sentences in the mask ``skip`` find no events; a sentence is
+    skipped when the linear model's highest probability (``linear``, one row per dev sentence) is below the cut.
+    """
+    from .blend import easy_rows
+
+    full = score(np.zeros(len(linear), dtype=bool))
+    scores = {"0": round(full, 6)}
+    chosen = 0.0
+    for cut in sorted(c for c in cuts if c > 0):
+        scores[f"{cut:g}"] = round(score(easy_rows(linear, cut)), 6)
+        if scores[f"{cut:g}"] < full - MAX_EVENT_CASCADE_COST:
+            break
+        chosen = float(cut)
+    skipped = float(easy_rows(linear, chosen).mean()) if len(linear) else 0.0
+    return CascadeChoice(chosen, round(skipped, 4), scores)

@@ -21,7 +21,7 @@ from ..corpus import Document
 from ..events import Event, join_sentences
 from ..labels import EVENT_LABELS
 from .base import DocLike, EventModel, ModelLoadError, doc_texts, flatten_labels
-from .blend import combine, easy_rows, tune_blend
+from .blend import CASCADE_CUTS, combine, easy_rows, tune_blend
 from .event_extractor import (
     EVENT_OUTPUTS,
     EVENT_WEIGHTS_DIR,
@@ -32,7 +32,7 @@ from .event_extractor import (
     plain_tokenizer,
     window_events,
 )
-from .event_tuning import DevEvents, tune_decoding
+from .event_tuning import DevEvents, tune_decoding, tune_event_cascade
 from .linear import LinearConfig, LinearModel
 from .onnx_runtime import OUTPUT_NAME, OnnxClassifier, encode_documents, load_tokenizer
 from .thresholds import dev_weighted_f1
@@ -137,7 +137,31 @@ class TransformerModel(EventModel):
             self.tune_event_decoding(dev)
         if cfg.events and cfg.trigger_labels is None and dev:
             self.tune_trigger_labels(dev)
+        if cfg.events and cfg.event_cascade_below is None and dev:
+            self.tune_event_cascade(dev)
         return self
+
+    def tune_event_cascade(self, dev: Sequence[Document]) -> float:
+        """Choose ``config.event_cascade_below`` on ``dev`` (see
+        :func:`~threatevents.models.event_tuning.tune_event_cascade`): the events pass skips the encoder for the
+        sentences the linear companion finds easiest, as the sentence labels do below ``cascade_below`` (so the
+        cut-offs tried stop there, and the labels do not change); 0 without a linear companion. Returns it."""
+        if self.event_heads is None or self._runtime is None or not self.config.events_dir:
+            raise ValueError("tuning the events cascade needs a trained event extractor and its events_dir")
+        label_cut = float(self.config.cascade_below or 0.0)
+        if self.linear is None or label_cut <= 0:
+            self.config.event_cascade_below = 0.0
+            return 0.0
+        heads, decoding = self.event_heads, self.decoding
+        dev_events = DevEvents(dev, self.config.events_dir, self._tokenizer_json, self.config.max_length)
+        outputs = self._runtime.run(dev_events.pairs, EVENT_OUTPUTS)
+        cuts = [c for c in CASCADE_CUTS if c <= label_cut]
+        choice = tune_event_cascade(
+            self.linear.predict_proba(dev), lambda skip: dev_events.score(outputs, heads, decoding, skip), cuts
+        )
+        self.config.event_cascade_below = choice.cut
+        self.metrics["event_cascade"] = choice.to_dict()
+        return choice.cut
 
     def tune_trigger_labels(self, dev: Sequence[Document]) -> float:
         """Choose ``config.trigger_labels`` on ``dev`` (see :mod:`~threatevents.models.trigger_labels`); returns it."""
@@ -360,33 +384,51 @@ class TransformerModel(EventModel):
         assert self.event_heads is not None
         windows = encode_windows(self._window_tokenizer(), texts, self.config.max_length)
         decoding = self.decoding
+        label_cut, event_cut = self._cascade_cuts()
+        linear = self.linear.predict_proba(docs) if self.linear is not None and (with_probs or event_cut) else None
+        skip = easy_rows(linear, event_cut) if linear is not None else np.zeros(len(windows), dtype=bool)
+        run = np.flatnonzero(~skip)
         names = (OUTPUT_NAME, *EVENT_OUTPUTS) if with_probs else EVENT_OUTPUTS
-        outputs = self._runtime.run([w.pair for w in windows], names)
-        probs = np.zeros((0, len(EVENT_LABELS)))
+        ran = self._runtime.run([windows[r].pair for r in run], names)
+        outputs: list[list[np.ndarray] | None] = [None] * len(windows)
+        for r, row_outputs in zip(run, ran, strict=True):
+            outputs[r] = row_outputs
+        probs = np.zeros((len(windows) if with_probs else 0, len(EVENT_LABELS)))
         if with_probs:
-            probs = np.stack([row[0] for row in outputs]) if outputs else np.zeros((0, len(EVENT_LABELS)))
-            outputs = [row[1:] for row in outputs]
-            if self.linear is not None:
-                linear = self.linear.predict_proba(docs)
-                probs = combine(
-                    probs, linear, float(self.config.linear_weight or 0.0), float(self.config.cascade_below or 0.0)
-                )
+            for r in run:  # skipped rows are easy for the labels too: combine gives them the linear probabilities
+                probs[r] = outputs[r][0]  # type: ignore[index]
+            if linear is not None:
+                probs = combine(probs, linear, float(self.config.linear_weight or 0.0), label_cut)
+        first = 1 if with_probs else 0
         result: list[list[list[Event]]] = []
         row = 0
         for d, doc in enumerate(texts):
             offsets = list(starts[d])
             per_sentence: list[list[Event]] = []
             for i in range(len(doc)):
+                here = outputs[row]
+                if here is None:
+                    per_sentence.append([])
+                    row += 1
+                    continue
                 around: list[tuple[str, int] | None] = []
                 for j in (i - 1, i, i + 1):
                     around.append((doc[j], int(offsets[j])) if 0 <= j < len(doc) else None)
-                found = WindowOutputs(*outputs[row])
+                found = WindowOutputs(*here[first:])
                 per_sentence.append(window_events(windows[row], found, self.event_heads, around, decoding))
                 row += 1
             result.append(per_sentence)
         if with_probs and self._trigger_weight > 0:
             probs = with_trigger_labels(probs, trigger_scores(result), self._trigger_weight)
         return probs, result
+
+    def _cascade_cuts(self) -> tuple[float, float]:
+        """The sentence labels' cascade cut-off and the events pass's (never above it: a sentence the events pass
+        skips must take the linear labels); both 0 without a linear companion."""
+        if self.linear is None:
+            return 0.0, 0.0
+        label_cut = float(self.config.cascade_below or 0.0)
+        return label_cut, min(float(self.config.event_cascade_below or 0.0), label_cut)
 
     @property
     def _trigger_weight(self) -> float:
@@ -522,6 +564,15 @@ class TransformerModel(EventModel):
                 f"{'yes' if d.join_triggers else 'no'}, mentions {'yes' if d.join_mentions else 'no'}"
                 + (" (chosen on dev)." if "decoding" in self.metrics else ".")
             )
+            event_cut = self._cascade_cuts()[1]
+            if event_cut:
+                chosen = self.metrics.get("event_cascade", {})
+                skipped = f", {chosen['dev_skipped']:.0%} of dev sentences" if "dev_skipped" in chosen else ""
+                lines.append(
+                    f"- Events cascade: sentences whose highest linear probability is below {event_cut:g} skip the "
+                    f"encoder in the events pass too{skipped}, and find no events"
+                    + (" (chosen on dev)." if chosen else ".")
+                )
             cost: dict[str, Any] = self.metrics.get("quantisation_events", {})
             if "fp32_onnx_test" in cost:
                 pair = {

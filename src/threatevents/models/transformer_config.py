@@ -75,6 +75,7 @@ class TransformerConfig(ModelConfig):
     decode_join_triggers: bool | None = None  # join touching trigger / mention spans (None: chosen on dev)
     decode_join_mentions: bool | None = None
     trigger_labels: float | None = None  # sentence labels lifted by found triggers (None: chosen on dev; 0: off)
+    event_cascade_below: float | None = None  # events pass skips these linear-easy sentences (None: on dev; 0: off)
 
     def validate(self) -> None:
         super().validate()
@@ -123,5 +124,11 @@ class TransformerConfig(ModelConfig):
             raise ValueError(f"trigger_labels must be in [0, 1] or null (chosen on dev), not {self.trigger_labels!r}")
         if self.linear_weight is not None and not 0 <= float(self.linear_weight) < 1:
             raise ValueError(f"linear_weight must be in [0, 1) or null (tune on dev), not {self.linear_weight!r}")
+        if self.event_cascade_below is not None and (
+            isinstance(self.event_cascade_below, bool) or not 0 <= float(self.event_cascade_below) < 1
+        ):
+            raise ValueError(
+                f"event_cascade_below must be in [0, 1) or null (chosen on dev), not {self.event_cascade_below!r}"
+            )
         if self.cascade_below is not None and not 0 <= float(self.cascade_below) < 1:
             raise ValueError(f"cascade_below must be in [0, 1) or null (tune on dev), not {self.cascade_below!r}")
