@@ -204,12 +204,16 @@ def read_result(path: Path) -> dict[str, Any]:
     return data
 
 
+#: Recipe keys that ``--redecode`` chooses again on a saved model when the recipe leaves them null (to dev).
+REDECODED = ("decode_", "trigger_labels", "event_cascade_below")
+
+
 def training_setup(setup: Any) -> Any:
-    """``setup`` without the recipe's decoding choices left to dev (``decode_*`` keys that are null): what a model
-    trained with it depends on; ``--redecode`` chooses those again on a saved model."""
+    """``setup`` without the choices after training that the recipe leaves to dev (:data:`REDECODED` keys that
+    are null): what a model trained with it depends on; ``--redecode`` chooses those again on a saved model."""
     if not isinstance(setup, dict) or not isinstance(setup.get("recipe"), dict):
         return setup
-    recipe = {k: v for k, v in setup["recipe"].items() if not (k.startswith("decode_") and v is None)}
+    recipe = {k: v for k, v in setup["recipe"].items() if not (k.startswith(REDECODED) and v is None)}
     return {**setup, "recipe": recipe}
 
 
@@ -388,12 +392,12 @@ def run_split(
         trained = json.loads(trained_path(out, split).read_text(encoding="utf-8"))
         if redecode:
             assert isinstance(model, TransformerModel)
-            redecode_model(model, dev, str(config_dict["events_dir"]))
-            log(f"split {split}: decoding chosen again on dev: {model.metrics['decoding']['decoding']}")
+            redecode_model(model, dev, config_dict)
+            log(f"split {split}: decoding chosen again on dev: {model.metrics.get('decoding', {}).get('decoding')}")
             model.save(model_path(out, split))
             trained = trained | {
                 "setup": dict(setup),
-                "redecoded_from": trained.get("setup"),
+                "redecoded_from": trained.get("redecoded_from", trained.get("setup")),  # the setup it was trained with
                 "config_after_fit": model.config.to_dict(),
             }
             write_json_atomic(trained_path(out, split), trained)
@@ -439,13 +443,24 @@ def run_split(
     return result
 
 
-def redecode_model(model: TransformerModel, dev: Sequence[Document], events_dir: str) -> None:
-    """Choose ``model``'s event decoding, trigger-label weight, events cascade and thresholds again on ``dev``, in
-    fit's order."""
-    model.config.events_dir = events_dir
-    model.tune_event_decoding(dev)
-    model.tune_trigger_labels(dev)
-    model.tune_event_cascade(dev)
+def redecode_model(model: TransformerModel, dev: Sequence[Document], recipe: Mapping[str, Any]) -> None:
+    """Choose ``model``'s event decoding, trigger-label weight and events cascade again on ``dev`` where ``recipe``
+    leaves them null (the values it gives are set), in fit's order, then the thresholds."""
+    from dataclasses import fields
+
+    from threatevents.models.event_extractor import Decoding
+
+    cfg = model.config
+    cfg.events_dir = str(recipe["events_dir"])
+    for name in (*(f"decode_{f.name}" for f in fields(Decoding)), "trigger_labels", "event_cascade_below"):
+        setattr(cfg, name, recipe.get(name))  # as fit starts: null where dev chooses
+    given = [f.name for f in fields(Decoding) if recipe.get(f"decode_{f.name}") is not None]
+    if len(given) < len(fields(Decoding)):
+        model.tune_event_decoding(dev, keep=given)
+    if cfg.trigger_labels is None:
+        model.tune_trigger_labels(dev)
+    if cfg.event_cascade_below is None:
+        model.tune_event_cascade(dev)
     model.tune_thresholds(dev)
 
 

@@ -265,7 +265,8 @@ def test_redecoding_compares_the_training_recipe_only(tx: ModuleType, tmp_path: 
     """A model trained before a decoding choice existed (no ``decode_join_*`` keys) is reusable for --redecode
     only; a decoding fixed in the recipe, or any training option, still has to match."""
     old = {"recipe": {"epochs": 3, "decode_trigger": None}, "limit_docs": None}
-    new = {"recipe": {"epochs": 3, "decode_trigger": None, "decode_join_triggers": None}, "limit_docs": None}
+    later = {"decode_join_triggers": None, "event_cascade_below": None, "trigger_labels": None}
+    new = {"recipe": {"epochs": 3, "decode_trigger": None, **later}, "limit_docs": None}
     tx.model_path(tmp_path, 1).mkdir()
     tx.write_json_atomic(tx.trained_path(tmp_path, 1), {"setup": old})
     with pytest.raises(tx.ResumeError, match=r"another setup \(recipe differ"):
@@ -385,9 +386,15 @@ def test_smoke_run_on_one_split_with_a_tiny_encoder(
     assert tx.main(argv) == 0
     again = json.loads(tx.split_path(out, 1).read_text(encoding="utf-8"))
     assert again["scores"] == result["scores"]
-    # --redecode: the decoding is chosen again on dev and saved with the model, still without training
-    assert tx.main([*argv, "--redecode"]) == 0
+    # --redecode: the decoding is chosen again on dev and saved with the model, still without training; a record
+    # from before a decoding choice existed takes the current setup and keeps the one it was trained with
     record = json.loads(tx.trained_path(out, 1).read_text(encoding="utf-8"))
-    assert record["redecoded_from"] == result["setup"] and record["setup"] == result["setup"]
+    older = json.loads(json.dumps(record["setup"]))
+    del older["recipe"]["decode_join_triggers"], older["recipe"]["event_cascade_below"]
+    tx.write_json_atomic(tx.trained_path(out, 1), record | {"setup": older})
+    for _ in range(2):  # twice: the first setup is kept
+        assert tx.main([*argv, "--redecode"]) == 0
+        record = json.loads(tx.trained_path(out, 1).read_text(encoding="utf-8"))
+        assert record["redecoded_from"] == older and record["setup"] == result["setup"]
     saved = json.loads((tx.model_path(out, 1) / "config.json").read_text(encoding="utf-8"))["config"]
     assert isinstance(saved["decode_join_triggers"], bool) and isinstance(saved["decode_join_mentions"], bool)

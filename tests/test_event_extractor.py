@@ -859,7 +859,8 @@ def test_decoding_offsets_are_chosen_on_dev_saved_and_used(extractor: Transforme
 
     dev = make_documents(16, seed=1)[:5]  # documents the fixture's annotation covers
     cfg = extractor.config
-    saved = (cfg.decode_trigger, cfg.decode_mention, cfg.decode_argument, cfg.decode_join_triggers)
+    names = ("decode_trigger", "decode_mention", "decode_argument", "decode_join_triggers", "decode_join_mentions")
+    saved = {name: getattr(cfg, name) for name in names}
     try:
         chosen = extractor.tune_event_decoding(dev)
         assert (
@@ -879,8 +880,12 @@ def test_decoding_offsets_are_chosen_on_dev_saved_and_used(extractor: Transforme
         assert reloaded.decoding.join_triggers is True
         assert "decoding offsets trigger 10" in extractor.card_details()
         assert "touching spans joined: triggers yes" in extractor.card_details()
+        kept = extractor.tune_event_decoding(dev, keep=["trigger"])  # a value the config gives is not searched
+        tried = extractor.metrics["decoding"]["dev_scores"]
+        assert kept.trigger == 10.0 and len(tried) > 1 and all(k.startswith("trigger=10,") for k in tried)
     finally:
-        cfg.decode_trigger, cfg.decode_mention, cfg.decode_argument, cfg.decode_join_triggers = saved
+        for name, value in saved.items():
+            setattr(cfg, name, value)
 
 
 # -- the events cascade ------------------------------------------------------------------------------------
@@ -910,7 +915,7 @@ def test_events_cascade_skips_easy_sentences_without_changing_labels(extractor: 
 
     docs = make_documents(6, seed=3)
     model = copy.copy(extractor)
-    model.config = copy.deepcopy(extractor.config)
+    model.config, model.metrics = copy.deepcopy(extractor.config), copy.deepcopy(extractor.metrics)
     model.config.decode_trigger = 10.0  # a trigger in every sentence, so skipping shows
     model.config.linear_weight, model.config.cascade_below = 0.3, 0.5
     model.attach_linear(LinearModel(LinearConfig(seed=1)).fit(make_documents(16, seed=1)), None)
@@ -933,3 +938,13 @@ def test_events_cascade_skips_easy_sentences_without_changing_labels(extractor: 
     chosen = model.tune_event_cascade(make_documents(16, seed=1)[:5])
     assert chosen in (0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3) and chosen <= 0.5
     assert model.metrics["event_cascade"]["cut"] == chosen == model.config.event_cascade_below
+
+    # while found triggers lift the labels, skipping a sentence would change its labels: no events cascade
+    model.config.trigger_labels, model.config.event_cascade_below = 1.0, 0.0
+    lifted_all, _ = model.predict_proba_and_events(docs)
+    model.config.event_cascade_below = 0.5
+    lifted, lifted_events = model.predict_proba_and_events(docs)
+    np.testing.assert_allclose(lifted, lifted_all)
+    assert all(s for d in lifted_events for s in d)
+    assert not np.allclose(lifted_all, probs_all)  # the lift is on: the check above is not vacuous
+    assert model.tune_event_cascade(docs) == 0.0

@@ -100,11 +100,14 @@ class DecodingChoice:
 
 
 def tune_decoding(
-    score: Callable[[Decoding], float], grid: dict[str, tuple[float | bool, ...]] = GRID
+    score: Callable[[Decoding], float],
+    grid: dict[str, tuple[float | bool, ...]] = GRID,
+    start: Decoding | None = None,
 ) -> DecodingChoice:
-    """Coordinate search: each choice in turn (``grid`` order) takes the value with the best ``score``, the others
-    held at their best so far; the smallest value wins a tie, so offsets stay 0 and joins off unless they help."""
-    best = Decoding()
+    """Coordinate search from ``start`` (plain argmax decoding by default): each choice in turn (``grid`` order)
+    takes the value with the best ``score``, the others held at their best so far; the smallest value wins a tie,
+    so offsets stay 0 and joins off unless they help. A choice absent from ``grid`` keeps its ``start`` value."""
+    best = start or Decoding()
     scores: dict[str, float] = {}
 
     def key(d: Decoding) -> str:

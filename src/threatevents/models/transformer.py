@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -32,7 +32,7 @@ from .event_extractor import (
     plain_tokenizer,
     window_events,
 )
-from .event_tuning import DevEvents, tune_decoding, tune_event_cascade
+from .event_tuning import GRID, DevEvents, tune_decoding, tune_event_cascade
 from .linear import LinearConfig, LinearModel
 from .onnx_runtime import OUTPUT_NAME, OnnxClassifier, encode_documents, load_tokenizer
 from .thresholds import dev_weighted_f1
@@ -133,8 +133,9 @@ class TransformerModel(EventModel):
         )
         if self.uses_linear:
             self.attach_linear(LinearModel(LinearConfig(seed=cfg.seed)).fit(train), dev)
-        if cfg.events and dev and None in self._decoding_fields():
-            self.tune_event_decoding(dev)
+        if cfg.events and dev and None in self._decoding_fields():  # the values the config gives are kept
+            given = zip((f.name for f in dataclasses.fields(Decoding)), self._decoding_fields(), strict=True)
+            self.tune_event_decoding(dev, keep=[name for name, value in given if value is not None])
         if cfg.events and cfg.trigger_labels is None and dev:
             self.tune_trigger_labels(dev)
         if cfg.events and cfg.event_cascade_below is None and dev:
@@ -145,11 +146,12 @@ class TransformerModel(EventModel):
         """Choose ``config.event_cascade_below`` on ``dev`` (see
         :func:`~threatevents.models.event_tuning.tune_event_cascade`): the events pass skips the encoder for the
         sentences the linear companion finds easiest, as the sentence labels do below ``cascade_below`` (so the
-        cut-offs tried stop there, and the labels do not change); 0 without a linear companion. Returns it."""
+        cut-offs tried stop there, and the labels do not change); 0 without a linear companion or while found
+        triggers lift the labels (``trigger_labels`` > 0). Returns it."""
         if self.event_heads is None or self._runtime is None or not self.config.events_dir:
             raise ValueError("tuning the events cascade needs a trained event extractor and its events_dir")
         label_cut = float(self.config.cascade_below or 0.0)
-        if self.linear is None or label_cut <= 0:
+        if self.linear is None or label_cut <= 0 or self._trigger_weight > 0:  # labels would lose trigger evidence
             self.config.event_cascade_below = 0.0
             return 0.0
         heads, decoding = self.event_heads, self.decoding
@@ -285,15 +287,18 @@ class TransformerModel(EventModel):
             float(trigger or 0), float(mention or 0), float(argument or 0), bool(join_triggers), bool(join_mentions)
         )
 
-    def tune_event_decoding(self, dev: Sequence[Document]) -> Decoding:
-        """Choose the decoding offsets on ``dev`` against ``config.events_dir`` (see
-        :func:`~threatevents.models.event_tuning.tune_decoding`), with the served (onnxruntime) network."""
+    def tune_event_decoding(self, dev: Sequence[Document], keep: Collection[str] = ()) -> Decoding:
+        """Choose the decoding (offsets and joins) on ``dev`` against ``config.events_dir`` (see
+        :func:`~threatevents.models.event_tuning.tune_decoding`), with the served (onnxruntime) network; the
+        :class:`Decoding` fields named in ``keep`` stay at their current values."""
         if self.event_heads is None or self._runtime is None or not self.config.events_dir:
             raise ValueError("tuning the event decoding needs a trained event extractor and its events_dir")
-        heads = self.event_heads
+        heads, current = self.event_heads, self.decoding
+        grid = {name: (getattr(current, name),) if name in keep else values for name, values in GRID.items()}
+        start = Decoding(**{name: getattr(current, name) for name in keep})
         dev_events = DevEvents(dev, self.config.events_dir, self._tokenizer_json, self.config.max_length)
         outputs = self._runtime.run(dev_events.pairs, EVENT_OUTPUTS)
-        choice = tune_decoding(lambda decoding: dev_events.score(outputs, heads, decoding))
+        choice = tune_decoding(lambda decoding: dev_events.score(outputs, heads, decoding), grid, start)
         cfg = self.config
         d = choice.decoding
         cfg.decode_trigger, cfg.decode_mention, cfg.decode_argument = d.trigger, d.mention, d.argument
@@ -424,10 +429,13 @@ class TransformerModel(EventModel):
 
     def _cascade_cuts(self) -> tuple[float, float]:
         """The sentence labels' cascade cut-off and the events pass's (never above it: a sentence the events pass
-        skips must take the linear labels); both 0 without a linear companion."""
+        skips must take the linear labels; 0 while found triggers lift the labels, which skipped sentences would
+        lose); both 0 without a linear companion."""
         if self.linear is None:
             return 0.0, 0.0
         label_cut = float(self.config.cascade_below or 0.0)
+        if self._trigger_weight > 0:
+            return label_cut, 0.0
         return label_cut, min(float(self.config.event_cascade_below or 0.0), label_cut)
 
     @property
@@ -566,12 +574,12 @@ class TransformerModel(EventModel):
             )
             event_cut = self._cascade_cuts()[1]
             if event_cut:
-                chosen = self.metrics.get("event_cascade", {})
-                skipped = f", {chosen['dev_skipped']:.0%} of dev sentences" if "dev_skipped" in chosen else ""
+                cascade: dict[str, Any] = self.metrics.get("event_cascade", {})
+                skipped = f", {cascade['dev_skipped']:.0%} of dev sentences" if "dev_skipped" in cascade else ""
                 lines.append(
                     f"- Events cascade: sentences whose highest linear probability is below {event_cut:g} skip the "
                     f"encoder in the events pass too{skipped}, and find no events"
-                    + (" (chosen on dev)." if chosen else ".")
+                    + (" (chosen on dev)." if cascade else ".")
                 )
             cost: dict[str, Any] = self.metrics.get("quantisation_events", {})
             if "fp32_onnx_test" in cost:
