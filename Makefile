@@ -44,10 +44,11 @@ format: setup
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
+# TORCH_CHECKPOINT=runs/<run>/torch (from benchmarks/train_transformer.py) adds the PyTorch baseline to bench_models.
 bench: setup
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_splitters.py
-	$(BIN)/python benchmarks/bench_models.py
+	$(BIN)/python benchmarks/bench_models.py $(if $(TORCH_CHECKPOINT),--torch-checkpoint $(TORCH_CHECKPOINT))
 	$(BIN)/python benchmarks/bench_ioc_extractors.py
 	$(BIN)/python benchmarks/bench_service_load.py
 

@@ -51,3 +51,19 @@ def test_torch_pin_matches_the_train_extra() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert "torch==2.13.0" in makefile and '"torch==2.13.0"' in pyproject
+
+
+def test_bench_passes_a_torch_checkpoint_only_when_given(tmp_path: Path) -> None:
+    def bench_models(*variables: str) -> str:
+        done = subprocess.run(
+            ["make", "-n", "-C", str(ROOT), "bench", f"VENV={tmp_path / 'venv'}", *variables],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        (line,) = [line.strip() for line in done.stdout.splitlines() if "bench_models.py" in line]
+        return line
+
+    assert bench_models().endswith("benchmarks/bench_models.py")
+    assert bench_models("TORCH_CHECKPOINT=runs/x/torch").endswith("bench_models.py --torch-checkpoint runs/x/torch")
