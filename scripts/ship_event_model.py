@@ -1,4 +1,4 @@
-"""Turn a ``benchmarks/train_transformer.py --event-heads`` run into the shipped default model.
+"""Turn a ``benchmarks/train_transformer.py --event-heads`` run into a shipped model (the ``events`` model today).
 
 Loads the run's saved model (int8 ONNX with the event heads, linear companion tuned on dev), chooses on ``dev``
 the event decoding (:meth:`TransformerModel.tune_event_decoding`), whether found triggers lift sentence
@@ -8,7 +8,7 @@ labels (:meth:`TransformerModel.tune_trigger_labels`), the events cascade
 fp32 network from the run's torch checkpoint on ``test`` (the cost of int8), and the test split's speed, and
 saves the model with these figures in its metrics and card. Nothing is fitted on ``test``.
 
-    python scripts/ship_event_model.py runs/ev1 --out src/threatevents/shipped/default
+    python scripts/ship_event_model.py runs/ev1 --quantize dynamic --out src/threatevents/shipped/events
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
 
 
-def planned(tmp_path: Path, *variables: str) -> list[str]:
-    """The commands ``make setup`` would run for a venv that does not exist yet."""
+def planned(tmp_path: Path, *variables: str, target: str = "setup") -> list[str]:
+    """The commands ``make <target>`` would run for a venv that does not exist yet."""
     done = subprocess.run(
-        ["make", "-n", "-C", str(ROOT), "setup", f"VENV={tmp_path / 'venv'}", *variables],
+        ["make", "-n", "-C", str(ROOT), target, f"VENV={tmp_path / 'venv'}", *variables],
         capture_output=True,
         text=True,
         check=True,
@@ -55,14 +55,7 @@ def test_torch_pin_matches_the_train_extra() -> None:
 
 def test_bench_passes_a_torch_checkpoint_only_when_given(tmp_path: Path) -> None:
     def bench_models(*variables: str) -> str:
-        done = subprocess.run(
-            ["make", "-n", "-C", str(ROOT), "bench", f"VENV={tmp_path / 'venv'}", *variables],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        )
-        (line,) = [line.strip() for line in done.stdout.splitlines() if "bench_models.py" in line]
+        (line,) = [line for line in planned(tmp_path, *variables, target="bench") if "bench_models.py" in line]
         return line
 
     assert bench_models().endswith("benchmarks/bench_models.py")

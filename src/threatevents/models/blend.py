@@ -9,7 +9,7 @@ transformer, which is what makes the cascade fast. Both knobs are chosen on ``de
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,6 +32,21 @@ def combine(transformer: np.ndarray, linear: np.ndarray, weight: float, cut: flo
     easy = easy_rows(linear, cut)
     probs[easy] = np.asarray(linear, dtype=np.float64)[easy]
     return probs
+
+
+def last_cut_within(
+    cuts: Sequence[float], score: Callable[[float], float], floor: float
+) -> tuple[float, dict[float, float]]:
+    """The cascade rule: cut-offs are scored in order and the last one scoring at least ``floor`` before the first
+    that does not is kept (0 when the first falls short); returns it and the score of every cut-off tried."""
+    scores: dict[float, float] = {}
+    chosen = 0.0
+    for cut in cuts:
+        scores[cut] = score(cut)
+        if scores[cut] < floor:
+            break
+        chosen = float(cut)
+    return chosen, scores
 
 
 @dataclass
@@ -67,11 +82,11 @@ def tune_blend(
     cut_scores: dict[float, float] = {}
     chosen = 0.0 if cut is None else float(cut)
     if cut is None:
-        for candidate in CASCADE_CUTS:
-            cut_scores[candidate] = score(combine(transformer, linear, best, candidate))
-            if cut_scores[candidate] < weight_scores[best] - MAX_CASCADE_COST:
-                break
-            chosen = candidate
+        chosen, cut_scores = last_cut_within(
+            CASCADE_CUTS,
+            lambda c: score(combine(transformer, linear, best, c)),
+            weight_scores[best] - MAX_CASCADE_COST,
+        )
     return BlendChoice(
         weight=best,
         cut=chosen,

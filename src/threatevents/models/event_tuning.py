@@ -3,8 +3,9 @@
 :class:`DevEvents` holds the dev sentences' windows and their gold events (from CASIE, placed in the sentences
 as in training) once; :meth:`DevEvents.score` decodes a network's per-window outputs (torch during training,
 onnxruntime after) and returns the mean of TextEE's ``trigger_cls`` and ``argument_attached_cls`` F1 over the
-dev sentences that have gold events. :func:`tune_decoding` picks the :class:`Decoding` offsets by coordinate
-search on that score.
+dev sentences that have gold events. :func:`tune_decoding` picks the :class:`Decoding` (offsets and joins) by
+coordinate search on that score, and :func:`tune_event_cascade` the cut-off below which the events pass skips a
+sentence (the cascade rule of :func:`~threatevents.models.blend.last_cut_within`).
 """
 
 from __future__ import annotations
@@ -151,15 +152,12 @@ def tune_event_cascade(
     ``score(skip)`` is the dev event score when the sentences in the mask ``skip`` find no events; a sentence is
     skipped when the linear model's highest probability (``linear``, one row per dev sentence) is below the cut.
     """
-    from .blend import easy_rows
+    from .blend import easy_rows, last_cut_within
 
     full = score(np.zeros(len(linear), dtype=bool))
-    scores = {"0": round(full, 6)}
-    chosen = 0.0
-    for cut in sorted(c for c in cuts if c > 0):
-        scores[f"{cut:g}"] = round(score(easy_rows(linear, cut)), 6)
-        if scores[f"{cut:g}"] < full - MAX_EVENT_CASCADE_COST:
-            break
-        chosen = float(cut)
+    chosen, tried = last_cut_within(
+        sorted(c for c in cuts if c > 0), lambda cut: score(easy_rows(linear, cut)), full - MAX_EVENT_CASCADE_COST
+    )
+    scores = {f"{cut:g}": round(value, 6) for cut, value in {0.0: full, **tried}.items()}
     skipped = float(easy_rows(linear, chosen).mean()) if len(linear) else 0.0
     return CascadeChoice(chosen, round(skipped, 4), scores)

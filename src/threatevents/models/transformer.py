@@ -13,7 +13,7 @@ import dataclasses
 import json
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import numpy as np
 
@@ -133,9 +133,8 @@ class TransformerModel(EventModel):
         )
         if self.uses_linear:
             self.attach_linear(LinearModel(LinearConfig(seed=cfg.seed)).fit(train), dev)
-        if cfg.events and dev and None in self._decoding_fields():  # the values the config gives are kept
-            given = zip((f.name for f in dataclasses.fields(Decoding)), self._decoding_fields(), strict=True)
-            self.tune_event_decoding(dev, keep=[name for name, value in given if value is not None])
+        if cfg.events and dev and None in self._decoding_config().values():  # the values the config gives are kept
+            self.tune_event_decoding(dev, keep=[k for k, v in self._decoding_config().items() if v is not None])
         if cfg.events and cfg.trigger_labels is None and dev:
             self.tune_trigger_labels(dev)
         if cfg.events and cfg.event_cascade_below is None and dev:
@@ -148,15 +147,13 @@ class TransformerModel(EventModel):
         sentences the linear companion finds easiest, as the sentence labels do below ``cascade_below`` (so the
         cut-offs tried stop there, and the labels do not change); 0 without a linear companion or while found
         triggers lift the labels (``trigger_labels`` > 0). Returns it."""
-        if self.event_heads is None or self._runtime is None or not self.config.events_dir:
-            raise ValueError("tuning the events cascade needs a trained event extractor and its events_dir")
+        heads = self._tuning_heads()
         label_cut = float(self.config.cascade_below or 0.0)
         if self.linear is None or label_cut <= 0 or self._trigger_weight > 0:  # labels would lose trigger evidence
             self.config.event_cascade_below = 0.0
             return 0.0
-        heads, decoding = self.event_heads, self.decoding
-        dev_events = DevEvents(dev, self.config.events_dir, self._tokenizer_json, self.config.max_length)
-        outputs = self._runtime.run(dev_events.pairs, EVENT_OUTPUTS)
+        decoding = self.decoding
+        dev_events, outputs = self._served_dev_events(dev)
         cuts = [c for c in CASCADE_CUTS if c <= label_cut]
         choice = tune_event_cascade(
             self.linear.predict_proba(dev), lambda skip: dev_events.score(outputs, heads, decoding, skip), cuts
@@ -269,40 +266,41 @@ class TransformerModel(EventModel):
 
         return score
 
-    def _decoding_fields(self) -> tuple[float | bool | None, ...]:
-        cfg = self.config
-        return (
-            cfg.decode_trigger,
-            cfg.decode_mention,
-            cfg.decode_argument,
-            cfg.decode_join_triggers,
-            cfg.decode_join_mentions,
-        )
+    def _decoding_config(self) -> dict[str, float | bool | None]:
+        """Each :class:`Decoding` field's value in the config (``decode_<field>``; ``None`` while not chosen)."""
+        return {f.name: getattr(self.config, f"decode_{f.name}") for f in dataclasses.fields(Decoding)}
 
     @property
     def decoding(self) -> Decoding:
         """The event extractor's decoding choices (offsets 0 and joins off where not chosen)."""
-        trigger, mention, argument, join_triggers, join_mentions = self._decoding_fields()
-        return Decoding(
-            float(trigger or 0), float(mention or 0), float(argument or 0), bool(join_triggers), bool(join_mentions)
-        )
+        given = self._decoding_config().items()
+        chosen = {k: v if isinstance(v, bool) else float(v) for k, v in given if v is not None}
+        return Decoding(**cast(dict[str, Any], chosen))
+
+    def _tuning_heads(self) -> EventHeadWeights:
+        """The event heads, for a choice made on dev (which needs them, the served graph and ``events_dir``)."""
+        if self.event_heads is None or self._runtime is None or not self.config.events_dir:
+            raise ValueError("tuning the event extractor needs a trained event extractor and its events_dir")
+        return self.event_heads
+
+    def _served_dev_events(self, dev: Sequence[Document]) -> tuple[DevEvents, list[list[np.ndarray]]]:
+        """``dev``'s windows and gold events, and the served (onnxruntime) network's event outputs on them."""
+        self._tuning_heads()
+        assert self._runtime is not None and self.config.events_dir is not None
+        dev_events = DevEvents(dev, self.config.events_dir, self._tokenizer_json, self.config.max_length)
+        return dev_events, self._runtime.run(dev_events.pairs, EVENT_OUTPUTS)
 
     def tune_event_decoding(self, dev: Sequence[Document], keep: Collection[str] = ()) -> Decoding:
         """Choose the decoding (offsets and joins) on ``dev`` against ``config.events_dir`` (see
         :func:`~threatevents.models.event_tuning.tune_decoding`), with the served (onnxruntime) network; the
         :class:`Decoding` fields named in ``keep`` stay at their current values."""
-        if self.event_heads is None or self._runtime is None or not self.config.events_dir:
-            raise ValueError("tuning the event decoding needs a trained event extractor and its events_dir")
-        heads, current = self.event_heads, self.decoding
+        heads, current = self._tuning_heads(), self.decoding
+        dev_events, outputs = self._served_dev_events(dev)
         grid = {name: (getattr(current, name),) if name in keep else values for name, values in GRID.items()}
         start = Decoding(**{name: getattr(current, name) for name in keep})
-        dev_events = DevEvents(dev, self.config.events_dir, self._tokenizer_json, self.config.max_length)
-        outputs = self._runtime.run(dev_events.pairs, EVENT_OUTPUTS)
         choice = tune_decoding(lambda decoding: dev_events.score(outputs, heads, decoding), grid, start)
-        cfg = self.config
-        d = choice.decoding
-        cfg.decode_trigger, cfg.decode_mention, cfg.decode_argument = d.trigger, d.mention, d.argument
-        cfg.decode_join_triggers, cfg.decode_join_mentions = d.join_triggers, d.join_mentions
+        for name, value in dataclasses.asdict(choice.decoding).items():
+            setattr(self.config, f"decode_{name}", value)
         self.metrics["decoding"] = choice.to_dict()
         return choice.decoding
 
@@ -400,8 +398,8 @@ class TransformerModel(EventModel):
             outputs[r] = row_outputs
         probs = np.zeros((len(windows) if with_probs else 0, len(EVENT_LABELS)))
         if with_probs:
-            for r in run:  # skipped rows are easy for the labels too: combine gives them the linear probabilities
-                probs[r] = outputs[r][0]  # type: ignore[index]
+            if ran:  # skipped rows are easy for the labels too: combine gives them the linear probabilities
+                probs[run] = np.stack([row_outputs[0] for row_outputs in ran])
             if linear is not None:
                 probs = combine(probs, linear, float(self.config.linear_weight or 0.0), label_cut)
         first = 1 if with_probs else 0
@@ -411,17 +409,14 @@ class TransformerModel(EventModel):
             offsets = list(starts[d])
             per_sentence: list[list[Event]] = []
             for i in range(len(doc)):
-                here = outputs[row]
-                if here is None:
-                    per_sentence.append([])
-                    row += 1
-                    continue
-                around: list[tuple[str, int] | None] = []
-                for j in (i - 1, i, i + 1):
-                    around.append((doc[j], int(offsets[j])) if 0 <= j < len(doc) else None)
-                found = WindowOutputs(*here[first:])
-                per_sentence.append(window_events(windows[row], found, self.event_heads, around, decoding))
+                window, here = windows[row], outputs[row]
                 row += 1
+                if here is None:  # skipped by the events cascade
+                    per_sentence.append([])
+                    continue
+                around = [(doc[j], int(offsets[j])) if 0 <= j < len(doc) else None for j in (i - 1, i, i + 1)]
+                found = WindowOutputs(*here[first:])
+                per_sentence.append(window_events(window, found, self.event_heads, around, decoding))
             result.append(per_sentence)
         if with_probs and self._trigger_weight > 0:
             probs = with_trigger_labels(probs, trigger_scores(result), self._trigger_weight)
