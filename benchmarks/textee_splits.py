@@ -392,7 +392,7 @@ def run_split(
         trained = json.loads(trained_path(out, split).read_text(encoding="utf-8"))
         if redecode:
             assert isinstance(model, TransformerModel)
-            redecode_model(model, dev, config_dict)
+            redecode_model(model, train, dev, config_dict)
             log(f"split {split}: decoding chosen again on dev: {model.metrics.get('decoding', {}).get('decoding')}")
             model.save(model_path(out, split))
             trained = trained | {
@@ -443,9 +443,12 @@ def run_split(
     return result
 
 
-def redecode_model(model: TransformerModel, dev: Sequence[Document], recipe: Mapping[str, Any]) -> None:
+def redecode_model(
+    model: TransformerModel, train: Sequence[Document], dev: Sequence[Document], recipe: Mapping[str, Any]
+) -> None:
     """Choose ``model``'s event decoding, trigger-label weight and events cascade again on ``dev`` where ``recipe``
-    leaves them null (the values it gives are set), in fit's order, then the thresholds."""
+    leaves them null (the values it gives are set), in fit's order, then the thresholds; a model saved before the
+    trigger lexicon gets one counted from ``train``'s annotation first."""
     from dataclasses import fields
 
     from threatevents.models.event_extractor import Decoding
@@ -454,6 +457,8 @@ def redecode_model(model: TransformerModel, dev: Sequence[Document], recipe: Map
     cfg.events_dir = str(recipe["events_dir"])
     for name in (*(f"decode_{f.name}" for f in fields(Decoding)), "trigger_labels", "event_cascade_below"):
         setattr(cfg, name, recipe.get(name))  # as fit starts: null where dev chooses
+    if model.event_heads is not None and model.event_heads.lexicon is None:
+        model.build_trigger_lexicon(train)
     given = [f.name for f in fields(Decoding) if recipe.get(f"decode_{f.name}") is not None]
     if len(given) < len(fields(Decoding)):
         model.tune_event_decoding(dev, keep=given)

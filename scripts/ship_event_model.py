@@ -1,8 +1,9 @@
 """Turn a ``benchmarks/train_transformer.py --event-heads`` run into a shipped model (the ``events`` model today).
 
-Loads the run's saved model (int8 ONNX with the event heads, linear companion tuned on dev), chooses on ``dev``
-the event decoding (:meth:`TransformerModel.tune_event_decoding`), whether found triggers lift sentence
-labels (:meth:`TransformerModel.tune_trigger_labels`), the events cascade
+Loads the run's saved model (int8 ONNX with the event heads, linear companion tuned on dev), counts the trigger
+lexicon from ``train``'s annotation when the run has none, chooses on ``dev`` the event decoding
+(:meth:`TransformerModel.tune_event_decoding`), whether found triggers lift sentence labels
+(:meth:`TransformerModel.tune_trigger_labels`), the events cascade
 (:meth:`TransformerModel.tune_event_cascade`) and the label thresholds; then scores ``dev`` and ``test``
 (sentence labels, and events against the CASIE annotation as ``threatevents evaluate --events-dir`` does), the
 fp32 network from the run's torch checkpoint on ``test`` (the cost of int8), and the test split's speed, and
@@ -84,6 +85,8 @@ def main() -> None:
         model.config.quantize = args.quantize
         model.requantize(fp32._onnx, corpus.split("train"))
     started = time.perf_counter()
+    if model.event_heads is not None and model.event_heads.lexicon is None:  # runs trained before the lexicon
+        model.build_trigger_lexicon(corpus.split("train"))
     model.tune_event_decoding(dev)
     model.tune_trigger_labels(dev)
     model.tune_event_cascade(dev)
@@ -111,7 +114,11 @@ def main() -> None:
     model.metrics = {
         "kind": model.kind,
         "training": training,
-        **{k: model.metrics[k] for k in ("blend", "decoding", "trigger_labels", "event_cascade") if k in model.metrics},
+        **{
+            k: model.metrics[k]
+            for k in ("blend", "trigger_lexicon", "decoding", "trigger_labels", "event_cascade")
+            if k in model.metrics
+        },
         "dev": dev_scores,
         "eval_split": "test",
         "test": test_scores,

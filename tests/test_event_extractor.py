@@ -229,7 +229,8 @@ def test_decoding_search_takes_each_offset_in_turn_and_keeps_zero_on_ties() -> N
 
     choice = tune_decoding(score, {"trigger": (0, 1, 2), "mention": (0, 1, 2, 3), "argument": (0, 1)})
     assert choice.decoding == Decoding(1.0, 2.0, 0.0)
-    assert choice.dev_scores["trigger=1,mention=2,argument=0,join_triggers=0,join_mentions=0"] == 0.0
+    start = "trigger=1,mention=2,argument=0,join_triggers=0,join_mentions=0,trigger_boundaries=0,boundary_margin=0"
+    assert choice.dev_scores[start] == 0.0
     assert len(choice.dev_scores) == 1 + 2 + 3 + 1  # the start, then each new point once
 
 
@@ -504,8 +505,12 @@ def test_extractor_fits_predicts_saves_and_reloads_identical_events(
     saved = extractor.save(tmp_path / "model")
     manifest = json.loads((saved / "manifest.json").read_text(encoding="utf-8"))
     assert {f"{EVENT_WEIGHTS_DIR}/{n}.npy" for n in EventHeadWeights.FILES} <= set(manifest)
+    assert f"{EVENT_WEIGHTS_DIR}/trigger_lexicon.json" in manifest  # counted from the training annotation
     reloaded = TransformerModel.load(saved)
     assert reloaded.has_events
+    assert extractor.event_heads is not None and extractor.event_heads.lexicon is not None
+    assert extractor.event_heads.lexicon.triggers and reloaded.event_heads is not None
+    assert reloaded.event_heads.lexicon == extractor.event_heads.lexicon
     assert _records(reloaded.predict_events(docs)) == _records(events)
     np.testing.assert_array_equal(reloaded.predict_proba(docs), extractor.predict_proba(docs))
 
@@ -859,13 +864,15 @@ def test_decoding_offsets_are_chosen_on_dev_saved_and_used(extractor: Transforme
 
     dev = make_documents(16, seed=1)[:5]  # documents the fixture's annotation covers
     cfg = extractor.config
-    names = ("decode_trigger", "decode_mention", "decode_argument", "decode_join_triggers", "decode_join_mentions")
+    from threatevents.models.event_extractor import Decoding
+
+    names = [f"decode_{name}" for name in Decoding.__dataclass_fields__]
     saved = {name: getattr(cfg, name) for name in names}
     try:
         chosen = extractor.tune_event_decoding(dev)
         assert (
             extractor.decoding == chosen
-            and "trigger=0,mention=0,argument=0,join_triggers=0,join_mentions=0"
+            and "trigger=0,mention=0,argument=0,join_triggers=0,join_mentions=0,trigger_boundaries=0,boundary_margin=0"
             in extractor.metrics["decoding"]["dev_scores"]
         )
         extractor.config.decode_trigger = 10.0  # every sentence token becomes a trigger

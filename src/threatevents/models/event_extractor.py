@@ -27,6 +27,7 @@ import numpy as np
 
 from ..events import Argument, Event, Span
 from ..labels import ARGUMENT_ROLES, EVENT_LABELS, REALIS
+from .trigger_lexicon import TriggerLexicon
 
 if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
@@ -246,6 +247,7 @@ class EventHeadWeights:
     role_bilinear: np.ndarray  # (roles + 1, dim, dim)
     role_weight: np.ndarray  # (roles + 1, 2 * dim)
     role_bias: np.ndarray  # (roles + 1,)
+    lexicon: TriggerLexicon | None = None  # trigger phrases of the training annotation (see trigger_lexicon)
 
     FILES = ("realis_weight", "realis_bias", "role_bilinear", "role_weight", "role_bias")
 
@@ -282,11 +284,13 @@ class EventHeadWeights:
         folder.mkdir(parents=True, exist_ok=True)
         for name in self.FILES:
             np.save(folder / f"{name}.npy", np.ascontiguousarray(getattr(self, name), dtype=np.float32))
+        if self.lexicon is not None:
+            self.lexicon.save(folder)
 
     @classmethod
     def load(cls, folder: Path) -> EventHeadWeights:
         arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in cls.FILES}
-        weights = cls(**arrays)
+        weights = cls(**arrays, lexicon=TriggerLexicon.load(folder))
         dim = weights.realis_weight.shape[1]
         roles = len(ROLE_CLASSES)
         shapes = {
@@ -321,6 +325,9 @@ class Decoding:
     values trade precision for recall (the tags are ~98% ``O`` in training). ``join_triggers`` and
     ``join_mentions`` make one span of spans of the same type that touch (``B B I`` read as ``B I I``): the
     token heads often start a multi-word trigger twice (``had`` | ``been accessed``), see :func:`join_adjacent`.
+    ``trigger_boundaries`` redraws each trigger's edges toward the phrases the training annotation marks as
+    triggers, where their prior beats the decoded span's by more than ``boundary_margin``
+    (:meth:`~threatevents.models.trigger_lexicon.TriggerLexicon.redraw`; no effect without a lexicon).
     """
 
     trigger: float = 0.0
@@ -328,6 +335,8 @@ class Decoding:
     argument: float = 0.0
     join_triggers: bool = False
     join_mentions: bool = False
+    trigger_boundaries: bool = False
+    boundary_margin: float = 0.0
 
 
 _TRIGGER_ALLOWED = bio_transitions(len(EVENT_LABELS))
@@ -355,6 +364,22 @@ def _word_spans(
             out[key] = (part, c_start, c_end, min(first[3], s), max(first[4], e), first[5])
         else:
             out[key] = (part, c_start, c_end, s, e, kind)
+    return list(out.values())
+
+
+def _redrawn(
+    triggers: Sequence[tuple[int, int, int, int, int, int]],
+    sentences: Sequence[tuple[str, int] | None],
+    lexicon: TriggerLexicon,
+    margin: float,
+) -> list[tuple[int, int, int, int, int, int]]:
+    """Word spans from :func:`_word_spans` with their characters redrawn by ``lexicon``; of two triggers of one type
+    redrawn to the same characters the first is kept."""
+    out: dict[tuple[int, int, int, int], tuple[int, int, int, int, int, int]] = {}
+    for part, c_start, c_end, s, e, kind in triggers:
+        text = sentences[part][0]  # type: ignore[index]  # _word_spans keeps spans of present sentences
+        start, end = lexicon.redraw(text, c_start, c_end, margin)
+        out.setdefault((part, start, end, kind), (part, start, end, s, e, kind))
     return list(out.values())
 
 
@@ -386,6 +411,8 @@ def window_events(
     trig_tags = viterbi_bio(_lifted(trig_lp, decoding.trigger), _TRIGGER_ALLOWED, window.part == CURRENT)
     trig_spans = bio_spans(trig_tags)
     triggers = _word_spans(window, join_adjacent(trig_spans) if decoding.join_triggers else trig_spans, sentences)
+    if decoding.trigger_boundaries and heads.lexicon is not None:
+        triggers = _redrawn(triggers, sentences, heads.lexicon, decoding.boundary_margin)
     if not triggers:
         return []
     ment_lp = _lifted(log_softmax(outputs.mention_logits), decoding.mention)

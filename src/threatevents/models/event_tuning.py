@@ -30,11 +30,13 @@ from .event_extractor import (
     window_events,
 )
 
-#: Values tried for each decision, in the order searched: joining touching spans, then the offsets (trigger,
-#: mention, argument).
+#: Values tried for each decision, in the order searched: joining touching spans, redrawing trigger edges by the
+#: trigger lexicon and its margin, then the offsets (trigger, mention, argument).
 GRID: dict[str, tuple[float | bool, ...]] = {
     "join_triggers": (False, True),
     "join_mentions": (False, True),
+    "trigger_boundaries": (False, True),
+    "boundary_margin": (0.0, 0.1, 0.2, 0.3),
     "trigger": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
     "mention": (0.0, 0.5, 1.0, 2.0, 3.0),
     "argument": (0.0, 0.5, 1.0, 2.0, 3.0),

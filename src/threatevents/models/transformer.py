@@ -49,6 +49,7 @@ from .transformer_config import (
     default_base_model,
 )
 from .trigger_labels import choose_weight, trigger_scores, with_trigger_labels
+from .trigger_lexicon import TriggerLexicon
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -133,6 +134,8 @@ class TransformerModel(EventModel):
         )
         if self.uses_linear:
             self.attach_linear(LinearModel(LinearConfig(seed=cfg.seed)).fit(train), dev)
+        if cfg.events:
+            self.build_trigger_lexicon(train)
         if cfg.events and dev and None in self._decoding_config().values():  # the values the config gives are kept
             self.tune_event_decoding(dev, keep=[k for k, v in self._decoding_config().items() if v is not None])
         if cfg.events and cfg.trigger_labels is None and dev:
@@ -140,6 +143,21 @@ class TransformerModel(EventModel):
         if cfg.events and cfg.event_cascade_below is None and dev:
             self.tune_event_cascade(dev)
         return self
+
+    def build_trigger_lexicon(self, train: Sequence[Document]) -> TriggerLexicon:
+        """Count the trigger phrases of ``train``'s CASIE annotation (``config.events_dir``; the sentences found in
+        their article) into the event heads' lexicon, which ``decoding.trigger_boundaries`` uses (see
+        :mod:`~threatevents.models.trigger_lexicon`). Returns it."""
+        from ..casie import align_triggers
+
+        heads = self._tuning_heads()
+        assert self.config.events_dir is not None
+        alignment = align_triggers(self.config.events_dir, train)
+        texts = [s.text for doc in train for s in doc.sentences]
+        found = zip(texts, alignment.triggers, alignment.found, strict=True)
+        heads.lexicon = TriggerLexicon.build((text, [(a, b) for a, b, _ in spans]) for text, spans, ok in found if ok)
+        self.metrics["trigger_lexicon"] = {"phrases": len(heads.lexicon.triggers)}
+        return heads.lexicon
 
     def tune_event_cascade(self, dev: Sequence[Document]) -> float:
         """Choose ``config.event_cascade_below`` on ``dev`` (see
@@ -564,7 +582,12 @@ class TransformerModel(EventModel):
                 f"- Event extractor: trigger and argument-mention BIO heads (constrained Viterbi), pairwise role "
                 f"scorer and realis head on the same encoder pass; decoding offsets trigger {d.trigger:g}, mention "
                 f"{d.mention:g}, argument {d.argument:g}; touching spans joined: triggers "
-                f"{'yes' if d.join_triggers else 'no'}, mentions {'yes' if d.join_mentions else 'no'}"
+                f"{'yes' if d.join_triggers else 'no'}, mentions {'yes' if d.join_mentions else 'no'}; trigger edges "
+                + (
+                    f"redrawn by the training annotation's trigger phrases (margin {d.boundary_margin:g})"
+                    if d.trigger_boundaries and self.event_heads.lexicon is not None
+                    else "as decoded"
+                )
                 + (" (chosen on dev)." if "decoding" in self.metrics else ".")
             )
             event_cut = self._cascade_cuts()[1]

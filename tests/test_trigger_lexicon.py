@@ -1,0 +1,153 @@
+"""The trigger lexicon: counting trigger phrases, redrawing decoded trigger edges, saving and refusing bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from threatevents.labels import EVENT_LABELS
+from threatevents.models.event_extractor import (
+    CURRENT,
+    ROLE_CLASSES,
+    SPECIAL,
+    Decoding,
+    EventHeadWeights,
+    Window,
+    WindowOutputs,
+    window_events,
+)
+from threatevents.models.trigger_lexicon import LEXICON_FILE, TriggerLexicon, words
+
+
+def _span(text: str, piece: str) -> tuple[int, int]:
+    start = text.index(piece)
+    return start, start + len(piece)
+
+
+SENTENCES = [
+    "The server was compromised on Monday.",
+    "Another server was compromised too.",
+    "Their records were compromised as well.",
+    "It was a bad day, and the patch was late.",
+    "They released a patch on Friday.",
+]
+
+
+def _lexicon() -> TriggerLexicon:
+    return TriggerLexicon.build(
+        [
+            (SENTENCES[0], [_span(SENTENCES[0], "was compromised")]),
+            (SENTENCES[1], [_span(SENTENCES[1], "was compromised")]),
+            (SENTENCES[2], [_span(SENTENCES[2], "compromised")]),  # annotated without its auxiliary
+            (SENTENCES[3], []),
+            (SENTENCES[4], [_span(SENTENCES[4], "released a patch"), _span(SENTENCES[4], "patch")]),
+        ]
+    )
+
+
+def test_build_counts_trigger_phrases_and_their_occurrences() -> None:
+    lexicon = _lexicon()
+    assert lexicon.triggers == {"was compromised": 2, "compromised": 1, "released a patch": 1, "patch": 1}
+    # "compromised" occurs three times, "patch" twice (once not annotated), "was" is no trigger phrase
+    assert lexicon.occurrences == {"was compromised": 2, "compromised": 3, "released a patch": 1, "patch": 2}
+    assert lexicon.prior("was compromised") == pytest.approx(2 / 3)
+    assert lexicon.prior("compromised") == pytest.approx(1 / 4)
+    assert lexicon.prior("was") == 0.0 and lexicon.prior("never seen") == 0.0
+
+
+def test_build_reads_words_not_characters() -> None:
+    text = "Attackers stole e-mail addresses."
+    lexicon = TriggerLexicon.build([(text, [(10, 13)])])  # "sto" of "stole": the whole word is counted
+    assert lexicon.triggers == {"stole": 1}
+    assert words("it's done.") == [(0, 4), (5, 9), (9, 10)]
+
+
+def test_redraw_moves_edges_to_a_more_likely_trigger_phrase() -> None:
+    lexicon = _lexicon()
+    text = "The database was compromised last week."
+    was, compromised, both = _span(text, "was"), _span(text, "compromised"), _span(text, "was compromised")
+    assert lexicon.redraw(text, *was, margin=0.0) == both  # widened to the right
+    assert lexicon.redraw(text, *compromised, margin=0.0) == both  # widened to the left (2/3 beats 1/4)
+    assert lexicon.redraw(text, *both, margin=0.0) == both  # already the best phrase
+    assert lexicon.redraw(text, *compromised, margin=0.5) == compromised  # 2/3 - 1/4 is not above 0.5
+    last = _span(text, "last week")
+    assert lexicon.redraw(text, *last, margin=0.0) == last  # no trigger phrase around: unchanged
+
+
+def test_redraw_needs_a_phrase_seen_twice_and_within_reach() -> None:
+    lexicon = _lexicon()
+    text = "They released a patch today."
+    patch = _span(text, "patch")
+    assert lexicon.redraw(text, *patch, margin=0.0) == patch  # "released a patch" is annotated once only
+    far = "The files were, as we said before, compromised."
+    assert lexicon.redraw(far, *_span(far, "were"), margin=0.0) == _span(far, "were")  # 6 words away
+    assert lexicon.redraw(far, 0, 0, margin=0.0) == (0, 0)  # no word inside: unchanged
+
+
+def test_lexicon_round_trips_and_refuses_bad_files(tmp_path: Path) -> None:
+    lexicon = _lexicon()
+    lexicon.save(tmp_path)
+    assert TriggerLexicon.load(tmp_path) == lexicon
+    assert TriggerLexicon.load(tmp_path / "elsewhere") is None  # models saved before the lexicon
+    for bad in (
+        "{not json",
+        "[]",
+        '{"triggers": {}}',
+        '{"triggers": {"a": -1}, "occurrences": {}}',
+        '{"triggers": {"a": true}, "occurrences": {}}',
+        '{"triggers": {"a": 1.5}, "occurrences": {}}',
+        '{"triggers": {}, "occurrences": {}, "extra": 1}',
+    ):
+        (tmp_path / LEXICON_FILE).write_text(bad, encoding="utf-8")
+        with pytest.raises(ValueError):
+            TriggerLexicon.load(tmp_path)
+    (tmp_path / LEXICON_FILE).write_bytes(b"\xff\xfe")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        TriggerLexicon.load(tmp_path)
+
+
+def _heads(lexicon: TriggerLexicon | None) -> EventHeadWeights:
+    roles, dim = len(ROLE_CLASSES), 2
+    bias = np.zeros(roles)
+    bias[-1] = 1.0
+    return EventHeadWeights(
+        np.zeros((3, dim)), np.zeros(3), np.zeros((roles, dim, dim)), np.zeros((roles, 2 * dim)), bias, lexicon
+    )
+
+
+def test_window_events_redraw_trigger_edges_only_when_the_decoding_says_so(tmp_path: Path) -> None:
+    text = "The database was compromised today"  # tokens: The database was compromised today
+    spans = words(text)
+    part = np.array([SPECIAL, *[CURRENT] * len(spans), SPECIAL], dtype=np.int8)
+    start = np.array([0, *(a for a, _ in spans), 0])
+    end = np.array([0, *(b for _, b in spans), 0])
+    window = Window(list(range(len(part))), [0] * len(part), part, start, end)
+    breach = EVENT_LABELS.index("AttackDatabreach")
+    tags = [0, 0, 0, 1 + 2 * breach, 0, 0, 0]  # "was" alone
+    logits = np.full((len(tags), 11), -5.0)
+    logits[np.arange(len(tags)), tags] = 5.0
+    outputs = WindowOutputs(logits, np.zeros((len(tags), 3)), np.zeros((len(tags), 2)), np.zeros((len(tags), 2)))
+    sentences = [None, (text, 50), None]
+    heads = _heads(_lexicon())
+    (plain,) = window_events(window, outputs, heads, sentences)
+    assert plain.trigger.text == "was"
+    on = Decoding(trigger_boundaries=True)
+    (redrawn,) = window_events(window, outputs, heads, sentences, on)
+    assert (redrawn.trigger.start, redrawn.trigger.text) == (50 + text.index("was"), "was compromised")
+    assert redrawn.score == plain.score  # the decoded tags' probabilities, as before
+    (kept,) = window_events(window, outputs, _heads(None), sentences, on)  # no lexicon: no effect
+    assert kept.trigger.text == "was"
+    tags[4] = 1 + 2 * breach  # "was" and "compromised" both redraw to "was compromised": one event
+    logits = np.full((len(tags), 11), -5.0)
+    logits[np.arange(len(tags)), tags] = 5.0
+    two = WindowOutputs(logits, outputs.mention_logits, outputs.trigger_states, outputs.argument_states)
+    assert [e.trigger.text for e in window_events(window, two, heads, sentences)] == ["was", "compromised"]
+    assert [e.trigger.text for e in window_events(window, two, heads, sentences, on)] == ["was compromised"]
+    heads.save(tmp_path / "events")
+    assert EventHeadWeights.load(tmp_path / "events").lexicon == heads.lexicon
+    (tmp_path / "events" / LEXICON_FILE).write_text(json.dumps({"triggers": 1}), encoding="utf-8")
+    with pytest.raises(ValueError):
+        EventHeadWeights.load(tmp_path / "events")
