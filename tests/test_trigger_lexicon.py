@@ -27,6 +27,11 @@ def _span(text: str, piece: str) -> tuple[int, int]:
     return start, start + len(piece)
 
 
+def _trigger(text: str, piece: str, label: str = "AttackDatabreach") -> tuple[int, int, str]:
+    return (*_span(text, piece), label)
+
+
+PATCH = "PatchVulnerability"
 SENTENCES = [
     "The server was compromised on Monday.",
     "Another server was compromised too.",
@@ -39,29 +44,37 @@ SENTENCES = [
 def _lexicon() -> TriggerLexicon:
     return TriggerLexicon.build(
         [
-            (SENTENCES[0], [_span(SENTENCES[0], "was compromised")]),
-            (SENTENCES[1], [_span(SENTENCES[1], "was compromised")]),
-            (SENTENCES[2], [_span(SENTENCES[2], "compromised")]),  # annotated without its auxiliary
+            (SENTENCES[0], [_trigger(SENTENCES[0], "was compromised")]),
+            (SENTENCES[1], [_trigger(SENTENCES[1], "was compromised", "AttackRansom")]),
+            (SENTENCES[2], [_trigger(SENTENCES[2], "compromised")]),  # annotated without its auxiliary
             (SENTENCES[3], []),
-            (SENTENCES[4], [_span(SENTENCES[4], "released a patch"), _span(SENTENCES[4], "patch")]),
+            (SENTENCES[4], [_trigger(SENTENCES[4], "released a patch", PATCH), _trigger(SENTENCES[4], "patch", PATCH)]),
         ]
     )
 
 
 def test_build_counts_trigger_phrases_and_their_occurrences() -> None:
     lexicon = _lexicon()
-    assert lexicon.triggers == {"was compromised": 2, "compromised": 1, "released a patch": 1, "patch": 1}
+    assert lexicon.triggers == {
+        "was compromised": {"AttackDatabreach": 1, "AttackRansom": 1},
+        "compromised": {"AttackDatabreach": 1},
+        "released a patch": {PATCH: 1},
+        "patch": {PATCH: 1},
+    }
     # "compromised" occurs three times, "patch" twice (once not annotated), "was" is no trigger phrase
     assert lexicon.occurrences == {"was compromised": 2, "compromised": 3, "released a patch": 1, "patch": 2}
     assert lexicon.prior("was compromised") == pytest.approx(2 / 3)
     assert lexicon.prior("compromised") == pytest.approx(1 / 4)
     assert lexicon.prior("was") == 0.0 and lexicon.prior("never seen") == 0.0
+    assert lexicon.count("was compromised") == 2 and lexicon.count("was compromised", "AttackRansom") == 1
+    assert lexicon.prior("was compromised", "AttackRansom") == pytest.approx(1 / 3)
+    assert lexicon.prior("was compromised", PATCH) == 0.0
 
 
 def test_build_reads_words_not_characters() -> None:
     text = "Attackers stole e-mail addresses."
-    lexicon = TriggerLexicon.build([(text, [(10, 13)])])  # "sto" of "stole": the whole word is counted
-    assert lexicon.triggers == {"stole": 1}
+    lexicon = TriggerLexicon.build([(text, [(10, 13, "AttackDatabreach")])])  # "sto": the whole word is counted
+    assert lexicon.triggers == {"stole": {"AttackDatabreach": 1}}
     assert words("it's done.") == [(0, 4), (5, 9), (9, 10)]
 
 
@@ -96,9 +109,11 @@ def test_lexicon_round_trips_and_refuses_bad_files(tmp_path: Path) -> None:
         "{not json",
         "[]",
         '{"triggers": {}}',
-        '{"triggers": {"a": -1}, "occurrences": {}}',
-        '{"triggers": {"a": true}, "occurrences": {}}',
-        '{"triggers": {"a": 1.5}, "occurrences": {}}',
+        '{"triggers": {"a": 1}, "occurrences": {}}',
+        '{"triggers": {"a": {"AttackRansom": -1}}, "occurrences": {}}',
+        '{"triggers": {"a": {"AttackRansom": true}}, "occurrences": {}}',
+        '{"triggers": {"a": {"Unknown": 1}}, "occurrences": {}}',
+        '{"triggers": {}, "occurrences": {"a": 1.5}}',
         '{"triggers": {}, "occurrences": {}, "extra": 1}',
     ):
         (tmp_path / LEXICON_FILE).write_text(bad, encoding="utf-8")
@@ -151,3 +166,66 @@ def test_window_events_redraw_trigger_edges_only_when_the_decoding_says_so(tmp_p
     (tmp_path / "events" / LEXICON_FILE).write_text(json.dumps({"triggers": 1}), encoding="utf-8")
     with pytest.raises(ValueError):
         EventHeadWeights.load(tmp_path / "events")
+
+
+def _probs(**given: float) -> np.ndarray:
+    return np.array([given.get(label, 0.0) for label in EVENT_LABELS])
+
+
+def test_propose_adds_typed_phrases_where_the_sentence_label_is_likely() -> None:
+    first, second = "They paid the ransom at once.", "We paid the ransom too."
+    lexicon = TriggerLexicon.build(
+        [
+            (first, [_trigger(first, "paid the ransom", "AttackRansom")]),
+            (second, [_trigger(second, "paid the ransom", "AttackRansom")]),
+            ("Nobody paid the ransom.", []),
+            ("A ransom note came.", [_trigger("A ransom note came.", "ransom", "AttackRansom")]),
+            ("The ransom was high.", [_trigger("The ransom was high.", "ransom", "AttackRansom")]),
+        ]
+    )
+    text = "The city paid the ransom on Friday."
+    ransom = EVENT_LABELS.index("AttackRansom")
+    prior = 2 / 4  # "paid the ransom": 2 triggers in 3 occurrences, smoothed; "ransom" 2 in 5 (+1): 1/3
+    (proposal,) = lexicon.propose(text, _probs(AttackRansom=0.9), threshold=0.4)
+    assert proposal[:3] == (*_span(text, "paid the ransom"), ransom)  # the best score first, "ransom" overlaps it
+    assert proposal[3] == pytest.approx(prior * 0.9)
+    assert lexicon.propose(text, _probs(AttackRansom=0.5), threshold=0.4) == []  # 0.25 < 0.4
+    assert lexicon.propose(text, _probs(AttackDatabreach=1.0), threshold=0.1) == []  # no breach phrase here
+    assert lexicon.propose(text, _probs(AttackRansom=1.0), threshold=0.0) == []  # threshold 0: off
+    taken = [_span(text, "paid")]
+    (other,) = lexicon.propose(text, _probs(AttackRansom=1.0), threshold=0.3, taken=taken)
+    assert other[:2] == _span(text, "ransom")  # the decoded trigger keeps its place
+
+
+def test_window_events_add_proposed_triggers_with_their_arguments() -> None:
+    lexicon = TriggerLexicon.build(
+        [
+            ("Acme was hacked.", [_trigger("Acme was hacked.", "was hacked")]),
+            ("Hooli was hacked.", [_trigger("Hooli was hacked.", "was hacked")]),
+        ]
+    )
+    text = "Acme was hacked"
+    spans = words(text)
+    part = np.array([SPECIAL, *[CURRENT] * len(spans), SPECIAL], dtype=np.int8)
+    window = Window(list(range(5)), [0] * 5, part, np.array([0, 0, 5, 9, 0]), np.array([0, 4, 8, 15, 0]))
+    none = np.full((5, 11), -5.0)
+    none[:, 0] = 5.0  # the heads find no trigger
+    mentions = np.full((5, 3), -5.0)
+    mentions[:, 0] = 5.0
+    mentions[1] = [-5.0, 5.0, -5.0]  # "Acme" is a mention
+    states = np.zeros((5, 2))
+    argument_states = np.zeros((5, 2))
+    argument_states[1] = [1.0, 0.0]  # Victim, as the role scorer reads it
+    outputs = WindowOutputs(none, mentions, states, argument_states)
+    heads = _heads(lexicon)
+    heads.role_weight[ROLE_CLASSES.index("Victim"), 2] = 5.0
+    sentences = [None, (text, 10), None]
+    likely = _probs(AttackDatabreach=0.9)
+    assert window_events(window, outputs, heads, sentences, Decoding(), likely) == []  # proposals off
+    on = Decoding(propose=0.3)
+    assert window_events(window, outputs, heads, sentences, on) == []  # no label probabilities: none proposed
+    (event,) = window_events(window, outputs, heads, sentences, on, likely)
+    assert (event.type, event.trigger.start, event.trigger.text) == ("AttackDatabreach", 15, "was hacked")
+    assert event.score == pytest.approx(round(2 / 3 * 0.9, 4))
+    assert [(a.role, a.text) for a in event.arguments] == [("Victim", "Acme")]
+    assert window_events(window, outputs, heads, sentences, on, _probs(AttackDatabreach=0.2)) == []

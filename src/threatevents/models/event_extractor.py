@@ -328,6 +328,9 @@ class Decoding:
     ``trigger_boundaries`` redraws each trigger's edges toward the phrases the training annotation marks as
     triggers, where their prior beats the decoded span's by more than ``boundary_margin``
     (:meth:`~threatevents.models.trigger_lexicon.TriggerLexicon.redraw`; no effect without a lexicon).
+    ``propose`` > 0 adds the triggers the lexicon proposes at that threshold where the heads found none
+    (:meth:`~threatevents.models.trigger_lexicon.TriggerLexicon.propose`; needs the sentence's label
+    probabilities; 0: off).
     """
 
     trigger: float = 0.0
@@ -337,6 +340,7 @@ class Decoding:
     join_mentions: bool = False
     trigger_boundaries: bool = False
     boundary_margin: float = 0.0
+    propose: float = 0.0
 
 
 _TRIGGER_ALLOWED = bio_transitions(len(EVENT_LABELS))
@@ -383,6 +387,36 @@ def _redrawn(
     return list(out.values())
 
 
+def _proposed(
+    window: Window,
+    triggers: Sequence[tuple[int, int, int, int, int, int]],
+    text: str,
+    lexicon: TriggerLexicon,
+    labels: np.ndarray,
+    threshold: float,
+) -> dict[tuple[int, int, int], float]:
+    """``(char start, char end, type) -> score`` of the triggers the lexicon proposes in the window's sentence, clear
+    of the decoded ones and of the sentence's characters cut off by the window."""
+    taken = [(c_start, c_end) for part, c_start, c_end, *_ in triggers if part == CURRENT]
+    inside = window.part == CURRENT
+    limit = int(window.end[inside].max()) if inside.any() else 0
+    proposals = lexicon.propose(text, labels, threshold, taken)
+    return {(start, end, kind): score for start, end, kind, score in proposals if end <= limit}
+
+
+def _token_ranges(
+    window: Window, proposed: dict[tuple[int, int, int], float]
+) -> list[tuple[tuple[int, int, int], tuple[int, int]]]:
+    """Each proposed span's first and end token in the window (the sentence's tokens overlapping it)."""
+    out = []
+    for key in proposed:
+        start, end = key[:2]
+        hits = np.flatnonzero((window.part == CURRENT) & (window.start < end) & (window.end > start))
+        if hits.size:
+            out.append((key, (int(hits[0]), int(hits[-1]) + 1)))
+    return out
+
+
 def _lifted(log_probs: np.ndarray, offset: float) -> np.ndarray:
     """Log-probabilities with ``offset`` added to every tag but ``O`` (column 0)."""
     if not offset:
@@ -398,13 +432,16 @@ def window_events(
     heads: EventHeadWeights,
     sentences: Sequence[tuple[str, int] | None],
     decoding: Decoding | None = None,
+    labels: np.ndarray | None = None,
 ) -> list[Event]:
     """The events whose trigger lies in the window's sentence.
 
     ``sentences`` gives, for the previous, current and next sentence, its text and where it starts in
     the output frame (``None`` where the window has no such sentence). Arguments keep the offsets of
     the sentence they are found in. A trigger's score is the mean probability of its decoded tags; an
-    argument's, the probability of its role. ``decoding`` shifts the decisions (not the scores).
+    argument's, the probability of its role. ``decoding`` shifts the decisions (not the scores). ``labels``, the
+    sentence's probabilities of the event labels, lets the trigger lexicon propose triggers (``decoding.propose``);
+    a proposed trigger's score is its proposal score.
     """
     decoding = decoding or Decoding()
     trig_lp = log_softmax(outputs.trigger_logits)
@@ -413,6 +450,11 @@ def window_events(
     triggers = _word_spans(window, join_adjacent(trig_spans) if decoding.join_triggers else trig_spans, sentences)
     if decoding.trigger_boundaries and heads.lexicon is not None:
         triggers = _redrawn(triggers, sentences, heads.lexicon, decoding.boundary_margin)
+    proposed: dict[tuple[int, int, int], float] = {}
+    here = sentences[CURRENT]
+    if decoding.propose > 0 and heads.lexicon is not None and labels is not None and here is not None:
+        proposed = _proposed(window, triggers, here[0], heads.lexicon, labels, decoding.propose)
+        triggers = [*triggers, *((CURRENT, *key[:2], s, e, key[2]) for key, (s, e) in _token_ranges(window, proposed))]
     if not triggers:
         return []
     ment_lp = _lifted(log_softmax(outputs.mention_logits), decoding.mention)
@@ -426,12 +468,14 @@ def window_events(
     events: list[Event] = []
     for t, (part, c_start, c_end, s, e, kind) in enumerate(triggers):
         text, offset = sentences[part]  # type: ignore[misc]  # _word_spans keeps spans of present sentences
-        probs = np.exp(trig_lp[np.arange(s, e), trig_tags[s:e]])
+        score = proposed.get((c_start, c_end, kind)) if part == CURRENT else None
+        if score is None:
+            score = float(np.exp(trig_lp[np.arange(s, e), trig_tags[s:e]]).mean())
         event = Event(
             type=EVENT_LABELS[kind],
             realis=REALIS[int(realis[t])],
             trigger=Span(offset + c_start, offset + c_end, text[c_start:c_end]),
-            score=round(float(probs.mean()), 4),
+            score=round(score, 4),
         )
         if role_lp is not None:
             for (m_part, a_start, a_end, *_), scores in zip(mentions, role_lp[t], strict=True):

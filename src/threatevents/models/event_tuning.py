@@ -31,12 +31,13 @@ from .event_extractor import (
 )
 
 #: Values tried for each decision, in the order searched: joining touching spans, redrawing trigger edges by the
-#: trigger lexicon and its margin, then the offsets (trigger, mention, argument).
+#: trigger lexicon and its margin, the lexicon's proposals, then the offsets (trigger, mention, argument).
 GRID: dict[str, tuple[float | bool, ...]] = {
     "join_triggers": (False, True),
     "join_mentions": (False, True),
     "trigger_boundaries": (False, True),
     "boundary_margin": (0.0, 0.1, 0.2, 0.3),
+    "propose": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3),
     "trigger": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
     "mention": (0.0, 0.5, 1.0, 2.0, 3.0),
     "argument": (0.0, 0.5, 1.0, 2.0, 3.0),
@@ -71,10 +72,12 @@ class DevEvents:
         heads: EventHeadWeights,
         decoding: Decoding | None = None,
         skip: np.ndarray | None = None,
+        labels: np.ndarray | None = None,
     ) -> float:
         """Mean dev ``trigger_cls`` and ``argument_attached_cls`` F1 of the events decoded from ``outputs``
         (one ``EVENT_OUTPUTS`` tuple per window), over the sentences with gold events; sentences where ``skip``
-        is true (a mask over the dev sentences) find no events, as when the cascade skips them."""
+        is true (a mask over the dev sentences) find no events, as when the cascade skips them. ``labels`` (one
+        row of label probabilities per dev sentence) lets the trigger lexicon propose triggers."""
         predicted: dict[str, list[Event]] = {}
         for doc, sentences, doc_rows in zip(self.docs, self.texts, self.rows, strict=True):
             starts = join_sentences(sentences)[1]
@@ -85,7 +88,8 @@ class DevEvents:
                 if skip is not None and skip[r]:
                     continue
                 around = [(sentences[j], starts[j]) if 0 <= j < len(sentences) else None for j in (i - 1, i, i + 1)]
-                found += window_events(self.windows[r], WindowOutputs(*outputs[r]), heads, around, decoding)
+                row_labels = labels[r] if labels is not None else None
+                found += window_events(self.windows[r], WindowOutputs(*outputs[r]), heads, around, decoding, row_labels)
             predicted[doc.id] = found
         scores = score_events(self.gold, predicted)
         return (scores["trigger_cls"].f1 + scores["argument_attached_cls"].f1) / 2

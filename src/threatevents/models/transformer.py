@@ -155,7 +155,7 @@ class TransformerModel(EventModel):
         alignment = align_triggers(self.config.events_dir, train)
         texts = [s.text for doc in train for s in doc.sentences]
         found = zip(texts, alignment.triggers, alignment.found, strict=True)
-        heads.lexicon = TriggerLexicon.build((text, [(a, b) for a, b, _ in spans]) for text, spans, ok in found if ok)
+        heads.lexicon = TriggerLexicon.build((text, spans) for text, spans, ok in found if ok)
         self.metrics["trigger_lexicon"] = {"phrases": len(heads.lexicon.triggers)}
         return heads.lexicon
 
@@ -172,9 +172,10 @@ class TransformerModel(EventModel):
             return 0.0
         decoding = self.decoding
         dev_events, outputs = self._served_dev_events(dev)
+        labels = self._sentence_proba(dev)
         cuts = [c for c in CASCADE_CUTS if c <= label_cut]
         choice = tune_event_cascade(
-            self.linear.predict_proba(dev), lambda skip: dev_events.score(outputs, heads, decoding, skip), cuts
+            self.linear.predict_proba(dev), lambda skip: dev_events.score(outputs, heads, decoding, skip, labels), cuts
         )
         self.config.event_cascade_below = choice.cut
         self.metrics["event_cascade"] = choice.to_dict()
@@ -316,7 +317,8 @@ class TransformerModel(EventModel):
         dev_events, outputs = self._served_dev_events(dev)
         grid = {name: (getattr(current, name),) if name in keep else values for name, values in GRID.items()}
         start = Decoding(**{name: getattr(current, name) for name in keep})
-        choice = tune_decoding(lambda decoding: dev_events.score(outputs, heads, decoding), grid, start)
+        labels = self._sentence_proba(dev)  # for the lexicon's proposals
+        choice = tune_decoding(lambda decoding: dev_events.score(outputs, heads, decoding, None, labels), grid, start)
         for name, value in dataclasses.asdict(choice.decoding).items():
             setattr(self.config, f"decode_{name}", value)
         self.metrics["decoding"] = choice.to_dict()
@@ -405,22 +407,23 @@ class TransformerModel(EventModel):
         assert self.event_heads is not None
         windows = encode_windows(self._window_tokenizer(), texts, self.config.max_length)
         decoding = self.decoding
+        need_probs = with_probs or decoding.propose > 0  # the lexicon's proposals read the sentence labels
         label_cut, event_cut = self._cascade_cuts()
-        linear = self.linear.predict_proba(docs) if self.linear is not None and (with_probs or event_cut) else None
+        linear = self.linear.predict_proba(docs) if self.linear is not None and (need_probs or event_cut) else None
         skip = easy_rows(linear, event_cut) if linear is not None else np.zeros(len(windows), dtype=bool)
         run = np.flatnonzero(~skip)
-        names = (OUTPUT_NAME, *EVENT_OUTPUTS) if with_probs else EVENT_OUTPUTS
+        names = (OUTPUT_NAME, *EVENT_OUTPUTS) if need_probs else EVENT_OUTPUTS
         ran = self._runtime.run([windows[r].pair for r in run], names)
         outputs: list[list[np.ndarray] | None] = [None] * len(windows)
         for r, row_outputs in zip(run, ran, strict=True):
             outputs[r] = row_outputs
-        probs = np.zeros((len(windows) if with_probs else 0, len(EVENT_LABELS)))
-        if with_probs:
+        probs = np.zeros((len(windows) if need_probs else 0, len(EVENT_LABELS)))
+        if need_probs:
             if ran:  # skipped rows are easy for the labels too: combine gives them the linear probabilities
                 probs[run] = np.stack([row_outputs[0] for row_outputs in ran])
             if linear is not None:
                 probs = combine(probs, linear, float(self.config.linear_weight or 0.0), label_cut)
-        first = 1 if with_probs else 0
+        first = 1 if need_probs else 0
         result: list[list[list[Event]]] = []
         row = 0
         for d, doc in enumerate(texts):
@@ -434,9 +437,12 @@ class TransformerModel(EventModel):
                     continue
                 around = [(doc[j], int(offsets[j])) if 0 <= j < len(doc) else None for j in (i - 1, i, i + 1)]
                 found = WindowOutputs(*here[first:])
-                per_sentence.append(window_events(window, found, self.event_heads, around, decoding))
+                labels = probs[row - 1] if need_probs else None
+                per_sentence.append(window_events(window, found, self.event_heads, around, decoding, labels))
             result.append(per_sentence)
-        if with_probs and self._trigger_weight > 0:
+        if not with_probs:
+            return np.zeros((0, len(EVENT_LABELS))), result
+        if self._trigger_weight > 0:
             probs = with_trigger_labels(probs, trigger_scores(result), self._trigger_weight)
         return probs, result
 
@@ -587,6 +593,11 @@ class TransformerModel(EventModel):
                     f"redrawn by the training annotation's trigger phrases (margin {d.boundary_margin:g})"
                     if d.trigger_boundaries and self.event_heads.lexicon is not None
                     else "as decoded"
+                )
+                + (
+                    f"; triggers proposed by those phrases at threshold {d.propose:g}"
+                    if d.propose > 0 and self.event_heads.lexicon is not None
+                    else ""
                 )
                 + (" (chosen on dev)." if "decoding" in self.metrics else ".")
             )

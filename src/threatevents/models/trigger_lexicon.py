@@ -10,6 +10,10 @@ triggers. :meth:`TriggerLexicon.redraw` looks at the spans that overlap a decode
 better one found before it) by more than a margin. Whether to redraw, and the margin, are decoding choices made
 on dev (``Decoding.trigger_boundaries``, ``Decoding.boundary_margin``).
 
+The lexicon also *proposes* triggers the heads missed (:meth:`TriggerLexicon.propose`): a phrase the annotation
+often marks with one event type, in a sentence the sentence labels give that type, when the phrase's typed prior
+times the label's probability reaches a threshold chosen on dev (``Decoding.propose``).
+
 The lexicon is saved as JSON with the event heads (``events/trigger_lexicon.json``).
 """
 
@@ -21,6 +25,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
+
+from ..labels import EVENT_LABELS
 
 #: Words as the lexicon counts them: runs of word characters (with inner apostrophes), or one other character.
 WORD = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
@@ -47,35 +55,46 @@ def phrase(text: str, spans: Sequence[tuple[int, int]]) -> str:
 
 @dataclass
 class TriggerLexicon:
-    """Per phrase: times annotated as a trigger (``triggers``), times it occurs in the sentences (``occurrences``)."""
+    """Per phrase: times annotated as a trigger of each event type (``triggers``), times it occurs in the sentences
+    (``occurrences``)."""
 
-    triggers: dict[str, int] = field(default_factory=dict)
+    triggers: dict[str, dict[str, int]] = field(default_factory=dict)
     occurrences: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, sentences: Iterable[tuple[str, Sequence[tuple[int, int]]]]) -> TriggerLexicon:
-        """Count from ``(sentence text, trigger spans in it)`` pairs (character offsets, end exclusive)."""
+    def build(cls, sentences: Iterable[tuple[str, Sequence[tuple[int, int, str]]]]) -> TriggerLexicon:
+        """Count from ``(sentence text, triggers in it)`` pairs, a trigger ``(start, end, event label)`` (character
+        offsets, end exclusive)."""
         texts: list[str] = []
-        triggers: Counter[str] = Counter()
+        triggers: dict[str, Counter[str]] = {}
         for text, spans in sentences:
             texts.append(text)
-            for start, end in spans:
+            for start, end, label in spans:
                 inside = [(a, b) for a, b in words(text) if a < end and b > start]
                 if 0 < len(inside) <= MAX_WORDS:
-                    triggers[phrase(text, inside)] += 1
+                    triggers.setdefault(phrase(text, inside), Counter())[label] += 1
         occurrences: Counter[str] = Counter()
         for text in texts:
-            spans = words(text)
+            pieces = words(text)
             for n in range(1, MAX_WORDS + 1):
-                for i in range(len(spans) - n + 1):
-                    key = phrase(text, spans[i : i + n])
+                for i in range(len(pieces) - n + 1):
+                    key = phrase(text, pieces[i : i + n])
                     if key in triggers:
                         occurrences[key] += 1
-        return cls(dict(sorted(triggers.items())), {k: occurrences[k] for k in sorted(triggers)})
+        return cls(
+            {k: dict(sorted(triggers[k].items())) for k in sorted(triggers)},
+            {k: occurrences[k] for k in sorted(triggers)},
+        )
 
-    def prior(self, key: str) -> float:
-        """The share of ``key``'s occurrences annotated as a trigger (smoothed; 0 for an unknown phrase)."""
-        count = self.triggers.get(key, 0)
+    def count(self, key: str, label: str | None = None) -> int:
+        """Times ``key`` is annotated as a trigger (of ``label``, or of any type)."""
+        by_type = self.triggers.get(key, {})
+        return by_type.get(label, 0) if label is not None else sum(by_type.values())
+
+    def prior(self, key: str, label: str | None = None) -> float:
+        """The share of ``key``'s occurrences annotated as a trigger (of ``label``, or of any type), smoothed; 0 for
+        an unknown phrase."""
+        count = self.count(key, label)
         return count / (self.occurrences.get(key, 0) + SMOOTHING) if count else 0.0
 
     def redraw(self, text: str, start: int, end: int, margin: float) -> tuple[int, int]:
@@ -96,7 +115,7 @@ class TriggerLexicon:
                 if b - a > MAX_WORDS or (a, b) == (first, last):
                     continue
                 key = phrase(text, spans[a:b])
-                if self.triggers.get(key, 0) < MIN_COUNT:
+                if self.count(key) < MIN_COUNT:
                     continue
                 value = self.prior(key)
                 if value > best_prior + margin:
@@ -105,8 +124,45 @@ class TriggerLexicon:
             return start, end
         return spans[best[0]][0], spans[best[1] - 1][1]
 
+    def propose(
+        self,
+        text: str,
+        label_probs: Sequence[float] | np.ndarray,
+        threshold: float,
+        taken: Sequence[tuple[int, int]] = (),
+    ) -> list[tuple[int, int, int, float]]:
+        """Triggers to add to ``text``: ``(start, end, event label index, score)``.
+
+        A phrase of the sentence is proposed with an event type when the annotation marks it with that type at
+        least :data:`MIN_COUNT` times and its typed prior times the sentence's probability of that label
+        (``label_probs``, in :data:`~threatevents.labels.EVENT_LABELS` order) reaches ``threshold`` (the score).
+        The best scores are taken first; a phrase overlapping a ``taken`` span or one taken before is skipped.
+        """
+        if threshold <= 0:
+            return []
+        spans = words(text)
+        found: list[tuple[float, int, int, int]] = []
+        for n in range(1, MAX_WORDS + 1):
+            for i in range(len(spans) - n + 1):
+                key = phrase(text, spans[i : i + n])
+                for label in self.triggers.get(key, {}):
+                    kind = EVENT_LABELS.index(label)
+                    if self.count(key, label) < MIN_COUNT:
+                        continue
+                    score = self.prior(key, label) * float(label_probs[kind])
+                    if score >= threshold:
+                        found.append((score, spans[i][0], spans[i + n - 1][1], kind))
+        out: list[tuple[int, int, int, float]] = []
+        busy = list(taken)
+        for score, start, end, kind in sorted(found, key=lambda f: (-f[0], f[1], f[2], f[3])):
+            if any(a < end and b > start for a, b in busy):
+                continue
+            busy.append((start, end))
+            out.append((start, end, kind, score))
+        return sorted(out)
+
     # -- persistence ---------------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, dict[str, int]]:
+    def to_dict(self) -> dict[str, dict[str, dict[str, int]] | dict[str, int]]:
         return {"triggers": self.triggers, "occurrences": self.occurrences}
 
     @classmethod
@@ -114,15 +170,20 @@ class TriggerLexicon:
         """Read what :meth:`to_dict` wrote; :class:`ValueError` on anything else."""
         if not isinstance(data, dict) or set(data) != {"triggers", "occurrences"}:
             raise ValueError("a trigger lexicon is an object with exactly 'triggers' and 'occurrences'")
-        tables: list[dict[str, int]] = []
-        for name in ("triggers", "occurrences"):
-            table = data[name]
-            if not isinstance(table, dict) or not all(
+        triggers, occurrences = data["triggers"], data["occurrences"]
+
+        def counts(table: object) -> bool:
+            return isinstance(table, dict) and all(
                 isinstance(k, str) and type(v) is int and v >= 0 for k, v in table.items()
-            ):
-                raise ValueError(f"trigger lexicon '{name}' must map phrases to non-negative integers")
-            tables.append(table)
-        return cls(*tables)
+            )
+
+        if not isinstance(triggers, dict) or not all(
+            isinstance(k, str) and counts(v) and set(v) <= set(EVENT_LABELS) for k, v in triggers.items()
+        ):
+            raise ValueError("trigger lexicon 'triggers' must map phrases to counts per event label")
+        if not counts(occurrences):
+            raise ValueError("trigger lexicon 'occurrences' must map phrases to non-negative integers")
+        return cls(triggers, occurrences)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
