@@ -38,6 +38,7 @@ SENTENCES = [
     "Their records were compromised as well.",
     "It was a bad day, and the patch was late.",
     "They released a patch on Friday.",
+    "Files were compromised.",
 ]
 
 
@@ -48,6 +49,7 @@ def _lexicon() -> TriggerLexicon:
             (SENTENCES[1], [_trigger(SENTENCES[1], "was compromised", "AttackRansom")]),
             (SENTENCES[2], [_trigger(SENTENCES[2], "compromised")]),  # annotated without its auxiliary
             (SENTENCES[3], []),
+            (SENTENCES[5], [_trigger(SENTENCES[5], "compromised")]),
             (SENTENCES[4], [_trigger(SENTENCES[4], "released a patch", PATCH), _trigger(SENTENCES[4], "patch", PATCH)]),
         ]
     )
@@ -55,16 +57,14 @@ def _lexicon() -> TriggerLexicon:
 
 def test_build_counts_trigger_phrases_and_their_occurrences() -> None:
     lexicon = _lexicon()
-    assert lexicon.triggers == {
+    assert lexicon.triggers == {  # phrases annotated once ("released a patch", "patch") are left out
         "was compromised": {"AttackDatabreach": 1, "AttackRansom": 1},
-        "compromised": {"AttackDatabreach": 1},
-        "released a patch": {PATCH: 1},
-        "patch": {PATCH: 1},
+        "compromised": {"AttackDatabreach": 2},
     }
-    # "compromised" occurs three times, "patch" twice (once not annotated), "was" is no trigger phrase
-    assert lexicon.occurrences == {"was compromised": 2, "compromised": 3, "released a patch": 1, "patch": 2}
+    # "compromised" occurs four times; "was" is no trigger phrase
+    assert lexicon.occurrences == {"was compromised": 2, "compromised": 4}
     assert lexicon.prior("was compromised") == pytest.approx(2 / 3)
-    assert lexicon.prior("compromised") == pytest.approx(1 / 4)
+    assert lexicon.prior("compromised") == pytest.approx(2 / 5)
     assert lexicon.prior("was") == 0.0 and lexicon.prior("never seen") == 0.0
     assert lexicon.count("was compromised") == 2 and lexicon.count("was compromised", "AttackRansom") == 1
     assert lexicon.prior("was compromised", "AttackRansom") == pytest.approx(1 / 3)
@@ -73,8 +73,8 @@ def test_build_counts_trigger_phrases_and_their_occurrences() -> None:
 
 def test_build_reads_words_not_characters() -> None:
     text = "Attackers stole e-mail addresses."
-    lexicon = TriggerLexicon.build([(text, [(10, 13, "AttackDatabreach")])])  # "sto": the whole word is counted
-    assert lexicon.triggers == {"stole": {"AttackDatabreach": 1}}
+    lexicon = TriggerLexicon.build([(text, [(10, 13, "AttackDatabreach")])] * 2)  # "sto": the whole word counts
+    assert lexicon.triggers == {"stole": {"AttackDatabreach": 2}}
     assert words("it's done.") == [(0, 4), (5, 9), (9, 10)]
 
 
@@ -83,9 +83,9 @@ def test_redraw_moves_edges_to_a_more_likely_trigger_phrase() -> None:
     text = "The database was compromised last week."
     was, compromised, both = _span(text, "was"), _span(text, "compromised"), _span(text, "was compromised")
     assert lexicon.redraw(text, *was, margin=0.0) == both  # widened to the right
-    assert lexicon.redraw(text, *compromised, margin=0.0) == both  # widened to the left (2/3 beats 1/4)
+    assert lexicon.redraw(text, *compromised, margin=0.0) == both  # widened to the left (2/3 beats 2/5)
     assert lexicon.redraw(text, *both, margin=0.0) == both  # already the best phrase
-    assert lexicon.redraw(text, *compromised, margin=0.5) == compromised  # 2/3 - 1/4 is not above 0.5
+    assert lexicon.redraw(text, *compromised, margin=0.5) == compromised  # 2/3 - 2/5 is not above 0.5
     last = _span(text, "last week")
     assert lexicon.redraw(text, *last, margin=0.0) == last  # no trigger phrase around: unchanged
 

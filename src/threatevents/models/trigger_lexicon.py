@@ -64,7 +64,8 @@ class TriggerLexicon:
     @classmethod
     def build(cls, sentences: Iterable[tuple[str, Sequence[tuple[int, int, str]]]]) -> TriggerLexicon:
         """Count from ``(sentence text, triggers in it)`` pairs, a trigger ``(start, end, event label)`` (character
-        offsets, end exclusive)."""
+        offsets, end exclusive). Only phrases annotated at least :data:`MIN_COUNT` times are kept: the others can
+        never be drawn to or proposed, and a decoded span on one counts as a phrase of prior 0."""
         texts: list[str] = []
         triggers: dict[str, Counter[str]] = {}
         for text, spans in sentences:
@@ -73,6 +74,7 @@ class TriggerLexicon:
                 inside = [(a, b) for a, b in words(text) if a < end and b > start]
                 if 0 < len(inside) <= MAX_WORDS:
                     triggers.setdefault(phrase(text, inside), Counter())[label] += 1
+        triggers = {k: v for k, v in triggers.items() if sum(v.values()) >= MIN_COUNT}  # the phrases redraw can use
         occurrences: Counter[str] = Counter()
         for text in texts:
             pieces = words(text)
