@@ -71,6 +71,13 @@ def main() -> None:
         default="keep",
         help="keep the run's int8 graph, or re-quantise the fp32 export of its torch checkpoint",
     )
+    parser.add_argument(
+        "--trigger-labels",
+        type=float,
+        default=None,
+        help="fix the weight with which found triggers lift sentence labels (default: chosen on dev); 0 keeps "
+        "the events cascade possible (a speed choice: the cascade is off while triggers lift labels)",
+    )
     parser.add_argument("--skip-fp32", action="store_true", help="do not score the fp32 network (saves a test pass)")
     args = parser.parse_args()
     model = TransformerModel.load(args.run / "model")
@@ -88,7 +95,11 @@ def main() -> None:
     if model.event_heads is not None and model.event_heads.lexicon is None:  # runs trained before the lexicon
         model.build_trigger_lexicon(corpus.split("train"))
     model.tune_event_decoding(dev)
-    model.tune_trigger_labels(dev)
+    if args.trigger_labels is None:
+        model.tune_trigger_labels(dev)
+    else:
+        model.config.trigger_labels = args.trigger_labels
+        model.config.validate()
     model.tune_event_cascade(dev)
     model.tune_thresholds(dev)
     print(
