@@ -115,6 +115,7 @@ def test_lexicon_round_trips_and_refuses_bad_files(tmp_path: Path) -> None:
         '{"triggers": {"a": {"Unknown": 1}}, "occurrences": {}}',
         '{"triggers": {}, "occurrences": {"a": 1.5}}',
         '{"triggers": {}, "occurrences": {}, "extra": 1}',
+        '{"triggers": {"a": {"AttackRansom": 3}}, "occurrences": {"a": 2}}',  # annotated more than it occurs
     ):
         (tmp_path / LEXICON_FILE).write_text(bad, encoding="utf-8")
         with pytest.raises(ValueError):

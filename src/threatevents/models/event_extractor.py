@@ -387,6 +387,14 @@ def _redrawn(
     return list(out.values())
 
 
+def token_span(window: Window, part: int, start: int, end: int) -> tuple[int, int] | None:
+    """First and end token of the window's tokens from sentence ``part`` whose characters overlap ``[start, end)``
+    (``None`` when none do, e.g. cut off by the window)."""
+    inside = (window.part == part) & (window.start < end) & (window.end > start) & (window.end > window.start)
+    hits = np.flatnonzero(inside)
+    return (int(hits[0]), int(hits[-1]) + 1) if hits.size else None
+
+
 def _proposed(
     window: Window,
     triggers: Sequence[tuple[int, int, int, int, int, int]],
@@ -394,26 +402,17 @@ def _proposed(
     lexicon: TriggerLexicon,
     labels: np.ndarray,
     threshold: float,
-) -> dict[tuple[int, int, int], float]:
-    """``(char start, char end, type) -> score`` of the triggers the lexicon proposes in the window's sentence, clear
-    of the decoded ones and of the sentence's characters cut off by the window."""
+) -> dict[tuple[int, int, int, int, int, int], float]:
+    """The triggers the lexicon proposes in the window's sentence, as :func:`_word_spans` gives them, with their
+    scores: clear of the decoded ones and of the sentence's characters cut off by the window."""
     taken = [(c_start, c_end) for part, c_start, c_end, *_ in triggers if part == CURRENT]
     inside = window.part == CURRENT
     limit = int(window.end[inside].max()) if inside.any() else 0
-    proposals = lexicon.propose(text, labels, threshold, taken)
-    return {(start, end, kind): score for start, end, kind, score in proposals if end <= limit}
-
-
-def _token_ranges(
-    window: Window, proposed: dict[tuple[int, int, int], float]
-) -> list[tuple[tuple[int, int, int], tuple[int, int]]]:
-    """Each proposed span's first and end token in the window (the sentence's tokens overlapping it)."""
-    out = []
-    for key in proposed:
-        start, end = key[:2]
-        hits = np.flatnonzero((window.part == CURRENT) & (window.start < end) & (window.end > start))
-        if hits.size:
-            out.append((key, (int(hits[0]), int(hits[-1]) + 1)))
+    out: dict[tuple[int, int, int, int, int, int], float] = {}
+    for start, end, kind, score in lexicon.propose(text, labels, threshold, taken):
+        tokens = token_span(window, CURRENT, start, end) if end <= limit else None
+        if tokens is not None:
+            out[(CURRENT, start, end, *tokens, kind)] = score
     return out
 
 
@@ -450,11 +449,11 @@ def window_events(
     triggers = _word_spans(window, join_adjacent(trig_spans) if decoding.join_triggers else trig_spans, sentences)
     if decoding.trigger_boundaries and heads.lexicon is not None:
         triggers = _redrawn(triggers, sentences, heads.lexicon, decoding.boundary_margin)
-    proposed: dict[tuple[int, int, int], float] = {}
+    proposed: dict[tuple[int, int, int, int, int, int], float] = {}
     here = sentences[CURRENT]
     if decoding.propose > 0 and heads.lexicon is not None and labels is not None and here is not None:
         proposed = _proposed(window, triggers, here[0], heads.lexicon, labels, decoding.propose)
-        triggers = [*triggers, *((CURRENT, *key[:2], s, e, key[2]) for key, (s, e) in _token_ranges(window, proposed))]
+        triggers = [*triggers, *proposed]
     if not triggers:
         return []
     ment_lp = _lifted(log_softmax(outputs.mention_logits), decoding.mention)
@@ -468,7 +467,7 @@ def window_events(
     events: list[Event] = []
     for t, (part, c_start, c_end, s, e, kind) in enumerate(triggers):
         text, offset = sentences[part]  # type: ignore[misc]  # _word_spans keeps spans of present sentences
-        score = proposed.get((c_start, c_end, kind)) if part == CURRENT else None
+        score = proposed.get((part, c_start, c_end, s, e, kind))
         if score is None:
             score = float(np.exp(trig_lp[np.arange(s, e), trig_tags[s:e]]).mean())
         event = Event(

@@ -32,6 +32,7 @@ from .event_extractor import (
     TRIGGER_TAGS,
     EventHeadWeights,
     Window,
+    token_span,
 )
 
 IGNORE = -100
@@ -190,12 +191,6 @@ class WindowTargets:
     pairs: list[tuple[int, int, int]]  # (trigger, mention, role class) for every trigger x mention
 
 
-def _token_span(window: Window, part: int, start: int, end: int) -> tuple[int, int] | None:
-    inside = (window.part == part) & (window.start < end) & (window.end > start) & (window.end > window.start)
-    hits = np.flatnonzero(inside)
-    return (int(hits[0]), int(hits[-1]) + 1) if hits.size else None
-
-
 def window_targets(window: Window, gold: SentenceEvents) -> WindowTargets:
     """Token targets for ``window`` from its sentence's gold events.
 
@@ -210,7 +205,7 @@ def window_targets(window: Window, gold: SentenceEvents) -> WindowTargets:
     realis: list[int] = []
     kept: list[int] = []
     for k, (start, end, kind, real) in enumerate(gold.triggers):
-        span = _token_span(window, CURRENT, start, end)
+        span = token_span(window, CURRENT, start, end)
         if span is None or (trigger_tags[span[0] : span[1]] != 0).any():
             continue
         trigger_tags[span[0]] = 1 + 2 * kind
@@ -222,7 +217,7 @@ def window_targets(window: Window, gold: SentenceEvents) -> WindowTargets:
     roles: dict[tuple[int, int], int] = {}  # (trigger, mention) -> role
     for t, k in enumerate(kept):
         for part, start, end, role in gold.arguments[k]:
-            span = _token_span(window, part, start, end)
+            span = token_span(window, part, start, end)
             if span is None:
                 continue
             if span not in mentions:

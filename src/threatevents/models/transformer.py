@@ -146,8 +146,8 @@ class TransformerModel(EventModel):
 
     def build_trigger_lexicon(self, train: Sequence[Document]) -> TriggerLexicon:
         """Count the trigger phrases of ``train``'s CASIE annotation (``config.events_dir``; the sentences found in
-        their article) into the event heads' lexicon, which ``decoding.trigger_boundaries`` uses (see
-        :mod:`~threatevents.models.trigger_lexicon`). Returns it."""
+        their article) into the event heads' lexicon, which redraws trigger edges (``decoding.trigger_boundaries``)
+        and proposes triggers (``decoding.propose``); see :mod:`~threatevents.models.trigger_lexicon`. Returns it."""
         from ..casie import align_triggers
 
         heads = self._tuning_heads()

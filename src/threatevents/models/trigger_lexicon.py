@@ -41,6 +41,7 @@ MIN_COUNT = 2
 #: Added to a phrase's occurrences in the prior (a phrase seen once as a trigger is not a sure thing).
 SMOOTHING = 1.0
 LEXICON_FILE = "trigger_lexicon.json"
+LABEL_INDEX = {label: i for i, label in enumerate(EVENT_LABELS)}
 
 
 def words(text: str) -> list[tuple[int, int]]:
@@ -140,7 +141,7 @@ class TriggerLexicon:
         (``label_probs``, in :data:`~threatevents.labels.EVENT_LABELS` order) reaches ``threshold`` (the score).
         The best scores are taken first; a phrase overlapping a ``taken`` span or one taken before is skipped.
         """
-        if threshold <= 0:
+        if threshold <= 0 or max(label_probs, default=0.0) < threshold:  # a prior is below 1: nothing can reach it
             return []
         spans = words(text)
         found: list[tuple[float, int, int, int]] = []
@@ -148,7 +149,7 @@ class TriggerLexicon:
             for i in range(len(spans) - n + 1):
                 key = phrase(text, spans[i : i + n])
                 for label in self.triggers.get(key, {}):
-                    kind = EVENT_LABELS.index(label)
+                    kind = LABEL_INDEX[label]
                     if self.count(key, label) < MIN_COUNT:
                         continue
                     score = self.prior(key, label) * float(label_probs[kind])
@@ -185,6 +186,8 @@ class TriggerLexicon:
             raise ValueError("trigger lexicon 'triggers' must map phrases to counts per event label")
         if not counts(occurrences):
             raise ValueError("trigger lexicon 'occurrences' must map phrases to non-negative integers")
+        if any(occurrences.get(k, 0) < sum(v.values()) for k, v in triggers.items()):
+            raise ValueError("trigger lexicon: a phrase is annotated more often than it occurs")
         return cls(triggers, occurrences)
 
     def save(self, folder: Path) -> None:
