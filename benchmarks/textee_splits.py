@@ -448,7 +448,8 @@ def redecode_model(
 ) -> None:
     """Choose ``model``'s event decoding, trigger-label weight and events cascade again on ``dev`` where ``recipe``
     leaves them null (the values it gives are set), in fit's order, then the thresholds; a model saved before the
-    trigger lexicon gets one counted from ``train``'s annotation first."""
+    trigger lexicon gets one counted from ``train``'s annotation first, and one saved before the trigger ranker gets
+    one fitted on ``train``."""
     from dataclasses import fields
 
     from threatevents.models.event_extractor import Decoding
@@ -459,6 +460,8 @@ def redecode_model(
         setattr(cfg, name, recipe.get(name))  # as fit starts: null where dev chooses
     if model.event_heads is not None and model.event_heads.lexicon is None:
         model.build_trigger_lexicon(train)
+    if model.event_heads is not None and model.event_heads.ranker is None:
+        model.fit_trigger_ranker(train)
     given = [f.name for f in fields(Decoding) if recipe.get(f"decode_{f.name}") is not None]
     if len(given) < len(fields(Decoding)):
         model.tune_event_decoding(dev, keep=given)

@@ -230,7 +230,7 @@ def test_decoding_search_takes_each_offset_in_turn_and_keeps_zero_on_ties() -> N
     choice = tune_decoding(score, {"trigger": (0, 1, 2), "mention": (0, 1, 2, 3), "argument": (0, 1)})
     assert choice.decoding == Decoding(1.0, 2.0, 0.0)
     start = "trigger=1,mention=2,argument=0,join_triggers=0,join_mentions=0,trigger_boundaries=0,"
-    start += "boundary_margin=0,propose=0"
+    start += "boundary_margin=0,propose=0,rank=0"
     assert choice.dev_scores[start] == 0.0
     assert len(choice.dev_scores) == 1 + 2 + 3 + 1  # the start, then each new point once
 
@@ -512,7 +512,17 @@ def test_extractor_fits_predicts_saves_and_reloads_identical_events(
     assert extractor.event_heads is not None and extractor.event_heads.lexicon is not None
     assert extractor.event_heads.lexicon.triggers and reloaded.event_heads is not None
     assert reloaded.event_heads.lexicon == extractor.event_heads.lexicon
+    assert f"{EVENT_WEIGHTS_DIR}/trigger_ranker.json" in manifest  # fitted on the training sentences
+    assert extractor.event_heads.ranker is not None and extractor.event_heads.ranker.weights
+    assert reloaded.event_heads.ranker == extractor.event_heads.ranker
     assert _records(reloaded.predict_events(docs)) == _records(events)
+    before = extractor.config.decode_rank
+    extractor.config.decode_rank = reloaded.config.decode_rank = 0.01  # the ranker decides the triggers
+    try:
+        ranked = extractor.predict_events(docs)
+        assert sum(map(len, ranked)) > 0 and _records(reloaded.predict_events(docs)) == _records(ranked)
+    finally:
+        extractor.config.decode_rank = before
     np.testing.assert_array_equal(reloaded.predict_proba(docs), extractor.predict_proba(docs))
 
 
@@ -875,6 +885,7 @@ def test_decoding_offsets_are_chosen_on_dev_saved_and_used(extractor: Transforme
         assert extractor.decoding == chosen and plain in extractor.metrics["decoding"]["dev_scores"]
         extractor.config.decode_trigger = 10.0  # every sentence token becomes a trigger
         extractor.config.decode_join_triggers = True  # ... and touching ones one trigger
+        extractor.config.decode_rank = 0.0  # the heads decide the triggers, not the ranker
         flooded = extractor.predict_events(dev)
         assert sum(map(len, flooded)) > 0
         reloaded = TransformerModel.load(extractor.save(tmp_path / "model"))
@@ -883,8 +894,9 @@ def test_decoding_offsets_are_chosen_on_dev_saved_and_used(extractor: Transforme
             [e.to_record() for e in d] for d in flooded
         ]
         assert reloaded.decoding.join_triggers is True
-        assert "decoding offsets trigger 10" in extractor.card_details()
-        assert "touching spans joined: triggers yes" in extractor.card_details()
+        assert "trigger offset 10" in extractor.card_details()
+        assert "touching trigger spans joined: yes" in extractor.card_details()
+        assert "trigger ranker" not in extractor.card_details()
         kept = extractor.tune_event_decoding(dev, keep=["trigger"])  # a value the config gives is not searched
         tried = extractor.metrics["decoding"]["dev_scores"]
         assert kept.trigger == 10.0 and len(tried) > 1 and all(k.startswith("trigger=10,") for k in tried)

@@ -230,3 +230,24 @@ def test_window_events_add_proposed_triggers_with_their_arguments() -> None:
     assert event.score == pytest.approx(round(2 / 3 * 0.9, 4))
     assert [(a.role, a.text) for a in event.arguments] == [("Victim", "Acme")]
     assert window_events(window, outputs, heads, sentences, on, _probs(AttackDatabreach=0.2)) == []
+
+
+def test_phrases_in_finds_every_lexicon_phrase_of_a_sentence() -> None:
+    lexicon = _lexicon()
+    text = "The patch was compromised, and it was compromised again; Compromised!"
+    spans = words(text)
+    brute = [
+        (i, j, " ".join(text[a:b].lower() for a, b in spans[i:j]))
+        for i in range(len(spans))
+        for j in range(i + 1, min(len(spans), i + 6) + 1)
+    ]
+    expected = [(i, j, key) for i, j, key in brute if key in lexicon.triggers]
+    assert lexicon.phrases_in(text) == expected
+    assert [key for *_, key in expected] == [
+        "was compromised",
+        "compromised",
+        "was compromised",
+        "compromised",
+        "compromised",
+    ]
+    assert lexicon.phrases_in("") == [] and TriggerLexicon().phrases_in(text) == []

@@ -27,7 +27,8 @@ import numpy as np
 
 from ..events import Argument, Event, Span
 from ..labels import ARGUMENT_ROLES, EVENT_LABELS, REALIS
-from .trigger_lexicon import TriggerLexicon
+from .trigger_lexicon import TriggerLexicon, words
+from .trigger_ranker import CANDIDATE_OFFSETS, TriggerRanker, candidate_spans, features, select
 
 if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
@@ -248,6 +249,7 @@ class EventHeadWeights:
     role_weight: np.ndarray  # (roles + 1, 2 * dim)
     role_bias: np.ndarray  # (roles + 1,)
     lexicon: TriggerLexicon | None = None  # trigger phrases of the training annotation (see trigger_lexicon)
+    ranker: TriggerRanker | None = None  # scores trigger candidates (see trigger_ranker)
 
     FILES = ("realis_weight", "realis_bias", "role_bilinear", "role_weight", "role_bias")
 
@@ -286,11 +288,13 @@ class EventHeadWeights:
             np.save(folder / f"{name}.npy", np.ascontiguousarray(getattr(self, name), dtype=np.float32))
         if self.lexicon is not None:
             self.lexicon.save(folder)
+        if self.ranker is not None:
+            self.ranker.save(folder)
 
     @classmethod
     def load(cls, folder: Path) -> EventHeadWeights:
         arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in cls.FILES}
-        weights = cls(**arrays, lexicon=TriggerLexicon.load(folder))
+        weights = cls(**arrays, lexicon=TriggerLexicon.load(folder), ranker=TriggerRanker.load(folder))
         dim = weights.realis_weight.shape[1]
         roles = len(ROLE_CLASSES)
         shapes = {
@@ -330,7 +334,10 @@ class Decoding:
     (:meth:`~threatevents.models.trigger_lexicon.TriggerLexicon.redraw`; no effect without a lexicon).
     ``propose`` > 0 adds the triggers the lexicon proposes at that threshold where the heads found none
     (:meth:`~threatevents.models.trigger_lexicon.TriggerLexicon.propose`; needs the sentence's label
-    probabilities; 0: off).
+    probabilities; 0: off). ``rank`` > 0 replaces all of these for triggers: the trigger ranker scores the
+    candidates (the heads' spans at fixed offsets, redrawn, and the lexicon's phrases) and the best ones at least
+    ``rank`` are kept (:mod:`~threatevents.models.trigger_ranker`; needs the ranker, the lexicon and the network's
+    own label probabilities; 0: off).
     """
 
     trigger: float = 0.0
@@ -341,6 +348,7 @@ class Decoding:
     trigger_boundaries: bool = False
     boundary_margin: float = 0.0
     propose: float = 0.0
+    rank: float = 0.0
 
 
 _TRIGGER_ALLOWED = bio_transitions(len(EVENT_LABELS))
@@ -416,6 +424,46 @@ def _proposed(
     return out
 
 
+def ranker_candidates(
+    window: Window, trigger_log_probs: np.ndarray, text: str, label_probs: np.ndarray, lexicon: TriggerLexicon
+) -> list[tuple[tuple[int, int, int], tuple[int, int], dict[str, float]]]:
+    """The trigger ranker's candidates in the window's sentence (``text``): ``((start, end, type), (first token,
+    end token), features)``, for scoring (:class:`~threatevents.models.trigger_ranker.TriggerRanker`) or, with the
+    gold triggers, for fitting it. ``label_probs`` are the network's own probabilities of the sentence labels."""
+    here: list[tuple[str, int] | None] = [None, (text, 0), None]
+    pieces = words(text)
+    decoded: dict[str, list[tuple[int, int, int]]] = {}
+    for i, offset in enumerate(CANDIDATE_OFFSETS):
+        tags = viterbi_bio(_lifted(trigger_log_probs, offset), _TRIGGER_ALLOWED, window.part == CURRENT)
+        spans = _word_spans(window, join_adjacent(bio_spans(tags)), here)
+        decoded[f"d{i}"] = [(start, end, kind) for _part, start, end, _s, _e, kind in spans]
+    tag_probs = np.exp(trigger_log_probs)
+    out = []
+    for candidate, sources in candidate_spans(text, decoded, lexicon, pieces).items():
+        tokens = token_span(window, CURRENT, candidate[0], candidate[1])
+        if tokens is not None:
+            example = features(text, candidate, sources, tag_probs, tokens, label_probs, lexicon, pieces)
+            out.append((candidate, tokens, example))
+    return out
+
+
+def _ranked(
+    window: Window,
+    trigger_log_probs: np.ndarray,
+    text: str,
+    heads: EventHeadWeights,
+    label_probs: np.ndarray,
+    threshold: float,
+) -> dict[tuple[int, int, int, int, int, int], float]:
+    """The triggers the ranker keeps in the window's sentence, as :func:`_word_spans` gives them, with their
+    scores."""
+    assert heads.ranker is not None and heads.lexicon is not None
+    found = ranker_candidates(window, trigger_log_probs, text, label_probs, heads.lexicon)
+    tokens = {candidate: span for candidate, span, _ in found}
+    scored = [(heads.ranker.score(example), candidate) for candidate, _, example in found]
+    return {(CURRENT, a, b, *tokens[(a, b, k)], k): score for score, (a, b, k) in select(scored, threshold)}
+
+
 def _lifted(log_probs: np.ndarray, offset: float) -> np.ndarray:
     """Log-probabilities with ``offset`` added to every tag but ``O`` (column 0)."""
     if not offset:
@@ -432,6 +480,7 @@ def window_events(
     sentences: Sequence[tuple[str, int] | None],
     decoding: Decoding | None = None,
     labels: np.ndarray | None = None,
+    network_labels: np.ndarray | None = None,
 ) -> list[Event]:
     """The events whose trigger lies in the window's sentence.
 
@@ -440,20 +489,29 @@ def window_events(
     the sentence they are found in. A trigger's score is the mean probability of its decoded tags; an
     argument's, the probability of its role. ``decoding`` shifts the decisions (not the scores). ``labels``, the
     sentence's probabilities of the event labels, lets the trigger lexicon propose triggers (``decoding.propose``);
-    a proposed trigger's score is its proposal score.
+    a proposed trigger's score is its proposal score. ``network_labels``, the network's own probabilities of them
+    (without the linear companion), let the trigger ranker choose the triggers (``decoding.rank``); a ranked
+    trigger's score is the ranker's probability.
     """
     decoding = decoding or Decoding()
     trig_lp = log_softmax(outputs.trigger_logits)
-    trig_tags = viterbi_bio(_lifted(trig_lp, decoding.trigger), _TRIGGER_ALLOWED, window.part == CURRENT)
-    trig_spans = bio_spans(trig_tags)
-    triggers = _word_spans(window, join_adjacent(trig_spans) if decoding.join_triggers else trig_spans, sentences)
-    if decoding.trigger_boundaries and heads.lexicon is not None:
-        triggers = _redrawn(triggers, sentences, heads.lexicon, decoding.boundary_margin)
+    trig_tags = np.zeros(0, dtype=int)  # the decoded tags (not decoded when the ranker chooses)
     proposed: dict[tuple[int, int, int, int, int, int], float] = {}
     here = sentences[CURRENT]
-    if decoding.propose > 0 and heads.lexicon is not None and labels is not None and here is not None:
-        proposed = _proposed(window, triggers, here[0], heads.lexicon, labels, decoding.propose)
-        triggers = [*triggers, *proposed]
+    ranking = decoding.rank > 0 and heads.ranker is not None and heads.lexicon is not None
+    if ranking and network_labels is not None and here is not None:
+        proposed = _ranked(window, trig_lp, here[0], heads, network_labels, decoding.rank)
+        triggers = list(proposed)
+    else:
+        trig_tags = viterbi_bio(_lifted(trig_lp, decoding.trigger), _TRIGGER_ALLOWED, window.part == CURRENT)
+        trig_spans = bio_spans(trig_tags)
+        joined = join_adjacent(trig_spans) if decoding.join_triggers else trig_spans
+        triggers = _word_spans(window, joined, sentences)
+        if decoding.trigger_boundaries and heads.lexicon is not None:
+            triggers = _redrawn(triggers, sentences, heads.lexicon, decoding.boundary_margin)
+        if decoding.propose > 0 and heads.lexicon is not None and labels is not None and here is not None:
+            proposed = _proposed(window, triggers, here[0], heads.lexicon, labels, decoding.propose)
+            triggers = [*triggers, *proposed]
     if not triggers:
         return []
     ment_lp = _lifted(log_softmax(outputs.mention_logits), decoding.mention)

@@ -31,13 +31,16 @@ from .event_extractor import (
 )
 
 #: Values tried for each decision, in the order searched: joining touching spans, redrawing trigger edges by the
-#: trigger lexicon and its margin, the lexicon's proposals, then the offsets (trigger, mention, argument).
+#: trigger lexicon and its margin, the lexicon's proposals, the trigger ranker's threshold (which, when on, decides
+#: the triggers instead of the trigger offset, the redrawn edges and the proposals), then the offsets (trigger,
+#: mention, argument).
 GRID: dict[str, tuple[float | bool, ...]] = {
     "join_triggers": (False, True),
     "join_mentions": (False, True),
     "trigger_boundaries": (False, True),
     "boundary_margin": (0.0, 0.1, 0.2, 0.3),
     "propose": (0.0, 0.05, 0.1, 0.15, 0.2, 0.3),
+    "rank": (0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5),
     "trigger": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
     "mention": (0.0, 0.5, 1.0, 2.0, 3.0),
     "argument": (0.0, 0.5, 1.0, 2.0, 3.0),
@@ -73,11 +76,13 @@ class DevEvents:
         decoding: Decoding | None = None,
         skip: np.ndarray | None = None,
         labels: np.ndarray | None = None,
+        network_labels: np.ndarray | None = None,
     ) -> float:
         """Mean dev ``trigger_cls`` and ``argument_attached_cls`` F1 of the events decoded from ``outputs``
         (one ``EVENT_OUTPUTS`` tuple per window), over the sentences with gold events; sentences where ``skip``
         is true (a mask over the dev sentences) find no events, as when the cascade skips them. ``labels`` (one
-        row of label probabilities per dev sentence) lets the trigger lexicon propose triggers."""
+        row of label probabilities per dev sentence) lets the trigger lexicon propose triggers; ``network_labels`` (the
+        network's own, without the linear companion) lets the trigger ranker choose them."""
         predicted: dict[str, list[Event]] = {}
         for doc, sentences, doc_rows in zip(self.docs, self.texts, self.rows, strict=True):
             starts = join_sentences(sentences)[1]
@@ -89,7 +94,9 @@ class DevEvents:
                     continue
                 around = [(sentences[j], starts[j]) if 0 <= j < len(sentences) else None for j in (i - 1, i, i + 1)]
                 row_labels = labels[r] if labels is not None else None
-                found += window_events(self.windows[r], WindowOutputs(*outputs[r]), heads, around, decoding, row_labels)
+                network = network_labels[r] if network_labels is not None else None
+                window = WindowOutputs(*outputs[r])
+                found += window_events(self.windows[r], window, heads, around, decoding, row_labels, network)
             predicted[doc.id] = found
         scores = score_events(self.gold, predicted)
         return (scores["trigger_cls"].f1 + scores["argument_attached_cls"].f1) / 2

@@ -29,7 +29,9 @@ from .event_extractor import (
     EventHeadWeights,
     WindowOutputs,
     encode_windows,
+    log_softmax,
     plain_tokenizer,
+    ranker_candidates,
     window_events,
 )
 from .event_tuning import GRID, DevEvents, tune_decoding, tune_event_cascade
@@ -50,6 +52,7 @@ from .transformer_config import (
 )
 from .trigger_labels import choose_weight, trigger_scores, with_trigger_labels
 from .trigger_lexicon import TriggerLexicon
+from .trigger_ranker import CANDIDATE_OFFSETS, FOLDS, TriggerRanker
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -136,6 +139,7 @@ class TransformerModel(EventModel):
             self.attach_linear(LinearModel(LinearConfig(seed=cfg.seed)).fit(train), dev)
         if cfg.events:
             self.build_trigger_lexicon(train)
+            self.fit_trigger_ranker(train)
         if cfg.events and dev and None in self._decoding_config().values():  # the values the config gives are kept
             self.tune_event_decoding(dev, keep=[k for k, v in self._decoding_config().items() if v is not None])
         if cfg.events and cfg.trigger_labels is None and dev:
@@ -159,6 +163,48 @@ class TransformerModel(EventModel):
         self.metrics["trigger_lexicon"] = {"phrases": len(heads.lexicon.triggers)}
         return heads.lexicon
 
+    def fit_trigger_ranker(self, train: Sequence[Document]) -> TriggerRanker | None:
+        """Fit the trigger ranker (see :mod:`~threatevents.models.trigger_ranker`) on ``train``: the served network's
+        trigger outputs and own label probabilities on every sentence with gold events, candidates described with the
+        lexicon of the other training documents (cross-fitted in ``FOLDS`` folds), each labelled by whether it is a
+        gold trigger (span and type). Used when ``decoding.rank`` > 0. Returns it (``None``, and no ranker, when the
+        candidates are all triggers or all not)."""
+        from ..casie import align_triggers
+        from .event_training import align_events
+
+        heads = self._tuning_heads()
+        assert self._runtime is not None and self.config.events_dir is not None
+        texts = [[s.text for s in doc.sentences] for doc in train]
+        flat = [text for doc in texts for text in doc]
+        fold = [i % FOLDS for i, doc in enumerate(texts) for _ in doc]
+        alignment = align_triggers(self.config.events_dir, train)
+        annotated = list(zip(flat, alignment.triggers, alignment.found, fold, strict=True))
+        lexicons = [
+            TriggerLexicon.build((text, spans) for text, spans, ok, f in annotated if ok and f != k)
+            for k in range(FOLDS)
+        ]
+        gold = align_events(self.config.events_dir, train).sentences
+        windows = encode_windows(self._window_tokenizer(), texts, self.config.max_length)
+        rows = [r for r, g in enumerate(gold) if g is not None]
+        ran = self._runtime.run([windows[r].pair for r in rows], (OUTPUT_NAME, "trigger_logits"))
+        examples: list[dict[str, float]] = []
+        labels: list[bool] = []
+        for r, (network, logits) in zip(rows, ran, strict=True):
+            truth = {(a, b, kind) for a, b, kind, _ in gold[r].triggers}  # type: ignore[union-attr]
+            for candidate, _, example in ranker_candidates(
+                windows[r], log_softmax(logits), flat[r], network, lexicons[fold[r]]
+            ):
+                examples.append(example)
+                labels.append(candidate in truth)
+        self.metrics["trigger_ranker"] = {"candidates": len(labels), "triggers": sum(labels)}
+        if len(set(labels)) < 2:  # e.g. a tiny corpus: nothing to learn, and decoding.rank has no effect
+            heads.ranker = None
+            self.metrics["trigger_ranker"]["features"] = 0
+            return None
+        heads.ranker = TriggerRanker.fit(examples, labels)
+        self.metrics["trigger_ranker"]["features"] = len(heads.ranker.weights)
+        return heads.ranker
+
     def tune_event_cascade(self, dev: Sequence[Document]) -> float:
         """Choose ``config.event_cascade_below`` on ``dev`` (see
         :func:`~threatevents.models.event_tuning.tune_event_cascade`): the events pass skips the encoder for the
@@ -171,11 +217,13 @@ class TransformerModel(EventModel):
             self.config.event_cascade_below = 0.0
             return 0.0
         decoding = self.decoding
-        dev_events, outputs = self._served_dev_events(dev)
+        dev_events, outputs, network = self._served_dev_events(dev)
         labels = self._sentence_proba(dev)
         cuts = [c for c in CASCADE_CUTS if c <= label_cut]
         choice = tune_event_cascade(
-            self.linear.predict_proba(dev), lambda skip: dev_events.score(outputs, heads, decoding, skip, labels), cuts
+            self.linear.predict_proba(dev),
+            lambda skip: dev_events.score(outputs, heads, decoding, skip, labels, network),
+            cuts,
         )
         self.config.event_cascade_below = choice.cut
         self.metrics["event_cascade"] = choice.to_dict()
@@ -302,23 +350,28 @@ class TransformerModel(EventModel):
             raise ValueError("tuning the event extractor needs a trained event extractor and its events_dir")
         return self.event_heads
 
-    def _served_dev_events(self, dev: Sequence[Document]) -> tuple[DevEvents, list[list[np.ndarray]]]:
-        """``dev``'s windows and gold events, and the served (onnxruntime) network's event outputs on them."""
+    def _served_dev_events(self, dev: Sequence[Document]) -> tuple[DevEvents, list[list[np.ndarray]], np.ndarray]:
+        """``dev``'s windows and gold events, the served (onnxruntime) network's event outputs on them, and its own
+        sentence-label probabilities (for the trigger ranker)."""
         self._tuning_heads()
         assert self._runtime is not None and self.config.events_dir is not None
         dev_events = DevEvents(dev, self.config.events_dir, self._tokenizer_json, self.config.max_length)
-        return dev_events, self._runtime.run(dev_events.pairs, EVENT_OUTPUTS)
+        ran = self._runtime.run(dev_events.pairs, (OUTPUT_NAME, *EVENT_OUTPUTS))
+        network = np.stack([o[0] for o in ran]) if ran else np.zeros((0, len(EVENT_LABELS)))
+        return dev_events, [o[1:] for o in ran], network
 
     def tune_event_decoding(self, dev: Sequence[Document], keep: Collection[str] = ()) -> Decoding:
         """Choose the decoding (offsets and joins) on ``dev`` against ``config.events_dir`` (see
         :func:`~threatevents.models.event_tuning.tune_decoding`), with the served (onnxruntime) network; the
         :class:`Decoding` fields named in ``keep`` stay at their current values."""
         heads, current = self._tuning_heads(), self.decoding
-        dev_events, outputs = self._served_dev_events(dev)
+        dev_events, outputs, network = self._served_dev_events(dev)
         grid = {name: (getattr(current, name),) if name in keep else values for name, values in GRID.items()}
         start = Decoding(**{name: getattr(current, name) for name in keep})
         labels = self._sentence_proba(dev)  # for the lexicon's proposals
-        choice = tune_decoding(lambda decoding: dev_events.score(outputs, heads, decoding, None, labels), grid, start)
+        choice = tune_decoding(
+            lambda decoding: dev_events.score(outputs, heads, decoding, None, labels, network), grid, start
+        )
         for name, value in dataclasses.asdict(choice.decoding).items():
             setattr(self.config, f"decode_{name}", value)
         self.metrics["decoding"] = choice.to_dict()
@@ -407,7 +460,7 @@ class TransformerModel(EventModel):
         assert self.event_heads is not None
         windows = encode_windows(self._window_tokenizer(), texts, self.config.max_length)
         decoding = self.decoding
-        need_probs = with_probs or decoding.propose > 0  # the lexicon's proposals read the sentence labels
+        need_probs = with_probs or decoding.propose > 0 or decoding.rank > 0  # proposals and ranker read the labels
         label_cut, event_cut = self._cascade_cuts()
         linear = self.linear.predict_proba(docs) if self.linear is not None and (need_probs or event_cut) else None
         skip = easy_rows(linear, event_cut) if linear is not None else np.zeros(len(windows), dtype=bool)
@@ -418,9 +471,10 @@ class TransformerModel(EventModel):
         for r, row_outputs in zip(run, ran, strict=True):
             outputs[r] = row_outputs
         probs = np.zeros((len(windows) if need_probs else 0, len(EVENT_LABELS)))
+        network = probs.copy()  # the network's own probabilities, for the trigger ranker
         if need_probs:
             if ran:  # skipped rows are easy for the labels too: combine gives them the linear probabilities
-                probs[run] = np.stack([row_outputs[0] for row_outputs in ran])
+                probs[run] = network[run] = np.stack([row_outputs[0] for row_outputs in ran])
             if linear is not None:
                 probs = combine(probs, linear, float(self.config.linear_weight or 0.0), label_cut)
         first = 1 if need_probs else 0
@@ -437,8 +491,8 @@ class TransformerModel(EventModel):
                     continue
                 around = [(doc[j], int(offsets[j])) if 0 <= j < len(doc) else None for j in (i - 1, i, i + 1)]
                 found = WindowOutputs(*here[first:])
-                labels = probs[row - 1] if need_probs else None
-                per_sentence.append(window_events(window, found, self.event_heads, around, decoding, labels))
+                labels, own = (probs[row - 1], network[row - 1]) if need_probs else (None, None)
+                per_sentence.append(window_events(window, found, self.event_heads, around, decoding, labels, own))
             result.append(per_sentence)
         if not with_probs:
             return np.zeros((0, len(EVENT_LABELS))), result
@@ -583,22 +637,34 @@ class TransformerModel(EventModel):
                 )
             )
         if self.event_heads is not None:
-            d = self.decoding
+            d, heads = self.decoding, self.event_heads
+            ranked = d.rank > 0 and heads.ranker is not None and heads.lexicon is not None
+            if ranked:
+                triggers = (
+                    f"triggers chosen by the trigger ranker at threshold {d.rank:g} (a logistic regression over the "
+                    f"heads' tag probabilities, the training annotation's trigger phrases and the neighbouring words; "
+                    f"candidates: the heads' spans at offsets "
+                    f"{', '.join(f'{o:g}' for o in CANDIDATE_OFFSETS)}, joined and redrawn, and the phrases)"
+                )
+            else:
+                triggers = (
+                    f"trigger offset {d.trigger:g}; touching trigger spans joined: "
+                    f"{'yes' if d.join_triggers else 'no'}; trigger edges "
+                    + (
+                        f"redrawn by the training annotation's trigger phrases (margin {d.boundary_margin:g})"
+                        if d.trigger_boundaries and heads.lexicon is not None
+                        else "as decoded"
+                    )
+                    + (
+                        f"; triggers proposed by those phrases at threshold {d.propose:g}"
+                        if d.propose > 0 and heads.lexicon is not None
+                        else ""
+                    )
+                )
             lines.append(
                 f"- Event extractor: trigger and argument-mention BIO heads (constrained Viterbi), pairwise role "
-                f"scorer and realis head on the same encoder pass; decoding offsets trigger {d.trigger:g}, mention "
-                f"{d.mention:g}, argument {d.argument:g}; touching spans joined: triggers "
-                f"{'yes' if d.join_triggers else 'no'}, mentions {'yes' if d.join_mentions else 'no'}; trigger edges "
-                + (
-                    f"redrawn by the training annotation's trigger phrases (margin {d.boundary_margin:g})"
-                    if d.trigger_boundaries and self.event_heads.lexicon is not None
-                    else "as decoded"
-                )
-                + (
-                    f"; triggers proposed by those phrases at threshold {d.propose:g}"
-                    if d.propose > 0 and self.event_heads.lexicon is not None
-                    else ""
-                )
+                f"scorer and realis head on the same encoder pass; {triggers}; mention offset {d.mention:g}, touching "
+                f"mention spans joined: {'yes' if d.join_mentions else 'no'}; argument offset {d.argument:g}"
                 + (" (chosen on dev)." if "decoding" in self.metrics else ".")
             )
             event_cut = self._cascade_cuts()[1]

@@ -24,6 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,33 @@ class TriggerLexicon:
             {k: occurrences[k] for k in sorted(triggers)},
         )
 
+    @cached_property
+    def _prefixes(self) -> frozenset[str]:
+        """Every phrase's leading words (the phrase itself included): a run of words not among them cannot grow
+        into a phrase."""
+        out: set[str] = set()
+        for key in self.triggers:
+            parts = key.split(" ")
+            out.update(" ".join(parts[:n]) for n in range(1, len(parts) + 1))
+        return frozenset(out)
+
+    def phrases_in(self, text: str, spans: Sequence[tuple[int, int]] | None = None) -> list[tuple[int, int, str]]:
+        """The lexicon's phrases found in ``text`` (whose :func:`words` are ``spans``, computed when not given):
+        ``(first word, end word, phrase)``, by first word, shortest first."""
+        spans = words(text) if spans is None else spans
+        lowered = [text[a:b].lower() for a, b in spans]
+        found: list[tuple[int, int, str]] = []
+        for i in range(len(lowered)):
+            key = lowered[i]
+            for j in range(i + 1, min(len(lowered), i + MAX_WORDS) + 1):
+                if j > i + 1:
+                    key = f"{key} {lowered[j - 1]}"
+                if key not in self._prefixes:
+                    break
+                if key in self.triggers:
+                    found.append((i, j, key))
+        return found
+
     def count(self, key: str, label: str | None = None) -> int:
         """Times ``key`` is annotated as a trigger (of ``label``, or of any type)."""
         by_type = self.triggers.get(key, {})
@@ -100,14 +128,17 @@ class TriggerLexicon:
         count = self.count(key, label)
         return count / (self.occurrences.get(key, 0) + SMOOTHING) if count else 0.0
 
-    def redraw(self, text: str, start: int, end: int, margin: float) -> tuple[int, int]:
+    def redraw(
+        self, text: str, start: int, end: int, margin: float, spans: Sequence[tuple[int, int]] | None = None
+    ) -> tuple[int, int]:
         """The span of ``text`` to report for a trigger decoded at ``[start, end)``.
 
         Candidates overlap the decoded words and reach at most :data:`REACH` words beyond them on either side,
         and the annotation marks their phrase at least :data:`MIN_COUNT` times; one wins when its prior beats the
         best so far (the decoded span's to begin with) by more than ``margin``. Without a winner the span stays.
+        ``spans``: the :func:`words` of ``text`` when already computed.
         """
-        spans = words(text)
+        spans = words(text) if spans is None else spans
         inside = [k for k, (a, b) in enumerate(spans) if a < end and b > start]
         if not inside:
             return start, end
