@@ -11,8 +11,9 @@ b. ``cli path --no-events``: the same with the model's events switched off (``ev
 c. ``pytorch fp32 plain loop``: the same network from its fp32 torch checkpoint (``--torch-checkpoint``),
    as a plain PyTorch user would run it: the same sentence windows
    (:func:`~threatevents.models.event_extractor.encode_windows`), batches of 32 windows in document order
-   padded to the longest, ``torch.no_grad``, then the same event decoding
-   (:func:`~threatevents.models.event_extractor.window_events`).
+   padded to the longest, ``torch.no_grad``, then event decoding by the same function
+   (:func:`~threatevents.models.event_extractor.window_events`) with the checkpoint's own heads and plain
+   decoding (no offsets, joins, lexicon or ranker, every sentence): less decoding work than a, so a/c favours c.
 
 Both runtimes get the same number of threads (``--threads``, default the cores this process may use, at
 most 8). Then the peak RSS of a real ``threatevents tag FILE --model MODEL`` process on a text file of

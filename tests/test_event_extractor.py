@@ -45,6 +45,7 @@ from threatevents.models.event_extractor import (
 )
 from threatevents.models.transformer import TransformerModel
 from threatevents.models.transformer_config import TransformerConfig
+from threatevents.models.trigger_ranker import TriggerRanker
 
 NO_TORCH = textwrap.dedent("""
     import sys
@@ -491,7 +492,7 @@ def test_fit_without_annotation_is_refused(tiny_encoder_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_extractor_fits_predicts_saves_and_reloads_identical_events(
-    extractor: TransformerModel, tmp_path: Path
+    extractor: TransformerModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     docs = make_documents(4, seed=1)  # the training documents: the tiny model has learnt their triggers
     events = extractor.predict_events(docs)
@@ -516,11 +517,19 @@ def test_extractor_fits_predicts_saves_and_reloads_identical_events(
     assert extractor.event_heads.ranker is not None and extractor.event_heads.ranker.weights
     assert reloaded.event_heads.ranker == extractor.event_heads.ranker
     assert _records(reloaded.predict_events(docs)) == _records(events)
+    scored: list[float] = []
+    score = TriggerRanker.score
+    monkeypatch.setattr(TriggerRanker, "score", lambda self, example: scored.append(score(self, example)) or scored[-1])
     before = extractor.config.decode_rank
+    extractor.config.decode_rank = reloaded.config.decode_rank = 0.0
+    extractor.predict_events(docs)
+    assert scored == []  # rank 0: the heads decide
     extractor.config.decode_rank = reloaded.config.decode_rank = 0.01  # the ranker decides the triggers
     try:
         ranked = extractor.predict_events(docs)
         assert sum(map(len, ranked)) > 0 and _records(reloaded.predict_events(docs)) == _records(ranked)
+        kept = {round(x, 4) for x in scored if x >= 0.01}
+        assert {e.score for doc in ranked for e in doc} <= kept  # every trigger is one the ranker kept
     finally:
         extractor.config.decode_rank = before
     np.testing.assert_array_equal(reloaded.predict_proba(docs), extractor.predict_proba(docs))

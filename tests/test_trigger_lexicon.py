@@ -116,6 +116,8 @@ def test_lexicon_round_trips_and_refuses_bad_files(tmp_path: Path) -> None:
         '{"triggers": {}, "occurrences": {"a": 1.5}}',
         '{"triggers": {}, "occurrences": {}, "extra": 1}',
         '{"triggers": {"a": {"AttackRansom": 3}}, "occurrences": {"a": 2}}',  # annotated more than it occurs
+        '{"triggers": {"a": {"AttackRansom": 2}}, "occurrences": {"a": 1%s}}' % ("0" * 400),  # would overflow logs
+        "[" * 100_000 + "]" * 100_000,  # nested past the parser's recursion limit
     ):
         (tmp_path / LEXICON_FILE).write_text(bad, encoding="utf-8")
         with pytest.raises(ValueError):

@@ -186,12 +186,22 @@ def test_window_events_take_the_ranked_triggers_when_the_decoding_says_so(tmp_pa
         '{"weights": {"a": NaN}, "bias": 0.0}',
         json.dumps({"weights": {}, "bias": 0.0, "extra": 1}),
         "{not json",
+        '{"weights": {"a": Infinity}, "bias": 0.0}',
+        '{"weights": {"a": 1%s}, "bias": 0.0}' % ("0" * 400),  # an integer too large for a float
+        json.dumps({"weights": {"a": 1e308, "b": -1e308}, "bias": 0.0}),  # finite, but would sum to NaN
+        "[" * 100_000 + "]" * 100_000,  # nested past the parser's recursion limit
     ],
 )
 def test_load_refuses_broken_ranker_files(tmp_path: Path, bad: str) -> None:
     (tmp_path / RANKER_FILE).write_text(bad, encoding="utf-8")
     with pytest.raises(ValueError):
         TriggerRanker.load(tmp_path)
+
+
+def test_score_refuses_to_return_nan() -> None:
+    ranker = TriggerRanker({"a": 1.0}, 0.0)
+    with pytest.raises(ValueError, match="not finite"):
+        ranker.score({"a": float("nan")})
 
 
 def test_load_without_a_ranker_file_is_none(tmp_path: Path) -> None:

@@ -335,9 +335,9 @@ class Decoding:
     ``propose`` > 0 adds the triggers the lexicon proposes at that threshold where the heads found none
     (:meth:`~threatevents.models.trigger_lexicon.TriggerLexicon.propose`; needs the sentence's label
     probabilities; 0: off). ``rank`` > 0 replaces all of these for triggers: the trigger ranker scores the
-    candidates (the heads' spans at fixed offsets, redrawn, and the lexicon's phrases) and the best ones at least
-    ``rank`` are kept (:mod:`~threatevents.models.trigger_ranker`; needs the ranker, the lexicon and the network's
-    own label probabilities; 0: off).
+    candidates (the heads' spans at fixed offsets, widened and redrawn, and the lexicon's phrases) and the best
+    ones at least ``rank`` are kept (:mod:`~threatevents.models.trigger_ranker`; needs the ranker, the lexicon and
+    the network's own label probabilities; 0: off).
     """
 
     trigger: float = 0.0

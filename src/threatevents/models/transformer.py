@@ -165,10 +165,13 @@ class TransformerModel(EventModel):
 
     def fit_trigger_ranker(self, train: Sequence[Document]) -> TriggerRanker | None:
         """Fit the trigger ranker (see :mod:`~threatevents.models.trigger_ranker`) on ``train``: the served network's
-        trigger outputs and own label probabilities on every sentence with gold events, candidates described with the
-        lexicon of the other training documents (cross-fitted in ``FOLDS`` folds), each labelled by whether it is a
-        gold trigger (span and type). Used when ``decoding.rank`` > 0. Returns it (``None``, and no ranker, when the
-        candidates are all triggers or all not)."""
+        trigger outputs and own label probabilities on every supervised sentence (found in its article, with or without
+        events), candidates described with the lexicon of the other training documents (cross-fitted in ``FOLDS``
+        folds), each labelled by whether it is a gold trigger (span and type). Used when ``decoding.rank`` > 0. Returns
+        it (``None``, and no ranker, when the candidates are all triggers or all not).
+
+        The network's own outputs on ``train`` are used as they are: its trigger head decodes ``train`` no better than
+        dev (docs/event-extractor.md gives the figures), so they are not the sharper outputs of a fitted network."""
         from ..casie import align_triggers
         from .event_training import align_events
 
@@ -644,7 +647,7 @@ class TransformerModel(EventModel):
                     f"triggers chosen by the trigger ranker at threshold {d.rank:g} (a logistic regression over the "
                     f"heads' tag probabilities, the training annotation's trigger phrases and the neighbouring words; "
                     f"candidates: the heads' spans at offsets "
-                    f"{', '.join(f'{o:g}' for o in CANDIDATE_OFFSETS)}, joined and redrawn, and the phrases)"
+                    f"{', '.join(f'{o:g}' for o in CANDIDATE_OFFSETS)}, joined, widened and redrawn, and the phrases)"
                 )
             else:
                 triggers = (

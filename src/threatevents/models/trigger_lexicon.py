@@ -41,6 +41,8 @@ REACH = 2
 MIN_COUNT = 2
 #: Added to a phrase's occurrences in the prior (a phrase seen once as a trigger is not a sure thing).
 SMOOTHING = 1.0
+#: The largest count a saved lexicon may hold (far above any corpus; a huge one would overflow the ranker's logs).
+MAX_COUNT = 10**12
 LEXICON_FILE = "trigger_lexicon.json"
 LABEL_INDEX = {label: i for i, label in enumerate(EVENT_LABELS)}
 
@@ -208,15 +210,15 @@ class TriggerLexicon:
 
         def counts(table: object) -> bool:
             return isinstance(table, dict) and all(
-                isinstance(k, str) and type(v) is int and v >= 0 for k, v in table.items()
+                isinstance(k, str) and type(v) is int and 0 <= v <= MAX_COUNT for k, v in table.items()
             )
 
         if not isinstance(triggers, dict) or not all(
             isinstance(k, str) and counts(v) and set(v) <= set(EVENT_LABELS) for k, v in triggers.items()
         ):
-            raise ValueError("trigger lexicon 'triggers' must map phrases to counts per event label")
+            raise ValueError(f"trigger lexicon 'triggers' must map phrases to per-label counts in [0, {MAX_COUNT}]")
         if not counts(occurrences):
-            raise ValueError("trigger lexicon 'occurrences' must map phrases to non-negative integers")
+            raise ValueError(f"trigger lexicon 'occurrences' must map phrases to integers in [0, {MAX_COUNT}]")
         if any(occurrences.get(k, 0) < sum(v.values()) for k, v in triggers.items()):
             raise ValueError("trigger lexicon: a phrase is annotated more often than it occurs")
         return cls(triggers, occurrences)
@@ -234,5 +236,5 @@ class TriggerLexicon:
             return None
         try:
             return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path} is not valid JSON: {exc}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc!r}") from None

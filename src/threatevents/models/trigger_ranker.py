@@ -35,12 +35,14 @@ from .trigger_lexicon import LABEL_INDEX, MAX_WORDS, TriggerLexicon, phrase, wor
 
 #: Offsets (added to the non-``O`` trigger tags' log-probabilities) at which the heads' spans become candidates.
 CANDIDATE_OFFSETS = (0.0, 1.5)
-#: Words added to a decoded span (left, right) to make more candidates (``was`` | ``accessed`` for ``had accessed``).
+#: Words added to a decoded span (left, right) to make more candidates (``accessed`` widened to ``had accessed``).
 EXTENSIONS = ((1, 0), (2, 0), (0, 1), (1, 1))
 #: Folds of training documents for the cross-fitted lexicons the ranker is fitted with.
 FOLDS = 5
 #: The logistic regression's inverse regularisation strength.
 C = 1.0
+#: The largest weight (or bias) a saved ranker may hold.
+MAX_WEIGHT = 1e6
 #: A feature is fitted only when at least this many training candidates have it.
 MIN_FEATURE_COUNT = 2
 RANKER_FILE = "trigger_ranker.json"
@@ -190,6 +192,8 @@ class TriggerRanker:
     def score(self, example: Mapping[str, float]) -> float:
         """The probability that a candidate is a trigger."""
         z = self.bias + sum(self.weights.get(name, 0.0) * value for name, value in example.items())
+        if not math.isfinite(z):  # bounded weights and finite features cannot get here; never let NaN through
+            raise ValueError(f"trigger ranker score is not finite ({z}) for features {sorted(example)[:5]}...")
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
     # -- persistence ---------------------------------------------------------------------------------
@@ -203,13 +207,13 @@ class TriggerRanker:
             raise ValueError("a trigger ranker is an object with exactly 'weights' and 'bias'")
         weights, bias = data["weights"], data["bias"]
 
-        def number(value: object) -> bool:
-            return type(value) in (int, float) and math.isfinite(float(value))  # type: ignore[arg-type]
+        def number(value: object) -> bool:  # a fitted weight is far below the bound; a huge one could sum to NaN
+            return type(value) in (int, float) and -MAX_WEIGHT <= value <= MAX_WEIGHT  # type: ignore[operator]
 
         if not isinstance(weights, dict) or not all(isinstance(k, str) and number(v) for k, v in weights.items()):
-            raise ValueError("trigger ranker 'weights' must map feature names to finite numbers")
+            raise ValueError(f"trigger ranker 'weights' must map feature names to numbers within ±{MAX_WEIGHT:g}")
         if not number(bias):
-            raise ValueError("trigger ranker 'bias' must be a finite number")
+            raise ValueError(f"trigger ranker 'bias' must be a number within ±{MAX_WEIGHT:g}")
         return cls({k: float(v) for k, v in weights.items()}, float(bias))
 
     def save(self, folder: Path) -> None:
@@ -225,5 +229,5 @@ class TriggerRanker:
             return None
         try:
             return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path} is not valid JSON: {exc}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc!r}") from None
