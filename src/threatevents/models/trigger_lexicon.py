@@ -224,17 +224,27 @@ class TriggerLexicon:
         return cls(triggers, occurrences)
 
     def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        (folder / LEXICON_FILE).write_text(text, encoding="utf-8")
+        write_json(folder / LEXICON_FILE, self.to_dict())
 
     @classmethod
     def load(cls, folder: Path) -> TriggerLexicon | None:
         """The lexicon saved in ``folder``; ``None`` when there is none (models saved before it existed)."""
-        path = folder / LEXICON_FILE
-        if not path.is_file():
-            return None
-        try:
-            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise ValueError(f"{path} is not valid JSON: {exc!r}") from None
+        data = read_json(folder / LEXICON_FILE)
+        return None if data is None else cls.from_dict(data)
+
+
+def write_json(path: Path, data: object) -> None:
+    """Write ``data`` as compact, key-sorted JSON (creating the folder)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")), encoding="utf-8")
+
+
+def read_json(path: Path) -> object:
+    """What :func:`write_json` wrote at ``path``; ``None`` when there is no such file (models saved before it
+    existed); :class:`ValueError` naming the file when it is not JSON (or nested past the parser's limit)."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc!r}") from None

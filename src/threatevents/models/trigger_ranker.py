@@ -21,7 +21,6 @@ Scoring needs only numpy and the weights, saved as JSON with the event heads (``
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..labels import EVENT_LABELS
-from .trigger_lexicon import LABEL_INDEX, MAX_WORDS, TriggerLexicon, phrase, words
+from .trigger_lexicon import LABEL_INDEX, MAX_WORDS, TriggerLexicon, phrase, read_json, words, write_json
 
 #: Offsets (added to the non-``O`` trigger tags' log-probabilities) at which the heads' spans become candidates.
 CANDIDATE_OFFSETS = (0.0, 1.5)
@@ -217,17 +216,10 @@ class TriggerRanker:
         return cls({k: float(v) for k, v in weights.items()}, float(bias))
 
     def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        (folder / RANKER_FILE).write_text(text, encoding="utf-8")
+        write_json(folder / RANKER_FILE, self.to_dict())
 
     @classmethod
     def load(cls, folder: Path) -> TriggerRanker | None:
         """The ranker saved in ``folder``; ``None`` when there is none (models saved before it existed)."""
-        path = folder / RANKER_FILE
-        if not path.is_file():
-            return None
-        try:
-            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise ValueError(f"{path} is not valid JSON: {exc!r}") from None
+        data = read_json(folder / RANKER_FILE)
+        return None if data is None else cls.from_dict(data)
