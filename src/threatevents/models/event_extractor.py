@@ -424,6 +424,20 @@ def _proposed(
     return out
 
 
+def _decoded_triggers(
+    window: Window,
+    trigger_log_probs: np.ndarray,
+    offset: float,
+    join: bool,
+    sentences: Sequence[tuple[str, int] | None],
+) -> tuple[np.ndarray, list[tuple[int, int, int, int, int, int]]]:
+    """The trigger tags Viterbi decodes on the window's sentence at ``offset``, and their spans as
+    :func:`_word_spans` gives them (touching spans of one type joined when ``join``)."""
+    tags = viterbi_bio(_lifted(trigger_log_probs, offset), _TRIGGER_ALLOWED, window.part == CURRENT)
+    spans = bio_spans(tags)
+    return tags, _word_spans(window, join_adjacent(spans) if join else spans, sentences)
+
+
 def ranker_candidates(
     window: Window, trigger_log_probs: np.ndarray, text: str, label_probs: np.ndarray, lexicon: TriggerLexicon
 ) -> list[tuple[tuple[int, int, int], tuple[int, int], dict[str, float]]]:
@@ -434,8 +448,7 @@ def ranker_candidates(
     pieces = words(text)
     decoded: dict[str, list[tuple[int, int, int]]] = {}
     for i, offset in enumerate(CANDIDATE_OFFSETS):
-        tags = viterbi_bio(_lifted(trigger_log_probs, offset), _TRIGGER_ALLOWED, window.part == CURRENT)
-        spans = _word_spans(window, join_adjacent(bio_spans(tags)), here)
+        spans = _decoded_triggers(window, trigger_log_probs, offset, True, here)[1]
         decoded[f"d{i}"] = [(start, end, kind) for _part, start, end, _s, _e, kind in spans]
     tag_probs = np.exp(trigger_log_probs)
     out = []
@@ -503,10 +516,7 @@ def window_events(
         proposed = _ranked(window, trig_lp, here[0], heads, network_labels, decoding.rank)
         triggers = list(proposed)
     else:
-        trig_tags = viterbi_bio(_lifted(trig_lp, decoding.trigger), _TRIGGER_ALLOWED, window.part == CURRENT)
-        trig_spans = bio_spans(trig_tags)
-        joined = join_adjacent(trig_spans) if decoding.join_triggers else trig_spans
-        triggers = _word_spans(window, joined, sentences)
+        trig_tags, triggers = _decoded_triggers(window, trig_lp, decoding.trigger, decoding.join_triggers, sentences)
         if decoding.trigger_boundaries and heads.lexicon is not None:
             triggers = _redrawn(triggers, sentences, heads.lexicon, decoding.boundary_margin)
         if decoding.propose > 0 and heads.lexicon is not None and labels is not None and here is not None:

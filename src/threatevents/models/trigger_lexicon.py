@@ -52,6 +52,11 @@ def words(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in WORD.finditer(text)]
 
 
+def covered(spans: Sequence[tuple[int, int]], start: int, end: int) -> list[int]:
+    """Indices of the word ``spans`` (from :func:`words`) that overlap ``[start, end)``."""
+    return [k for k, (a, b) in enumerate(spans) if a < end and b > start]
+
+
 def phrase(text: str, spans: Sequence[tuple[int, int]]) -> str:
     """The lexicon key of a run of words: lower-cased, joined by single spaces."""
     return " ".join(text[a:b].lower() for a, b in spans)
@@ -141,7 +146,7 @@ class TriggerLexicon:
         ``spans``: the :func:`words` of ``text`` when already computed.
         """
         spans = words(text) if spans is None else spans
-        inside = [k for k, (a, b) in enumerate(spans) if a < end and b > start]
+        inside = covered(spans, start, end)
         if not inside:
             return start, end
         first, last = inside[0], inside[-1] + 1

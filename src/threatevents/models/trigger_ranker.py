@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..labels import EVENT_LABELS
-from .trigger_lexicon import LABEL_INDEX, MAX_WORDS, TriggerLexicon, phrase, read_json, words, write_json
+from .trigger_lexicon import LABEL_INDEX, MAX_WORDS, TriggerLexicon, covered, phrase, read_json, words, write_json
 
 #: Offsets (added to the non-``O`` trigger tags' log-probabilities) at which the heads' spans become candidates.
 CANDIDATE_OFFSETS = (0.0, 1.5)
@@ -58,18 +58,18 @@ def candidate_spans(
     """The sentence's candidates and where each came from.
 
     ``decoded`` maps a source name to the spans the heads decoded (``d0``, ``d1``, ... for the offsets of
-    :data:`CANDIDATE_OFFSETS`); each also comes back widened by the words of :data:`EXTENSIONS` (source
+    :data:`CANDIDATE_OFFSETS`). Each also comes back widened by the words of :data:`EXTENSIONS` (source
     ``<name>+<left><right>``, up to :data:`~threatevents.models.trigger_lexicon.MAX_WORDS` words) and redrawn by
-    the lexicon (source ``<name>r``, margin 0), and
-    every phrase the lexicon holds is a candidate with each type it is annotated with (``lex``). ``pieces``: the
-    sentence's :func:`~threatevents.models.trigger_lexicon.words` when already computed.
+    the lexicon (source ``<name>r``, margin 0); every phrase the lexicon holds is a candidate with each type it is
+    annotated with (``lex``). ``pieces``: the sentence's :func:`~threatevents.models.trigger_lexicon.words` when
+    already computed.
     """
     out: dict[Candidate, set[str]] = {}
     pieces = words(text) if pieces is None else pieces
     for source, spans in decoded.items():
         for start, end, kind in spans:
             out.setdefault((start, end, kind), set()).add(source)
-            inside = [k for k, (a, b) in enumerate(pieces) if a < end and b > start]
+            inside = covered(pieces, start, end)
             for left, right in EXTENSIONS:
                 first, last = (inside[0] - left, inside[-1] + right) if inside else (-1, len(pieces))
                 if first >= 0 and last < len(pieces) and last - first < MAX_WORDS:
@@ -102,7 +102,7 @@ def features(
     b_tag, i_tag = 1 + 2 * kind, 2 + 2 * kind
     typed = tag_probs[s:e, b_tag] + tag_probs[s:e, i_tag]
     pieces = words(text) if pieces is None else pieces
-    inside = [k for k, (a, b) in enumerate(pieces) if a < end and b > start]
+    inside = covered(pieces, start, end)
     key = phrase(text, [pieces[k] for k in inside]) if inside else text[start:end].lower()
     label = EVENT_LABELS[kind]
     left = phrase(text, [pieces[inside[0] - 1]]) if inside and inside[0] > 0 else "<s>"
@@ -110,6 +110,7 @@ def features(
     head = phrase(text, [pieces[inside[-1]]]) if inside else ""
     after = e < len(tag_probs)
     label_p = float(label_probs[kind])
+    prior_type = lexicon.prior(key, label)
     out = {
         "p_begin": float(tag_probs[s, b_tag]),
         "p_inside": float(tag_probs[s + 1 : e, i_tag].mean()) if e > s + 1 else 0.0,
@@ -127,8 +128,8 @@ def features(
         "count_type": math.log1p(lexicon.count(key, label)),
         "occurrences": math.log1p(lexicon.occurrences.get(key, 0)),
         "prior": lexicon.prior(key),
-        "prior_type": lexicon.prior(key, label),
-        "prior_type_x_label": lexicon.prior(key, label) * label_p,
+        "prior_type": prior_type,
+        "prior_type_x_label": prior_type * label_p,
         "in_lexicon": float(key in lexicon.triggers),
         "words": float(len(inside)),
         "one_word": float(len(inside) == 1),
