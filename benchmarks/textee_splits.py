@@ -462,6 +462,8 @@ def redecode_model(
         model.build_trigger_lexicon(train)
     if model.event_heads is not None and model.event_heads.ranker is None:
         model.fit_trigger_ranker(train)
+    if model.event_heads is not None and model.event_heads.argument_ranker is None:
+        model.fit_argument_ranker(train)
     given = [f.name for f in fields(Decoding) if recipe.get(f"decode_{f.name}") is not None]
     if len(given) < len(fields(Decoding)):
         model.tune_event_decoding(dev, keep=given)

@@ -1,7 +1,8 @@
 """Turn a ``benchmarks/train_transformer.py --event-heads`` run into a shipped model (the ``events`` model today).
 
 Loads the run's saved model (int8 ONNX with the event heads, linear companion tuned on dev), counts the trigger
-lexicon from ``train``'s annotation and fits the trigger ranker on ``train`` when the run has none, chooses on ``dev`` the event decoding
+lexicon from ``train``'s annotation and fits the trigger and argument rankers on ``train`` when the run has none,
+chooses on ``dev`` the event decoding
 (:meth:`TransformerModel.tune_event_decoding`), whether found triggers lift sentence labels
 (:meth:`TransformerModel.tune_trigger_labels`), the events cascade
 (:meth:`TransformerModel.tune_event_cascade`) and the label thresholds; then scores ``dev`` and ``test``
@@ -96,6 +97,8 @@ def main() -> None:
         model.build_trigger_lexicon(corpus.split("train"))
     if model.event_heads is not None and model.event_heads.ranker is None:  # runs trained before the ranker
         model.fit_trigger_ranker(corpus.split("train"))
+    if model.event_heads is not None and model.event_heads.argument_ranker is None:  # runs trained before it
+        model.fit_argument_ranker(corpus.split("train"))
     model.tune_event_decoding(dev)
     if args.trigger_labels is None:
         model.tune_trigger_labels(dev)
@@ -129,7 +132,15 @@ def main() -> None:
         "training": training,
         **{
             k: model.metrics[k]
-            for k in ("blend", "trigger_lexicon", "trigger_ranker", "decoding", "trigger_labels", "event_cascade")
+            for k in (
+                "blend",
+                "trigger_lexicon",
+                "trigger_ranker",
+                "argument_ranker",
+                "decoding",
+                "trigger_labels",
+                "event_cascade",
+            )
             if k in model.metrics
         },
         "dev": dev_scores,

@@ -23,6 +23,7 @@ from conftest import make_documents
 from threatevents.corpus import Document
 from threatevents.events import Event, join_sentences
 from threatevents.labels import ARGUMENT_ROLES, EVENT_CASIE_TYPES, EVENT_LABELS
+from threatevents.models.argument_ranker import ArgumentRanker
 from threatevents.models.base import ModelLoadError, write_manifest
 from threatevents.models.event_extractor import (
     CURRENT,
@@ -231,7 +232,7 @@ def test_decoding_search_takes_each_offset_in_turn_and_keeps_zero_on_ties() -> N
     choice = tune_decoding(score, {"trigger": (0, 1, 2), "mention": (0, 1, 2, 3), "argument": (0, 1)})
     assert choice.decoding == Decoding(1.0, 2.0, 0.0)
     start = "trigger=1,mention=2,argument=0,join_triggers=0,join_mentions=0,trigger_boundaries=0,"
-    start += "boundary_margin=0,propose=0,rank=0"
+    start += "boundary_margin=0,propose=0,rank=0,arguments_rank=0"
     assert choice.dev_scores[start] == 0.0
     assert len(choice.dev_scores) == 1 + 2 + 3 + 1  # the start, then each new point once
 
@@ -531,7 +532,26 @@ def test_extractor_fits_predicts_saves_and_reloads_identical_events(
         kept = {round(x, 4) for x in scored if x >= 0.01}
         assert {e.score for doc in ranked for e in doc} <= kept  # every trigger is one the ranker kept
     finally:
-        extractor.config.decode_rank = before
+        extractor.config.decode_rank = reloaded.config.decode_rank = before
+    assert f"{EVENT_WEIGHTS_DIR}/argument_ranker.json" in manifest  # fitted on the training sentences' gold triggers
+    assert extractor.event_heads.argument_ranker is not None and extractor.event_heads.argument_ranker.weights
+    assert reloaded.event_heads.argument_ranker == extractor.event_heads.argument_ranker
+    argument_scores: list[float] = []
+    score_argument = ArgumentRanker.score
+    monkeypatch.setattr(
+        ArgumentRanker,
+        "score",
+        lambda self, example: argument_scores.append(score_argument(self, example)) or argument_scores[-1],
+    )
+    before = extractor.config.decode_arguments_rank
+    extractor.config.decode_arguments_rank = reloaded.config.decode_arguments_rank = 0.01
+    try:
+        ranked = extractor.predict_events(docs)
+        assert _records(reloaded.predict_events(docs)) == _records(ranked)
+        found = [a.score for doc in ranked for e in doc for a in e.arguments]
+        assert found and argument_scores and set(found) <= {round(x, 4) for x in argument_scores if x >= 0.01}
+    finally:
+        extractor.config.decode_arguments_rank = reloaded.config.decode_arguments_rank = before
     np.testing.assert_array_equal(reloaded.predict_proba(docs), extractor.predict_proba(docs))
 
 

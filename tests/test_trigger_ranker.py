@@ -121,7 +121,7 @@ def test_fit_learns_which_candidates_are_triggers_and_refuses_one_class() -> Non
     assert ranker.weights["p_type"] > 0 and "once" not in ranker.weights
     assert ranker.score({"p_type": 0.95}) > 0.5 > ranker.score({"p_type": 0.05})
     assert ranker.score({"unseen": 1.0}) == pytest.approx(1 / (1 + math.exp(-ranker.bias)))
-    with pytest.raises(ValueError, match="triggers and ones that are not"):
+    with pytest.raises(ValueError, match="right and ones that are not"):
         TriggerRanker.fit(examples, [True] * len(examples))
 
 

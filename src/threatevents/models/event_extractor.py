@@ -27,6 +27,14 @@ import numpy as np
 
 from ..events import Argument, Event, Span
 from ..labels import ARGUMENT_ROLES, EVENT_LABELS, REALIS
+from .argument_ranker import (
+    MENTION_OFFSETS,
+    ArgumentRanker,
+    Place,
+    argument_candidates,
+    argument_features,
+    select_arguments,
+)
 from .trigger_lexicon import TriggerLexicon, words
 from .trigger_ranker import CANDIDATE_OFFSETS, TriggerRanker, candidate_spans, features, select
 
@@ -250,6 +258,7 @@ class EventHeadWeights:
     role_bias: np.ndarray  # (roles + 1,)
     lexicon: TriggerLexicon | None = None  # trigger phrases of the training annotation (see trigger_lexicon)
     ranker: TriggerRanker | None = None  # scores trigger candidates (see trigger_ranker)
+    argument_ranker: ArgumentRanker | None = None  # scores argument candidates (see argument_ranker)
 
     FILES = ("realis_weight", "realis_bias", "role_bilinear", "role_weight", "role_bias")
 
@@ -290,11 +299,18 @@ class EventHeadWeights:
             self.lexicon.save(folder)
         if self.ranker is not None:
             self.ranker.save(folder)
+        if self.argument_ranker is not None:
+            self.argument_ranker.save(folder)
 
     @classmethod
     def load(cls, folder: Path) -> EventHeadWeights:
         arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in cls.FILES}
-        weights = cls(**arrays, lexicon=TriggerLexicon.load(folder), ranker=TriggerRanker.load(folder))
+        weights = cls(
+            **arrays,
+            lexicon=TriggerLexicon.load(folder),
+            ranker=TriggerRanker.load(folder),
+            argument_ranker=ArgumentRanker.load(folder),
+        )
         dim = weights.realis_weight.shape[1]
         roles = len(ROLE_CLASSES)
         shapes = {
@@ -337,7 +353,10 @@ class Decoding:
     probabilities; 0: off). ``rank`` > 0 replaces all of these for triggers: the trigger ranker scores the
     candidates (the heads' spans at fixed offsets, widened and redrawn, and the lexicon's phrases) and the best
     ones at least ``rank`` are kept (:mod:`~threatevents.models.trigger_ranker`; needs the ranker, the lexicon and
-    the network's own label probabilities; 0: off).
+    the network's own label probabilities; 0: off). ``arguments_rank`` > 0 replaces the mention offset, the mention
+    join and the argument offset: the argument ranker scores each trigger's candidates (the runs of words inside the
+    mentions decoded at fixed offsets) and keeps the best ones at least ``arguments_rank``
+    (:mod:`~threatevents.models.argument_ranker`; needs the argument ranker; 0: off).
     """
 
     trigger: float = 0.0
@@ -349,6 +368,7 @@ class Decoding:
     boundary_margin: float = 0.0
     propose: float = 0.0
     rank: float = 0.0
+    arguments_rank: float = 0.0
 
 
 _TRIGGER_ALLOWED = bio_transitions(len(EVENT_LABELS))
@@ -477,6 +497,54 @@ def _ranked(
     return {(CURRENT, a, b, *tokens[(a, b, k)], k): score for score, (a, b, k) in select(scored, threshold)}
 
 
+def argument_examples(
+    window: Window,
+    outputs: WindowOutputs,
+    heads: EventHeadWeights,
+    sentences: Sequence[tuple[str, int] | None],
+    triggers: Sequence[tuple[int, int, int]],
+) -> list[list[tuple[Place, int, dict[str, float]]]]:
+    """The argument ranker's candidates for each of ``triggers`` (``(first token, end token, event label index)`` in
+    the window): ``(place, role, features)`` per candidate (:mod:`~threatevents.models.argument_ranker`), for scoring
+    or, with the gold arguments, for fitting it."""
+    if not triggers:
+        return []
+    mention_lp = log_softmax(outputs.mention_logits)
+    usable = window.part != SPECIAL
+    decoded = []
+    for offset in MENTION_OFFSETS:
+        spans = join_adjacent(bio_spans(viterbi_bio(_lifted(mention_lp, offset), _MENTION_ALLOWED, usable)))
+        decoded.append([(part, a, b) for part, a, b, *_ in _word_spans(window, spans, sentences)])
+    texts = [where[0] if where is not None else None for where in sentences]
+    places: list[Place] = []
+    spans: list[tuple[int, int]] = []
+    sources: list[set[str]] = []
+    for place, origin in argument_candidates(decoded, texts).items():
+        tokens = token_span(window, *place)
+        if tokens is not None:
+            places.append(place)
+            spans.append(tokens)
+            sources.append(origin)
+    if not places:
+        return [[] for _ in triggers]
+    trig_vecs = np.stack([outputs.trigger_states[s:e].mean(axis=0) for s, e, _ in triggers])
+    arg_vecs = np.stack([outputs.argument_states[s:e].mean(axis=0) for s, e in spans])
+    role_lp = log_softmax(heads.pair_role_logits(trig_vecs, arg_vecs))
+    mention_probs = np.exp(mention_lp)
+    out = []
+    for t, trigger in enumerate(triggers):
+        found = []
+        for c, (place, tokens, origin) in enumerate(zip(places, spans, sources, strict=True)):
+            text = texts[place[0]]
+            assert text is not None
+            role, example = argument_features(
+                text, place, origin, tokens, trigger, role_lp[t, c], mention_probs, window.part
+            )
+            found.append((place, role, example))
+        out.append(found)
+    return out
+
+
 def _lifted(log_probs: np.ndarray, offset: float) -> np.ndarray:
     """Log-probabilities with ``offset`` added to every tag but ``O`` (column 0)."""
     if not offset:
@@ -484,6 +552,41 @@ def _lifted(log_probs: np.ndarray, offset: float) -> np.ndarray:
     lifted = log_probs.copy()
     lifted[:, 1:] += offset
     return lifted
+
+
+def _ranked_arguments(
+    window: Window,
+    outputs: WindowOutputs,
+    heads: EventHeadWeights,
+    sentences: Sequence[tuple[str, int] | None],
+    triggers: Sequence[tuple[int, int, int, int, int, int]],
+    threshold: float,
+) -> list[list[tuple[float, Place, int]]]:
+    """Per trigger (as :func:`_word_spans` gives them), the arguments the argument ranker keeps: ``(score, place,
+    role)``."""
+    ranker = heads.argument_ranker
+    assert ranker is not None
+    found = argument_examples(window, outputs, heads, sentences, [(s, e, kind) for *_, s, e, kind in triggers])
+    return [
+        select_arguments([(ranker.score(example), place, role) for place, role, example in candidates], threshold)
+        for candidates in found
+    ]
+
+
+def _paired_arguments(
+    mentions: Sequence[tuple[int, int, int, int, int, int]], role_log_probs: np.ndarray, offset: float
+) -> list[tuple[float, Place, int]]:
+    """A trigger's arguments among the decoded ``mentions`` (as :func:`_word_spans` gives them): each with the role
+    the pair scorer gives it (``role_log_probs``, ``(mentions, roles + 1)``) after ``offset`` is taken from ``none``,
+    unless that is ``none``; ``(score, place, role)`` with the role's probability as score."""
+    out = []
+    for (part, start, end, *_), scores in zip(mentions, role_log_probs, strict=True):
+        shifted = scores.copy()
+        shifted[NONE_ROLE] -= offset
+        role = int(shifted.argmax())
+        if role != NONE_ROLE:
+            out.append((float(np.exp(scores[role])), (part, start, end), role))
+    return out
 
 
 def window_events(
@@ -524,14 +627,22 @@ def window_events(
             triggers = [*triggers, *proposed]
     if not triggers:
         return []
-    ment_lp = _lifted(log_softmax(outputs.mention_logits), decoding.mention)
-    ment_tags = viterbi_bio(ment_lp, _MENTION_ALLOWED, window.part != SPECIAL)
-    ment_spans = bio_spans(ment_tags)
-    mentions = _word_spans(window, join_adjacent(ment_spans) if decoding.join_mentions else ment_spans, sentences)
     trig_vecs = np.stack([outputs.trigger_states[s:e].mean(axis=0) for *_, s, e, _ in triggers])
     realis = heads.realis_logits(trig_vecs).argmax(axis=1)
-    arg_vecs = np.stack([outputs.argument_states[s:e].mean(axis=0) for *_, s, e, _ in mentions]) if mentions else None
-    role_lp = log_softmax(heads.pair_role_logits(trig_vecs, arg_vecs)) if arg_vecs is not None else None
+    ranked_arguments = None
+    mentions: list[tuple[int, int, int, int, int, int]] = []
+    role_lp = None
+    if decoding.arguments_rank > 0 and heads.argument_ranker is not None:
+        ranked_arguments = _ranked_arguments(window, outputs, heads, sentences, triggers, decoding.arguments_rank)
+    else:
+        ment_lp = _lifted(log_softmax(outputs.mention_logits), decoding.mention)
+        ment_tags = viterbi_bio(ment_lp, _MENTION_ALLOWED, window.part != SPECIAL)
+        ment_spans = bio_spans(ment_tags)
+        mentions = _word_spans(window, join_adjacent(ment_spans) if decoding.join_mentions else ment_spans, sentences)
+        arg_vecs = (
+            np.stack([outputs.argument_states[s:e].mean(axis=0) for *_, s, e, _ in mentions]) if mentions else None
+        )
+        role_lp = log_softmax(heads.pair_role_logits(trig_vecs, arg_vecs)) if arg_vecs is not None else None
     events: list[Event] = []
     for t, (part, c_start, c_end, s, e, kind) in enumerate(triggers):
         text, offset = sentences[part]  # type: ignore[misc]  # _word_spans keeps spans of present sentences
@@ -544,22 +655,22 @@ def window_events(
             trigger=Span(offset + c_start, offset + c_end, text[c_start:c_end]),
             score=round(score, 4),
         )
-        if role_lp is not None:
-            for (m_part, a_start, a_end, *_), scores in zip(mentions, role_lp[t], strict=True):
-                shifted = scores.copy()
-                shifted[NONE_ROLE] -= decoding.argument
-                role = int(shifted.argmax())
-                if role == NONE_ROLE:
-                    continue
-                a_text, a_offset = sentences[m_part]  # type: ignore[misc]
-                event.arguments.append(
-                    Argument(
-                        role=ROLE_CLASSES[role],
-                        start=a_offset + a_start,
-                        end=a_offset + a_end,
-                        text=a_text[a_start:a_end],
-                        score=round(float(np.exp(scores[role])), 4),
-                    )
+        if ranked_arguments is not None:
+            chosen = ranked_arguments[t]
+        elif role_lp is not None:
+            chosen = _paired_arguments(mentions, role_lp[t], decoding.argument)
+        else:
+            chosen = []
+        for a_score, (m_part, a_start, a_end), role in chosen:
+            a_text, a_offset = sentences[m_part]  # type: ignore[misc]  # candidates are spans of present sentences
+            event.arguments.append(
+                Argument(
+                    role=ROLE_CLASSES[role],
+                    start=a_offset + a_start,
+                    end=a_offset + a_end,
+                    text=a_text[a_start:a_end],
+                    score=round(a_score, 4),
                 )
+            )
         events.append(event)
     return events

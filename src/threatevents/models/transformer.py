@@ -20,18 +20,22 @@ import numpy as np
 from ..corpus import Document
 from ..events import Event, join_sentences
 from ..labels import EVENT_LABELS
+from .argument_ranker import MAX_ARGUMENT_WORDS, MENTION_OFFSETS, ArgumentRanker
 from .base import DocLike, EventModel, ModelLoadError, doc_texts, flatten_labels
 from .blend import CASCADE_CUTS, combine, easy_rows, tune_blend
 from .event_extractor import (
+    CURRENT,
     EVENT_OUTPUTS,
     EVENT_WEIGHTS_DIR,
     Decoding,
     EventHeadWeights,
     WindowOutputs,
+    argument_examples,
     encode_windows,
     log_softmax,
     plain_tokenizer,
     ranker_candidates,
+    token_span,
     window_events,
 )
 from .event_tuning import GRID, DevEvents, tune_decoding, tune_event_cascade
@@ -140,6 +144,7 @@ class TransformerModel(EventModel):
         if cfg.events:
             self.build_trigger_lexicon(train)
             self.fit_trigger_ranker(train)
+            self.fit_argument_ranker(train)
         if cfg.events and dev and None in self._decoding_config().values():  # the values the config gives are kept
             self.tune_event_decoding(dev, keep=[k for k, v in self._decoding_config().items() if v is not None])
         if cfg.events and cfg.trigger_labels is None and dev:
@@ -207,6 +212,51 @@ class TransformerModel(EventModel):
         heads.ranker = TriggerRanker.fit(examples, labels)
         self.metrics["trigger_ranker"]["features"] = len(heads.ranker.weights)
         return heads.ranker
+
+    def fit_argument_ranker(self, train: Sequence[Document]) -> ArgumentRanker | None:
+        """Fit the argument ranker (see :mod:`~threatevents.models.argument_ranker`) on ``train``: the served
+        network's event outputs on every sentence with gold triggers, each gold trigger's candidates labelled by
+        whether the candidate, with the role paired with it, is one of its gold arguments. Used when
+        ``decoding.arguments_rank`` > 0. Returns it (``None``, and no ranker, when the candidates are all right or all
+        wrong)."""
+        from .event_training import align_events
+
+        heads = self._tuning_heads()
+        assert self._runtime is not None and self.config.events_dir is not None
+        texts = [[s.text for s in doc.sentences] for doc in train]
+        gold = align_events(self.config.events_dir, train).sentences
+        windows = encode_windows(self._window_tokenizer(), texts, self.config.max_length)
+        around = [
+            [(doc[j], 0) if 0 <= j < len(doc) else None for j in (i - 1, i, i + 1)]
+            for doc in texts
+            for i in range(len(doc))
+        ]
+        rows = [r for r, g in enumerate(gold) if g is not None and g.triggers]
+        ran = self._runtime.run([windows[r].pair for r in rows], EVENT_OUTPUTS)
+        examples: list[dict[str, float]] = []
+        labels: list[bool] = []
+        for r, outputs in zip(rows, ran, strict=True):
+            sentence = gold[r]
+            assert sentence is not None
+            triggers, truths = [], []
+            for (start, end, kind, _), arguments in zip(sentence.triggers, sentence.arguments, strict=True):
+                tokens = token_span(windows[r], CURRENT, start, end)
+                if tokens is not None:
+                    triggers.append((*tokens, kind))
+                    truths.append(set(arguments))
+            found = argument_examples(windows[r], WindowOutputs(*outputs), heads, around[r], triggers)
+            for candidates, truth in zip(found, truths, strict=True):
+                for place, role, example in candidates:
+                    examples.append(example)
+                    labels.append((*place, role) in truth)
+        self.metrics["argument_ranker"] = {"candidates": len(labels), "arguments": sum(labels)}
+        if len(set(labels)) < 2:
+            heads.argument_ranker = None
+            self.metrics["argument_ranker"]["features"] = 0
+            return None
+        heads.argument_ranker = ArgumentRanker.fit(examples, labels)
+        self.metrics["argument_ranker"]["features"] = len(heads.argument_ranker.weights)
+        return heads.argument_ranker
 
     def tune_event_cascade(self, dev: Sequence[Document]) -> float:
         """Choose ``config.event_cascade_below`` on ``dev`` (see
@@ -664,10 +714,21 @@ class TransformerModel(EventModel):
                         else ""
                     )
                 )
+            if d.arguments_rank > 0 and heads.argument_ranker is not None:
+                arguments = (
+                    f"arguments chosen per trigger by the argument ranker at threshold {d.arguments_rank:g} (a logistic "
+                    f"regression over the role scorer's and mention head's probabilities and the words at the edges; "
+                    f"candidates: every run of up to {MAX_ARGUMENT_WORDS} words inside the mentions decoded at offsets "
+                    f"{', '.join(f'{o:g}' for o in MENTION_OFFSETS)})"
+                )
+            else:
+                arguments = (
+                    f"mention offset {d.mention:g}, touching mention spans joined: "
+                    f"{'yes' if d.join_mentions else 'no'}; argument offset {d.argument:g}"
+                )
             lines.append(
                 f"- Event extractor: trigger and argument-mention BIO heads (constrained Viterbi), pairwise role "
-                f"scorer and realis head on the same encoder pass; {triggers}; mention offset {d.mention:g}, touching "
-                f"mention spans joined: {'yes' if d.join_mentions else 'no'}; argument offset {d.argument:g}"
+                f"scorer and realis head on the same encoder pass; {triggers}; {arguments}"
                 + (" (chosen on dev)." if "decoding" in self.metrics else ".")
             )
             event_cut = self._cascade_cuts()[1]

@@ -78,6 +78,7 @@ class TransformerConfig(ModelConfig):
     decode_boundary_margin: float | None = None  # the prior a redrawn edge must gain (None: chosen on dev)
     decode_propose: float | None = None  # lexicon-proposed triggers' threshold (None: chosen on dev; 0: off)
     decode_rank: float | None = None  # trigger ranker's threshold (None: chosen on dev; 0: off)
+    decode_arguments_rank: float | None = None  # argument ranker's threshold (None: chosen on dev; 0: off)
     trigger_labels: float | None = None  # sentence labels lifted by found triggers (None: chosen on dev; 0: off)
     event_cascade_below: float | None = None  # events pass skips these linear-easy sentences (None: on dev; 0: off)
 
@@ -120,7 +121,7 @@ class TransformerConfig(ModelConfig):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not 0 <= float(value) <= 10):
                 raise ValueError(f"{name} must be in [0, 10] or null (chosen on dev), not {value!r}")
-        for name in ("decode_boundary_margin", "decode_propose", "decode_rank"):
+        for name in ("decode_boundary_margin", "decode_propose", "decode_rank", "decode_arguments_rank"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not 0 <= float(value) <= 1):
                 raise ValueError(f"{name} must be in [0, 1] or null (chosen on dev), not {value!r}")

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Self
 
 import numpy as np
 
@@ -166,15 +167,18 @@ class TriggerRanker:
     weights: dict[str, float] = field(default_factory=dict)
     bias: float = 0.0
 
+    FILE: ClassVar[str] = RANKER_FILE  # where it is saved in the event heads' folder
+    NAME: ClassVar[str] = "trigger ranker"  # what errors call it
+
     @classmethod
-    def fit(cls, examples: Sequence[Mapping[str, float]], labels: Sequence[bool], c: float = C) -> TriggerRanker:
+    def fit(cls, examples: Sequence[Mapping[str, float]], labels: Sequence[bool], c: float = C) -> Self:
         """Fit on candidates' features and whether each is a gold trigger (span and type); a feature of fewer than
         :data:`MIN_FEATURE_COUNT` candidates is left out (it cannot generalise, and it would cost memory)."""
         from sklearn.feature_extraction import DictVectorizer
         from sklearn.linear_model import LogisticRegression
 
         if len(set(labels)) < 2:
-            raise ValueError("fitting the trigger ranker needs candidates that are triggers and ones that are not")
+            raise ValueError(f"fitting the {cls.NAME} needs candidates that are right and ones that are not")
         seen = Counter(name for example in examples for name in example)
         kept = [{k: v for k, v in example.items() if seen[k] >= MIN_FEATURE_COUNT} for example in examples]
         vectorizer = DictVectorizer()
@@ -193,7 +197,7 @@ class TriggerRanker:
         """The probability that a candidate is a trigger."""
         z = self.bias + sum(self.weights.get(name, 0.0) * value for name, value in example.items())
         if not math.isfinite(z):  # bounded weights and finite features cannot get here; never let NaN through
-            raise ValueError(f"trigger ranker score is not finite ({z}) for features {sorted(example)[:5]}...")
+            raise ValueError(f"{self.NAME} score is not finite ({z}) for features {sorted(example)[:5]}...")
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
     # -- persistence ---------------------------------------------------------------------------------
@@ -201,26 +205,26 @@ class TriggerRanker:
         return {"weights": self.weights, "bias": self.bias}
 
     @classmethod
-    def from_dict(cls, data: object) -> TriggerRanker:
+    def from_dict(cls, data: object) -> Self:
         """Read what :meth:`to_dict` wrote; :class:`ValueError` on anything else."""
         if not isinstance(data, dict) or set(data) != {"weights", "bias"}:
-            raise ValueError("a trigger ranker is an object with exactly 'weights' and 'bias'")
+            raise ValueError(f"a {cls.NAME} is an object with exactly 'weights' and 'bias'")
         weights, bias = data["weights"], data["bias"]
 
         def number(value: object) -> bool:  # a fitted weight is far below the bound; a huge one could sum to NaN
             return type(value) in (int, float) and -MAX_WEIGHT <= value <= MAX_WEIGHT  # type: ignore[operator]
 
         if not isinstance(weights, dict) or not all(isinstance(k, str) and number(v) for k, v in weights.items()):
-            raise ValueError(f"trigger ranker 'weights' must map feature names to numbers within ±{MAX_WEIGHT:g}")
+            raise ValueError(f"{cls.NAME} 'weights' must map feature names to numbers within ±{MAX_WEIGHT:g}")
         if not number(bias):
-            raise ValueError(f"trigger ranker 'bias' must be a number within ±{MAX_WEIGHT:g}")
+            raise ValueError(f"{cls.NAME} 'bias' must be a number within ±{MAX_WEIGHT:g}")
         return cls({k: float(v) for k, v in weights.items()}, float(bias))
 
     def save(self, folder: Path) -> None:
-        write_json(folder / RANKER_FILE, self.to_dict())
+        write_json(folder / self.FILE, self.to_dict())
 
     @classmethod
-    def load(cls, folder: Path) -> TriggerRanker | None:
+    def load(cls, folder: Path) -> Self | None:
         """The ranker saved in ``folder``; ``None`` when there is none (models saved before it existed)."""
-        data = read_json(folder / RANKER_FILE)
+        data = read_json(folder / cls.FILE)
         return None if data is None else cls.from_dict(data)

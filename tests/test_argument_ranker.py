@@ -1,0 +1,197 @@
+"""The argument ranker: candidates cut from decoded mentions, features computed by hand, selection, decoding with
+it, saving and refusing bad files."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from threatevents.labels import ARGUMENT_ROLES, EVENT_LABELS
+from threatevents.models.argument_ranker import (
+    ARGUMENT_RANKER_FILE,
+    MAX_ARGUMENT_WORDS,
+    ArgumentRanker,
+    argument_candidates,
+    argument_features,
+    select_arguments,
+)
+from threatevents.models.event_extractor import (
+    CURRENT,
+    NEXT,
+    PREVIOUS,
+    ROLE_CLASSES,
+    SPECIAL,
+    Decoding,
+    EventHeadWeights,
+    Window,
+    WindowOutputs,
+    argument_examples,
+    window_events,
+)
+from threatevents.models.trigger_lexicon import words
+
+BREACH = EVENT_LABELS.index("AttackDatabreach")
+VICTIM = ARGUMENT_ROLES.index("Victim")
+NUMBER = ARGUMENT_ROLES.index("Number-of-Victim")
+NONE = len(ARGUMENT_ROLES)
+
+
+def _span(text: str, piece: str) -> tuple[int, int]:
+    start = text.index(piece)
+    return start, start + len(piece)
+
+
+def _window(text: str) -> Window:
+    """One token per word, between [CLS] and [SEP]."""
+    spans = words(text)
+    part = np.array([SPECIAL, *[CURRENT] * len(spans), SPECIAL], dtype=np.int8)
+    start = np.array([0, *(a for a, _ in spans), 0])
+    end = np.array([0, *(b for _, b in spans), 0])
+    return Window(list(range(len(part))), [0] * len(part), part, start, end)
+
+
+def test_candidates_are_decoded_mentions_and_the_runs_of_words_inside_them() -> None:
+    text = "Acme lost 9.4 million customers, sadly"
+    whole = (CURRENT, *_span(text, "9.4 million customers"))
+    found = argument_candidates([[whole], [whole], []], [None, text, None])
+    pieces = ["9", ".", "4", "million", "customers"]  # words() splits the number at its point
+    assert len(words(text[whole[1] : whole[2]])) == len(pieces)
+    assert found[whole] == {"d0", "d1"}  # decoded at two offsets
+    assert found[(CURRENT, *_span(text, "customers"))] == {"s0", "s1"}  # cut from it
+    assert found[(CURRENT, *_span(text, "9.4 million"))] == {"s0", "s1"}
+    assert (CURRENT, *_span(text, "9.")) not in found  # a run may not end with punctuation ...
+    assert (CURRENT, *_span(text, ".4")) not in found  # ... nor start with it
+    assert len(found) == 10  # the whole and the 9 other runs from and to its words 9, 4, million, customers
+    assert argument_candidates([[(PREVIOUS, 0, 4)]], [None, text, None]) == {(PREVIOUS, 0, 4): {"d0"}}  # no text
+
+
+def test_candidates_cut_no_run_longer_than_the_limit() -> None:
+    text = " ".join(f"w{k}" for k in range(MAX_ARGUMENT_WORDS + 2))
+    found = argument_candidates([[(NEXT, 0, len(text))]], [None, None, text])
+    longest = max(len(words(text[a:b])) for (_, a, b), src in found.items() if src == {"s0"})
+    assert longest == MAX_ARGUMENT_WORDS and (NEXT, 0, len(text)) in found
+
+
+def test_features_by_hand() -> None:
+    text = "Acme lost 9.4 million customers today"
+    role_lp = np.full(len(ROLE_CLASSES), math.log(0.01))
+    role_lp[VICTIM], role_lp[NUMBER], role_lp[NONE] = math.log(0.5), math.log(0.2), math.log(0.1)
+    mention = np.tile([1.0, 0.0, 0.0], (10, 1))  # tokens: [CLS] Acme lost 9 . 4 million customers today [SEP]
+    mention[7] = [0.2, 0.1, 0.7]  # "customers": I 0.7
+    mention[8] = [0.6, 0.0, 0.4]  # "today": I 0.4
+    parts = np.array([SPECIAL, *[CURRENT] * 8, SPECIAL])
+    place = (CURRENT, *_span(text, "customers"))
+    role, example = argument_features(text, place, {"s1"}, (7, 8), (2, 3, BREACH), role_lp, mention, parts)
+    assert role == VICTIM  # the best role but none
+    assert example["p_role"] == pytest.approx(0.5) and example["p_none"] == pytest.approx(0.1)
+    assert example["role_vs_none"] == pytest.approx(math.log(5)) and example["role_margin"] == pytest.approx(
+        math.log(2.5)
+    )
+    assert example["p_begin"] == pytest.approx(0.1) and example["p_inside_first"] == pytest.approx(0.7)
+    assert example["p_mention"] == pytest.approx(0.8) and example["p_mention_min"] == pytest.approx(0.8)
+    assert example["p_continue_after"] == pytest.approx(0.4) and example["p_o_after"] == pytest.approx(0.6)
+    assert example["p_mention_before"] == pytest.approx(0.0)  # "million" is O
+    assert example["words"] == 1 and example["cut"] == 1.0 and example["source=s1"] == 1.0
+    for name in (
+        "role=Victim|AttackDatabreach",
+        "role=Victim|part=1",
+        "role=Victim|after|3-5",  # four tokens after the trigger "lost"
+        "role=Victim|first=customers",
+        "role=Victim|left=million",
+        "role=Victim|right=today",
+        "role=Victim|shape=low-low",
+    ):
+        assert example[name] == 1.0, name
+    number = (CURRENT, *_span(text, "9.4 million"))
+    _, before = argument_features(text, number, {"d0"}, (3, 7), (7, 8, BREACH), role_lp, mention, parts)
+    assert before["role=Victim|before|0"] == 1.0 and "cut" not in before and before["role=Victim|shape=num-low"] == 1
+    assert before["p_mention_before"] == 0.0 and before["words"] == 4
+
+
+def test_select_keeps_each_triggers_best_non_overlapping_arguments_above_the_threshold() -> None:
+    scored = [
+        (0.9, (CURRENT, 10, 30), VICTIM),
+        (0.8, (CURRENT, 10, 21), NUMBER),  # overlaps the better one
+        (0.7, (NEXT, 10, 21), NUMBER),  # the same characters of another sentence
+        (0.2, (CURRENT, 40, 45), VICTIM),
+    ]
+    assert select_arguments(scored, 0.5) == [(0.9, (CURRENT, 10, 30), VICTIM), (0.7, (NEXT, 10, 21), NUMBER)]
+    assert select_arguments(scored, 0.95) == []
+
+
+def _heads(ranker: ArgumentRanker | None) -> EventHeadWeights:
+    """Role scorer: ``Victim`` for every pair (bias), ``none`` just below it."""
+    roles, dim = len(ROLE_CLASSES), 2
+    bias = np.zeros(roles)
+    bias[VICTIM], bias[NONE] = 3.0, 2.0
+    return EventHeadWeights(
+        np.zeros((3, dim)),
+        np.zeros(3),
+        np.zeros((roles, dim, dim)),
+        np.zeros((roles, 2 * dim)),
+        bias,
+        argument_ranker=ranker,
+    )
+
+
+def test_window_events_take_the_ranked_arguments_when_the_decoding_says_so(tmp_path: Path) -> None:
+    text = "Acme lost 9.4 million customers"
+    window = _window(text)  # [CLS] Acme lost 9 . 4 million customers [SEP]
+    n = len(window.ids)
+    trigger = np.full((n, 11), -5.0)
+    trigger[:, 0] = 5.0
+    trigger[2] = -5.0
+    trigger[2, 1 + 2 * BREACH] = 5.0  # "lost"
+    mention = np.tile([5.0, -5.0, -5.0], (n, 1))
+    mention[3] = [-5.0, 5.0, -5.0]  # "9.4 million customers" is one mention
+    mention[4:8] = [-5.0, -5.0, 5.0]
+    outputs = WindowOutputs(trigger, mention, np.zeros((n, 2)), np.zeros((n, 2)))
+    ranker = ArgumentRanker({"cut": 3.0, "last=customers": 2.0, "first=customers": 1.0}, bias=-4.0)
+    heads = _heads(ranker)
+    sentences = [None, (text, 100), None]
+    (plain,) = window_events(window, outputs, heads, sentences, Decoding())
+    assert [(a.role, a.text) for a in plain.arguments] == [("Victim", "9.4 million customers")]  # arguments_rank 0
+    (ranked,) = window_events(window, outputs, heads, sentences, Decoding(arguments_rank=0.5))
+    assert [(a.role, a.text, a.start) for a in ranked.arguments] == [("Victim", "customers", 100 + text.index("cust"))]
+    assert ranked.arguments[0].score == pytest.approx(round(1 / (1 + math.exp(-2.0)), 4))
+    assert window_events(window, outputs, heads, sentences, Decoding(arguments_rank=0.9))[0].arguments == []
+    (no_ranker,) = window_events(window, outputs, _heads(None), sentences, Decoding(arguments_rank=0.5))
+    assert no_ranker.arguments == plain.arguments
+    (examples,) = argument_examples(window, outputs, heads, sentences, [(2, 3, BREACH)])
+    assert len(examples) == 10 and {role for _, role, _ in examples} == {VICTIM}  # as in the candidates test
+    assert argument_examples(window, outputs, heads, sentences, []) == []
+    heads.save(tmp_path / "events")
+    assert EventHeadWeights.load(tmp_path / "events").argument_ranker == ranker
+    assert (tmp_path / "events" / ARGUMENT_RANKER_FILE).is_file()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "[]",
+        json.dumps({"weights": {}}),
+        json.dumps({"weights": {"a": "1"}, "bias": 0.0}),
+        '{"weights": {"a": NaN}, "bias": 0.0}',
+        "{not json",
+        json.dumps({"weights": {"a": 1e308, "b": -1e308}, "bias": 0.0}),
+    ],
+)
+def test_load_refuses_broken_argument_ranker_files(tmp_path: Path, bad: str) -> None:
+    (tmp_path / ARGUMENT_RANKER_FILE).write_text(bad, encoding="utf-8")
+    with pytest.raises(ValueError, match=r"argument ranker|not valid JSON"):
+        ArgumentRanker.load(tmp_path)
+
+
+def test_fit_and_load_round_trip(tmp_path: Path) -> None:
+    examples = [{"p_role": p, "cut": float(k % 2)} for k, p in enumerate(np.linspace(0, 1, 30))]
+    ranker = ArgumentRanker.fit(examples, [e["p_role"] > 0.5 for e in examples], c=10.0)
+    assert isinstance(ranker, ArgumentRanker) and ranker.weights["p_role"] > 0
+    assert ArgumentRanker.load(tmp_path) is None
+    ranker.save(tmp_path)
+    assert ArgumentRanker.load(tmp_path) == ranker
+    with pytest.raises(ValueError, match="argument ranker needs"):
+        ArgumentRanker.fit(examples, [False] * len(examples))
