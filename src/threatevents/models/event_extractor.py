@@ -513,30 +513,28 @@ def argument_examples(
     usable = window.part != SPECIAL
     decoded = []
     for offset in MENTION_OFFSETS:
-        spans = join_adjacent(bio_spans(viterbi_bio(_lifted(mention_lp, offset), _MENTION_ALLOWED, usable)))
-        decoded.append([(part, a, b) for part, a, b, *_ in _word_spans(window, spans, sentences)])
+        tags = viterbi_bio(_lifted(mention_lp, offset), _MENTION_ALLOWED, usable)
+        decoded.append(
+            [(part, a, b) for part, a, b, *_ in _word_spans(window, join_adjacent(bio_spans(tags)), sentences)]
+        )
     texts = [where[0] if where is not None else None for where in sentences]
-    places: list[Place] = []
-    spans: list[tuple[int, int]] = []
-    sources: list[set[str]] = []
+    candidates: list[tuple[Place, tuple[int, int], set[str]]] = []
     for place, origin in argument_candidates(decoded, texts).items():
-        tokens = token_span(window, *place)
-        if tokens is not None:
-            places.append(place)
-            spans.append(tokens)
-            sources.append(origin)
-    if not places:
+        found_tokens = token_span(window, *place)
+        if found_tokens is not None:
+            candidates.append((place, found_tokens, origin))
+    if not candidates:
         return [[] for _ in triggers]
     trig_vecs = np.stack([outputs.trigger_states[s:e].mean(axis=0) for s, e, _ in triggers])
-    arg_vecs = np.stack([outputs.argument_states[s:e].mean(axis=0) for s, e in spans])
+    arg_vecs = np.stack([outputs.argument_states[s:e].mean(axis=0) for _, (s, e), _ in candidates])
     role_lp = log_softmax(heads.pair_role_logits(trig_vecs, arg_vecs))
     mention_probs = np.exp(mention_lp)
     out = []
     for t, trigger in enumerate(triggers):
         found = []
-        for c, (place, tokens, origin) in enumerate(zip(places, spans, sources, strict=True)):
+        for c, (place, tokens, origin) in enumerate(candidates):
             text = texts[place[0]]
-            assert text is not None
+            assert text is not None  # argument_candidates cuts runs from present sentences only
             role, example = argument_features(
                 text, place, origin, tokens, trigger, role_lp[t, c], mention_probs, window.part
             )

@@ -716,10 +716,10 @@ class TransformerModel(EventModel):
                 )
             if d.arguments_rank > 0 and heads.argument_ranker is not None:
                 arguments = (
-                    f"arguments chosen per trigger by the argument ranker at threshold {d.arguments_rank:g} (a logistic "
-                    f"regression over the role scorer's and mention head's probabilities and the words at the edges; "
-                    f"candidates: every run of up to {MAX_ARGUMENT_WORDS} words inside the mentions decoded at offsets "
-                    f"{', '.join(f'{o:g}' for o in MENTION_OFFSETS)})"
+                    f"arguments chosen per trigger by the argument ranker at threshold {d.arguments_rank:g} (a "
+                    "logistic regression over the role scorer's and mention head's probabilities and the words at the "
+                    f"edges; candidates: every run of up to {MAX_ARGUMENT_WORDS} words inside the mentions decoded at "
+                    f"offsets {', '.join(f'{o:g}' for o in MENTION_OFFSETS)})"
                 )
             else:
                 arguments = (
