@@ -15,8 +15,11 @@ from threatevents.models.argument_ranker import (
     ARGUMENT_RANKER_FILE,
     MAX_ARGUMENT_WORDS,
     ArgumentRanker,
+    Candidate,
+    MentionProbs,
     argument_candidates,
     argument_features,
+    describe,
     select_arguments,
 )
 from threatevents.models.event_extractor import (
@@ -29,7 +32,8 @@ from threatevents.models.event_extractor import (
     EventHeadWeights,
     Window,
     WindowOutputs,
-    argument_examples,
+    argument_views,
+    token_span,
     window_events,
 )
 from threatevents.models.trigger_lexicon import words
@@ -57,46 +61,51 @@ def _window(text: str) -> Window:
 def test_candidates_are_decoded_mentions_and_the_runs_of_words_inside_them() -> None:
     text = "Acme lost 9.4 million customers, sadly"
     whole = (CURRENT, *_span(text, "9.4 million customers"))
-    found = argument_candidates([[whole], [whole], []], [None, text, None])
+    found = {place: c.sources for place, c in argument_candidates([[whole], [whole], []], [None, text, None]).items()}
     pieces = ["9", ".", "4", "million", "customers"]  # words() splits the number at its point
     assert len(words(text[whole[1] : whole[2]])) == len(pieces)
     assert found[whole] == {"d0", "d1"}  # decoded at two offsets
     assert found[(CURRENT, *_span(text, "customers"))] == {"s0", "s1"}  # cut from it
     assert found[(CURRENT, *_span(text, "9.4 million"))] == {"s0", "s1"}
+    customers = argument_candidates([[whole]], [None, text, None])[(CURRENT, *_span(text, "customers"))]
+    assert (customers.first, customers.last) == (6, 6)  # Acme lost 9 . 4 million customers
     assert (CURRENT, *_span(text, "9.")) not in found  # a run may not end with punctuation ...
     assert (CURRENT, *_span(text, ".4")) not in found  # ... nor start with it
     assert len(found) == 10  # the whole and the 9 other runs from and to its words 9, 4, million, customers
-    assert argument_candidates([[(PREVIOUS, 0, 4)]], [None, text, None]) == {(PREVIOUS, 0, 4): {"d0"}}  # no text
+    assert argument_candidates([[(PREVIOUS, 0, 4)]], [None, text, None]) == {}  # no sentence there
 
 
 def test_candidates_cut_no_run_longer_than_the_limit() -> None:
     text = " ".join(f"w{k}" for k in range(MAX_ARGUMENT_WORDS + 2))
     found = argument_candidates([[(NEXT, 0, len(text))]], [None, None, text])
-    longest = max(len(words(text[a:b])) for (_, a, b), src in found.items() if src == {"s0"})
+    longest = max(len(words(text[a:b])) for (_, a, b), c in found.items() if c.sources == {"s0"})
     assert longest == MAX_ARGUMENT_WORDS and (NEXT, 0, len(text)) in found
 
 
 def test_features_by_hand() -> None:
     text = "Acme lost 9.4 million customers today"
+    pieces = words(text)  # Acme lost 9 . 4 million customers today
     role_lp = np.full(len(ROLE_CLASSES), math.log(0.01))
     role_lp[VICTIM], role_lp[NUMBER], role_lp[NONE] = math.log(0.5), math.log(0.2), math.log(0.1)
     mention = np.tile([1.0, 0.0, 0.0], (10, 1))  # tokens: [CLS] Acme lost 9 . 4 million customers today [SEP]
     mention[7] = [0.2, 0.1, 0.7]  # "customers": I 0.7
     mention[8] = [0.6, 0.0, 0.4]  # "today": I 0.4
     parts = np.array([SPECIAL, *[CURRENT] * 8, SPECIAL])
-    place = (CURRENT, *_span(text, "customers"))
-    role, example = argument_features(text, place, {"s1"}, (7, 8), (2, 3, BREACH), role_lp, mention, parts)
+    customers = Candidate((CURRENT, *_span(text, "customers")), 6, 6, {"s1"})
+    view = describe(text, pieces, customers, (7, 8), MentionProbs(mention, parts))
+    role, example = argument_features(view, (2, 3, BREACH), role_lp)
     assert role == VICTIM  # the best role but none
     assert example["p_role"] == pytest.approx(0.5) and example["p_none"] == pytest.approx(0.1)
-    assert example["role_vs_none"] == pytest.approx(math.log(5)) and example["role_margin"] == pytest.approx(
-        math.log(2.5)
-    )
+    assert example["role_vs_none"] == pytest.approx(math.log(5))
+    assert example["role_margin"] == pytest.approx(math.log(2.5))
+    assert example["role=Victim|p"] == pytest.approx(0.5)
     assert example["p_begin"] == pytest.approx(0.1) and example["p_inside_first"] == pytest.approx(0.7)
     assert example["p_mention"] == pytest.approx(0.8) and example["p_mention_min"] == pytest.approx(0.8)
     assert example["p_continue_after"] == pytest.approx(0.4) and example["p_o_after"] == pytest.approx(0.6)
     assert example["p_mention_before"] == pytest.approx(0.0)  # "million" is O
     assert example["words"] == 1 and example["cut"] == 1.0 and example["source=s1"] == 1.0
     for name in (
+        "role=Victim",
         "role=Victim|AttackDatabreach",
         "role=Victim|part=1",
         "role=Victim|after|3-5",  # four tokens after the trigger "lost"
@@ -104,12 +113,50 @@ def test_features_by_hand() -> None:
         "role=Victim|left=million",
         "role=Victim|right=today",
         "role=Victim|shape=low-low",
+        "first=customers",
+        "last=customers",
     ):
         assert example[name] == 1.0, name
-    number = (CURRENT, *_span(text, "9.4 million"))
-    _, before = argument_features(text, number, {"d0"}, (3, 7), (7, 8, BREACH), role_lp, mention, parts)
+    assert len(example) == 8 + 6 + 12 + 2  # numeric: the candidate, the pair; indicators: the candidate, the pair
+    number = Candidate((CURRENT, *_span(text, "9.4 million")), 2, 5, {"d0"})
+    view = describe(text, pieces, number, (3, 7), MentionProbs(mention, parts))
+    _, before = argument_features(view, (7, 8, BREACH), role_lp)
     assert before["role=Victim|before|0"] == 1.0 and "cut" not in before and before["role=Victim|shape=num-low"] == 1
-    assert before["p_mention_before"] == 0.0 and before["words"] == 4
+    assert before["p_mention_before"] == 0.0 and before["words"] == 4 and before["role=Victim|left=lost"] == 1
+
+
+def test_score_window_is_the_score_of_each_pairs_features() -> None:
+    rng = np.random.default_rng(0)
+    text = "Acme lost 9.4 million customers today"
+    pieces = words(text)
+    mention = rng.dirichlet(np.ones(3), size=10)
+    parts = np.array([SPECIAL, *[CURRENT] * 8, SPECIAL])
+    found = argument_candidates([[(CURRENT, *_span(text, "9.4 million customers today"))]], [None, text, None])
+    spans = [token_span(_window(text), *c.place) for c in found.values()]
+    probs = MentionProbs(mention, parts)
+    views = [describe(text, pieces, c, s, probs) for c, s in zip(found.values(), spans, strict=True) if s]
+    triggers = [(2, 3, BREACH), (1, 2, 0), (8, 9, 2)]  # before, overlapping and after the candidates
+    role_lp = np.log(rng.dirichlet(np.ones(len(ROLE_CLASSES)), size=(3, len(views))))
+    examples = [[argument_features(v, t, role_lp[i, c]) for c, v in enumerate(views)] for i, t in enumerate(triggers)]
+    names = sorted({name for row in examples for _, ex in row for name in ex})
+    ranker = ArgumentRanker({name: float(rng.normal()) for name in names}, bias=-0.5)
+    scored = ranker.score_window(views, triggers, role_lp)
+    for row, expected in zip(scored, examples, strict=True):
+        for (score, place, role), view, (want_role, example) in zip(row, views, expected, strict=True):
+            assert place == view.candidate.place and role == want_role
+            assert score == pytest.approx(ranker.score(example), abs=1e-12)
+
+
+def test_token_spans_by_binary_search_agree_with_token_span() -> None:
+    from threatevents.models.event_extractor import _TokenSpans
+
+    text = "Acme lost 9.4 million customers today"
+    window = _window(text)
+    spans = _TokenSpans(window)
+    for start in range(len(text) + 1):
+        for end in range(start, len(text) + 2):
+            assert spans.find(CURRENT, start, end) == token_span(window, CURRENT, start, end), (start, end)
+    assert spans.find(NEXT, 0, 4) is None
 
 
 def test_select_keeps_each_triggers_best_non_overlapping_arguments_above_the_threshold() -> None:
@@ -161,9 +208,9 @@ def test_window_events_take_the_ranked_arguments_when_the_decoding_says_so(tmp_p
     assert window_events(window, outputs, heads, sentences, Decoding(arguments_rank=0.9))[0].arguments == []
     (no_ranker,) = window_events(window, outputs, _heads(None), sentences, Decoding(arguments_rank=0.5))
     assert no_ranker.arguments == plain.arguments
-    (examples,) = argument_examples(window, outputs, heads, sentences, [(2, 3, BREACH)])
-    assert len(examples) == 10 and {role for _, role, _ in examples} == {VICTIM}  # as in the candidates test
-    assert argument_examples(window, outputs, heads, sentences, []) == []
+    views, role_lp = argument_views(window, outputs, heads, sentences, [(2, 3, BREACH)])
+    assert len(views) == 10 and role_lp.shape == (1, 10, len(ROLE_CLASSES))  # as in the candidates test
+    assert argument_views(window, outputs, heads, sentences, [])[0] == []
     heads.save(tmp_path / "events")
     assert EventHeadWeights.load(tmp_path / "events").argument_ranker == ranker
     assert (tmp_path / "events" / ARGUMENT_RANKER_FILE).is_file()

@@ -537,11 +537,11 @@ def test_extractor_fits_predicts_saves_and_reloads_identical_events(
     assert extractor.event_heads.argument_ranker is not None and extractor.event_heads.argument_ranker.weights
     assert reloaded.event_heads.argument_ranker == extractor.event_heads.argument_ranker
     argument_scores: list[float] = []
-    score_argument = ArgumentRanker.score
+    probability = ArgumentRanker.probability
     monkeypatch.setattr(
         ArgumentRanker,
-        "score",
-        lambda self, example: argument_scores.append(score_argument(self, example)) or argument_scores[-1],
+        "probability",
+        lambda self, z: argument_scores.append(probability(self, z)) or argument_scores[-1],
     )
     before = extractor.config.decode_arguments_rank
     extractor.config.decode_arguments_rank = reloaded.config.decode_arguments_rank = 0.01

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
@@ -41,58 +43,143 @@ NONE_ROLE = len(ARGUMENT_ROLES)
 Place = tuple[int, int, int]
 
 
+@dataclass
+class Candidate:
+    """A candidate argument: its place, its first and last word (indices into its sentence's
+    :func:`~threatevents.models.trigger_lexicon.words`) and where it came from."""
+
+    place: Place
+    first: int
+    last: int
+    sources: set[str] = field(default_factory=set)
+
+
+@dataclass
+class View:
+    """What a candidate's features need that no trigger changes, computed once per window (:func:`describe`):
+    its numeric features, its indicator features and the ones named with the paired role (``role=<role><suffix>``)."""
+
+    candidate: Candidate
+    tokens: tuple[int, int]
+    numeric: dict[str, float]
+    names: list[str]
+    role_suffixes: list[str]
+
+    def role_names(self, role: str) -> list[str]:
+        return [f"role={role}", *(f"role={role}{suffix}" for suffix in self.role_suffixes), *self.names]
+
+
 class ArgumentRanker(TriggerRanker):
     """Logistic-regression weights over named features of a (trigger, candidate argument, role) triple."""
 
     FILE: ClassVar[str] = ARGUMENT_RANKER_FILE
     NAME: ClassVar[str] = "argument ranker"
 
+    def score_window(
+        self, views: Sequence[View], triggers: Sequence[tuple[int, int, int]], role_log_probs: np.ndarray
+    ) -> list[list[tuple[float, Place, int]]]:
+        """``(score, place, role)`` of every candidate (``views``) for each trigger (``(first token, end token,
+        event label index)``), as :meth:`score` of :func:`argument_features` gives it, computed for all pairs at
+        once: the trigger-dependent features (:func:`pair_parts`) as arrays, the others once per candidate and role.
+        ``role_log_probs``: ``(triggers, candidates, roles + 1)``."""
+        if not views or not triggers:
+            return [[] for _ in triggers]
+        lp = np.asarray(role_log_probs, dtype=np.float64)
+        ranked = np.sort(lp[..., :NONE_ROLE], axis=-1)
+        roles = lp[..., :NONE_ROLE].argmax(axis=-1)  # (triggers, candidates)
+        best, second, none = ranked[..., -1], ranked[..., -2], lp[..., NONE_ROLE]
+        w = self._tables
+        z = (
+            self.bias
+            + w["p_role"] * np.exp(best)
+            + w["log_p_role"] * np.maximum(best, -30.0)
+            + w["p_none"] * np.exp(none)
+            + w["role_vs_none"] * np.clip(best - none, -30.0, 30.0)
+            + w["role_margin"] * np.minimum(best - second, 30.0)
+            + w["role_p"][roles] * np.exp(best)
+        )
+        kinds = np.array([kind for _, _, kind in triggers])
+        z += w["role_type"][roles, kinds[:, None]]
+        starts = np.array([v.tokens[0] for v in views])[None, :]
+        ends = np.array([v.tokens[1] for v in views])[None, :]
+        t_starts = np.array([s for s, _, _ in triggers])[:, None]
+        t_ends = np.array([e for _, e, _ in triggers])[:, None]
+        before, after = ends <= t_starts, starts >= t_ends
+        gap = np.where(before, t_starts - ends, np.where(after, starts - t_ends, 0))
+        side = np.where(before, 0, np.where(after, 1, 2))
+        z += w["role_side"][roles, side, np.searchsorted(_DISTANCE_EDGES, gap)]
+        fixed: dict[tuple[int, int], float] = {}
+        weights = self.weights
+        out = []
+        for t in range(len(triggers)):
+            scored = []
+            for c, view in enumerate(views):
+                role = int(roles[t, c])
+                total = fixed.get((c, role))
+                if total is None:
+                    total = fixed[(c, role)] = self.total(view.numeric) + sum(
+                        weights.get(name, 0.0) for name in view.role_names(ARGUMENT_ROLES[role])
+                    )
+                scored.append((self.probability(float(z[t, c]) + total), view.candidate.place, role))
+            out.append(scored)
+        return out
+
+    @cached_property
+    def _tables(self) -> dict[str, np.ndarray]:
+        """The weights of :func:`pair_parts`'s features as arrays: numeric ones by name, ``role_p`` by role,
+        ``role_type`` by role and event label, ``role_side`` by role, side (before, after, overlap) and distance."""
+        get = self.weights.get
+        names = ARGUMENT_ROLES
+        sides = ("before", "after", "overlap")
+        return {
+            **{k: np.array(get(k, 0.0)) for k in ("p_role", "log_p_role", "p_none", "role_vs_none", "role_margin")},
+            "role_p": np.array([get(f"role={r}|p", 0.0) for r in names]),
+            "role_type": np.array([[get(f"role={r}|{label}", 0.0) for label in EVENT_LABELS] for r in names]),
+            "role_side": np.array(
+                [[[get(f"role={r}|{side}|{d}", 0.0) for d in DISTANCES] for side in sides] for r in names]
+            ),
+        }
+
+
+#: Token distances between a candidate and its trigger, as feature names, and the largest gap of each.
+DISTANCES = ("0", "1-2", "3-5", "6-10", "11+")
+_DISTANCE_EDGES = np.array([0, 2, 5, 10])
+
 
 def argument_candidates(
     decoded: Sequence[Sequence[tuple[int, int, int]]], texts: Sequence[str | None]
-) -> dict[Place, set[str]]:
-    """The candidates of a window and where each came from.
+) -> dict[Place, Candidate]:
+    """The candidates of a window, by place.
 
     ``decoded[k]`` holds the ``(part, start, end)`` word spans the mention head decoded at the ``k``-th offset of
-    :data:`MENTION_OFFSETS`; ``texts[part]`` is that part's sentence. A decoded span is a candidate (source ``d<k>``)
-    and so is every run of up to :data:`MAX_ARGUMENT_WORDS` of its words that neither starts nor ends with
-    punctuation (source ``s<k>``).
+    :data:`MENTION_OFFSETS`; ``texts[part]`` is that part's sentence (``None``: no candidates there). A decoded span is
+    a candidate (source ``d<k>``) and so is every run of up to :data:`MAX_ARGUMENT_WORDS` of its words that neither
+    starts nor ends with punctuation (source ``s<k>``).
     """
-    out: dict[Place, set[str]] = {}
+    out: dict[Place, Candidate] = {}
     pieces: dict[int, list[tuple[int, int]]] = {}
     for k, spans in enumerate(decoded):
         for part, start, end in spans:
-            out.setdefault((part, start, end), set()).add(f"d{k}")
             text = texts[part]
             if text is None:
                 continue
             if part not in pieces:
                 pieces[part] = words(text)
-            inside = [(a, b) for a, b in pieces[part] if a < end and b > start]
-            usable = [text[a].isalnum() or text[a] in "$€£#" for a, _ in inside]
+            inside = [i for i, (a, b) in enumerate(pieces[part]) if a < end and b > start]
+            if not inside:
+                continue
+            out.setdefault((part, start, end), Candidate((part, start, end), inside[0], inside[-1])).sources.add(
+                f"d{k}"
+            )
+            usable = [text[pieces[part][i][0]].isalnum() or text[pieces[part][i][0]] in "$€£#" for i in inside]
             for i in range(len(inside)):
                 if not usable[i]:
                     continue
                 for j in range(i, min(len(inside), i + MAX_ARGUMENT_WORDS)):
                     if usable[j] and (i, j) != (0, len(inside) - 1):
-                        out.setdefault((part, inside[i][0], inside[j][1]), set()).add(f"s{k}")
+                        place = (part, pieces[part][inside[i]][0], pieces[part][inside[j]][1])
+                        out.setdefault(place, Candidate(place, inside[i], inside[j])).sources.add(f"s{k}")
     return out
-
-
-def _word(text: str, at: int, step: int) -> str:
-    """The word before (``step`` -1) or after (+1) character ``at`` of ``text``, lower-cased (``<s>``/``</s>`` at
-    the ends)."""
-    if step < 0:
-        head = text[:at].rstrip()
-        if not head:
-            return "<s>"
-        tail = words(head[-40:])
-        return head[-40:][tail[-1][0] : tail[-1][1]].lower() if tail else "<s>"
-    rest = text[at:].lstrip()
-    if not rest:
-        return "</s>"
-    first = words(rest[:40])
-    return rest[first[0][0] : first[0][1]].lower() if first else "</s>"
 
 
 def _shape(token: str) -> str:
@@ -104,79 +191,102 @@ def _shape(token: str) -> str:
     return "low" if token[:1].islower() else "other"
 
 
-def argument_features(
-    text: str,
-    place: Place,
-    sources: set[str],
-    tokens: tuple[int, int],
-    trigger: tuple[int, int, int],
-    role_log_probs: np.ndarray,
-    mention_probs: np.ndarray,
-    parts: np.ndarray,
-) -> tuple[int, dict[str, float]]:
-    """The role a candidate is paired with and its features.
+class MentionProbs:
+    """A window's mention tag probabilities as Python lists (``O``, ``B``, ``I`` per token), with the running sum of
+    ``1 - O`` and the tokens' parts, for describing many candidates."""
 
-    ``text`` is the candidate's sentence, ``place`` its ``(part, start, end)``, ``tokens`` its first and end
-    token in the window; ``trigger`` is ``(first token, end token, event label index)``; ``role_log_probs`` the
-    pair's ``(roles + 1,)`` log-probabilities from the role scorer; ``mention_probs`` the window's ``(tokens, 3)``
-    mention tag probabilities (``O``, ``B``, ``I``); ``parts`` the window's token parts."""
-    part, start, end = place
+    def __init__(self, probs: np.ndarray, parts: np.ndarray) -> None:
+        probs = np.asarray(probs, dtype=np.float64)
+        self.o, self.b, self.i = (probs[:, k].tolist() for k in range(3))
+        self.running = np.concatenate([[0.0], np.cumsum(1.0 - probs[:, 0])]).tolist()
+        self.parts = np.asarray(parts).tolist()
+
+
+def describe(
+    text: str, pieces: Sequence[tuple[int, int]], candidate: Candidate, tokens: tuple[int, int], mention: MentionProbs
+) -> View:
+    """The trigger-free part of a candidate's features: ``text`` is its sentence and ``pieces`` that sentence's
+    :func:`~threatevents.models.trigger_lexicon.words`, ``tokens`` its first and end token in the window and
+    ``mention`` the window's mention tag probabilities."""
+    part = candidate.place[0]
     s, e = tokens
+    o = mention.o
+    after = e < len(o) and mention.parts[e] == part
+    before = s > 0 and mention.parts[s - 1] == part
+
+    def word(k: int) -> str:
+        return text[pieces[k][0] : pieces[k][1]]
+
+    first, last = word(candidate.first), word(candidate.last)
+    left = word(candidate.first - 1).lower() if candidate.first > 0 else "<s>"
+    right = word(candidate.last + 1).lower() if candidate.last + 1 < len(pieces) else "</s>"
+    n_words = candidate.last - candidate.first + 1
+    numeric = {
+        "p_begin": mention.b[s],
+        "p_inside_first": mention.i[s],
+        "p_mention": (mention.running[e] - mention.running[s]) / (e - s),
+        "p_mention_min": 1.0 - max(o[s:e]),
+        "p_continue_after": mention.i[e] if after else 0.0,
+        "p_o_after": o[e] if after else 1.0,
+        "p_mention_before": 1.0 - o[s - 1] if before else 0.0,
+        "words": float(n_words),
+    }
+    names = [f"first={first.lower()}", f"last={last.lower()}", *(f"source={x}" for x in sorted(candidate.sources))]
+    if not any(source.startswith("d") for source in candidate.sources):
+        names.append("cut")
+    suffixes = [
+        f"|part={part}",
+        f"|words={min(n_words, 6)}",
+        f"|first={first.lower()}",
+        f"|last={last.lower()}",
+        f"|left={left}",
+        f"|right={right}",
+        f"|shape={_shape(first)}-{_shape(last)}",
+    ]
+    return View(candidate, tokens, numeric, names, suffixes)
+
+
+def pair_parts(
+    view: View, trigger: tuple[int, int, int], role_log_probs: np.ndarray
+) -> tuple[int, dict[str, float], list[str]]:
+    """The role a candidate is paired with for ``trigger`` (``(first token, end token, event label index)``) and
+    the features that depend on the trigger: numeric ones from the pair's ``(roles + 1,)`` role log-probabilities,
+    and indicator ones (the role with the event type, with the side and distance from the trigger)."""
+    s, e = view.tokens
     t_start, t_end, kind = trigger
     roles = role_log_probs[:NONE_ROLE]
     role = int(roles.argmax())
     name = ARGUMENT_ROLES[role]
-    label = EVENT_LABELS[kind]
     best = float(roles[role])
     second = float(np.partition(roles, -2)[-2]) if len(roles) > 1 else -30.0
     none = float(role_log_probs[NONE_ROLE])
-    inside = 1.0 - mention_probs[s:e, 0]
-    n = len(mention_probs)
-    after = e < n and parts[e] == part
-    before = s > 0 and parts[s - 1] == part
     if e <= t_start:
         gap, side = t_start - e, "before"
     elif s >= t_end:
         gap, side = s - t_end, "after"
     else:
         gap, side = 0, "overlap"
-    distance = "0" if gap == 0 else "1-2" if gap <= 2 else "3-5" if gap <= 5 else "6-10" if gap <= 10 else "11+"
-    span = text[start:end]
-    pieces = words(span)
-    first = span[pieces[0][0] : pieces[0][1]] if pieces else span
-    last = span[pieces[-1][0] : pieces[-1][1]] if pieces else span
-    out = {
+    distance = DISTANCES[int(np.searchsorted(_DISTANCE_EDGES, gap))]
+    numeric = {
         "p_role": math.exp(best),
         "log_p_role": max(best, -30.0),
         "p_none": math.exp(none),
         "role_vs_none": max(min(best - none, 30.0), -30.0),
         "role_margin": min(best - second, 30.0),
-        "p_begin": float(mention_probs[s, 1]),
-        "p_inside_first": float(mention_probs[s, 2]),
-        "p_mention": float(inside.mean()),
-        "p_mention_min": float(inside.min()),
-        "p_continue_after": float(mention_probs[e, 2]) if after else 0.0,
-        "p_o_after": float(mention_probs[e, 0]) if after else 1.0,
-        "p_mention_before": float(1.0 - mention_probs[s - 1, 0]) if before else 0.0,
-        "words": float(len(pieces)),
-        f"role={name}": 1.0,
-        f"role={name}|{label}": 1.0,
         f"role={name}|p": math.exp(best),
-        f"role={name}|part={part}": 1.0,
-        f"role={name}|{side}|{distance}": 1.0,
-        f"role={name}|words={min(len(pieces), 6)}": 1.0,
-        f"role={name}|first={first.lower()}": 1.0,
-        f"role={name}|last={last.lower()}": 1.0,
-        f"role={name}|left={_word(text, start, -1)}": 1.0,
-        f"role={name}|right={_word(text, end, 1)}": 1.0,
-        f"role={name}|shape={_shape(first)}-{_shape(last)}": 1.0,
-        f"first={first.lower()}": 1.0,
-        f"last={last.lower()}": 1.0,
     }
-    for source in sources:
-        out[f"source={source}"] = 1.0
-    if not any(source.startswith("d") for source in sources):
-        out["cut"] = 1.0
+    return role, numeric, [f"role={name}|{EVENT_LABELS[kind]}", f"role={name}|{side}|{distance}"]
+
+
+def argument_features(
+    view: View, trigger: tuple[int, int, int], role_log_probs: np.ndarray
+) -> tuple[int, dict[str, float]]:
+    """The role a candidate is paired with for ``trigger`` and all its features (:func:`describe` and
+    :func:`pair_parts` together): what the ranker is fitted on."""
+    role, numeric, names = pair_parts(view, trigger, role_log_probs)
+    out = {**view.numeric, **numeric}
+    for name in (*view.role_names(ARGUMENT_ROLES[role]), *names):
+        out[name] = 1.0
     return role, out
 
 

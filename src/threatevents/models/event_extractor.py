@@ -30,9 +30,11 @@ from ..labels import ARGUMENT_ROLES, EVENT_LABELS, REALIS
 from .argument_ranker import (
     MENTION_OFFSETS,
     ArgumentRanker,
+    MentionProbs,
     Place,
+    View,
     argument_candidates,
-    argument_features,
+    describe,
     select_arguments,
 )
 from .trigger_lexicon import TriggerLexicon, words
@@ -497,18 +499,17 @@ def _ranked(
     return {(CURRENT, a, b, *tokens[(a, b, k)], k): score for score, (a, b, k) in select(scored, threshold)}
 
 
-def argument_examples(
+def argument_views(
     window: Window,
     outputs: WindowOutputs,
     heads: EventHeadWeights,
     sentences: Sequence[tuple[str, int] | None],
     triggers: Sequence[tuple[int, int, int]],
-) -> list[list[tuple[Place, int, dict[str, float]]]]:
-    """The argument ranker's candidates for each of ``triggers`` (``(first token, end token, event label index)`` in
-    the window): ``(place, role, features)`` per candidate (:mod:`~threatevents.models.argument_ranker`), for scoring
-    or, with the gold arguments, for fitting it."""
-    if not triggers:
-        return []
+) -> tuple[list[View], np.ndarray]:
+    """The argument ranker's candidates in the window, described
+    (:func:`~threatevents.models.argument_ranker.describe`), and the role scorer's ``(triggers, candidates,
+    roles + 1)`` log-probabilities of each of ``triggers`` (``(first token, end token, event label index)`` in the
+    window) with each candidate."""
     mention_lp = log_softmax(outputs.mention_logits)
     usable = window.part != SPECIAL
     decoded = []
@@ -518,29 +519,41 @@ def argument_examples(
             [(part, a, b) for part, a, b, *_ in _word_spans(window, join_adjacent(bio_spans(tags)), sentences)]
         )
     texts = [where[0] if where is not None else None for where in sentences]
-    candidates: list[tuple[Place, tuple[int, int], set[str]]] = []
-    for place, origin in argument_candidates(decoded, texts).items():
-        found_tokens = token_span(window, *place)
-        if found_tokens is not None:
-            candidates.append((place, found_tokens, origin))
-    if not candidates:
-        return [[] for _ in triggers]
+    found = argument_candidates(decoded, texts)
+    if not triggers or not found:
+        return [], np.zeros((len(triggers), 0, len(ROLE_CLASSES)))
+    pieces = {part: words(text) for part, text in enumerate(texts) if text is not None}
+    spans = _TokenSpans(window)
+    mention = MentionProbs(np.exp(mention_lp), window.part)
+    views = []
+    for candidate in found.values():
+        tokens = spans.find(*candidate.place)
+        text = texts[candidate.place[0]]
+        if tokens is not None and text is not None:  # argument_candidates cuts runs from present sentences only
+            views.append(describe(text, pieces[candidate.place[0]], candidate, tokens, mention))
+    if not views:
+        return [], np.zeros((len(triggers), 0, len(ROLE_CLASSES)))
     trig_vecs = np.stack([outputs.trigger_states[s:e].mean(axis=0) for s, e, _ in triggers])
-    arg_vecs = np.stack([outputs.argument_states[s:e].mean(axis=0) for _, (s, e), _ in candidates])
-    role_lp = log_softmax(heads.pair_role_logits(trig_vecs, arg_vecs))
-    mention_probs = np.exp(mention_lp)
-    out = []
-    for t, trigger in enumerate(triggers):
-        found = []
-        for c, (place, tokens, origin) in enumerate(candidates):
-            text = texts[place[0]]
-            assert text is not None  # argument_candidates cuts runs from present sentences only
-            role, example = argument_features(
-                text, place, origin, tokens, trigger, role_lp[t, c], mention_probs, window.part
-            )
-            found.append((place, role, example))
-        out.append(found)
-    return out
+    running = np.concatenate([np.zeros((1, outputs.argument_states.shape[1])), np.cumsum(outputs.argument_states, 0)])
+    first, end = np.array([v.tokens for v in views]).T
+    arg_vecs = (running[end] - running[first]) / (end - first)[:, None]  # each candidate's mean state
+    return views, log_softmax(heads.pair_role_logits(trig_vecs, arg_vecs))
+
+
+class _TokenSpans:
+    """:func:`token_span` by binary search, for many spans of one window (each part's tokens run in text order)."""
+
+    def __init__(self, window: Window) -> None:
+        self.index: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for part in (PREVIOUS, CURRENT, NEXT):
+            rows = np.flatnonzero((window.part == part) & (window.end > window.start))
+            self.index[part] = (rows, window.start[rows], window.end[rows])
+
+    def find(self, part: int, start: int, end: int) -> tuple[int, int] | None:
+        rows, starts, ends = self.index[part]
+        first = int(np.searchsorted(ends, start, side="right"))  # the first token ending after start
+        last = int(np.searchsorted(starts, end, side="left")) - 1  # the last token starting before end
+        return (int(rows[first]), int(rows[last]) + 1) if first <= last else None
 
 
 def _lifted(log_probs: np.ndarray, offset: float) -> np.ndarray:
@@ -564,11 +577,11 @@ def _ranked_arguments(
     role)``."""
     ranker = heads.argument_ranker
     assert ranker is not None
-    found = argument_examples(window, outputs, heads, sentences, [(s, e, kind) for *_, s, e, kind in triggers])
-    return [
-        select_arguments([(ranker.score(example), place, role) for place, role, example in candidates], threshold)
-        for candidates in found
-    ]
+    token_triggers = [(s, e, kind) for *_, s, e, kind in triggers]
+    views, role_lp = argument_views(window, outputs, heads, sentences, token_triggers)
+    if not views:
+        return [[] for _ in triggers]
+    return [select_arguments(scored, threshold) for scored in ranker.score_window(views, token_triggers, role_lp)]
 
 
 def _paired_arguments(

@@ -20,7 +20,7 @@ import numpy as np
 from ..corpus import Document
 from ..events import Event, join_sentences
 from ..labels import EVENT_LABELS
-from .argument_ranker import MAX_ARGUMENT_WORDS, MENTION_OFFSETS, ArgumentRanker
+from .argument_ranker import MAX_ARGUMENT_WORDS, MENTION_OFFSETS, ArgumentRanker, argument_features
 from .base import DocLike, EventModel, ModelLoadError, doc_texts, flatten_labels
 from .blend import CASCADE_CUTS, combine, easy_rows, tune_blend
 from .event_extractor import (
@@ -30,7 +30,7 @@ from .event_extractor import (
     Decoding,
     EventHeadWeights,
     WindowOutputs,
-    argument_examples,
+    argument_views,
     encode_windows,
     log_softmax,
     plain_tokenizer,
@@ -244,11 +244,12 @@ class TransformerModel(EventModel):
                 if tokens is not None:
                     triggers.append((*tokens, kind))
                     truths.append(set(arguments))
-            found = argument_examples(windows[r], WindowOutputs(*outputs), heads, around[r], triggers)
-            for candidates, truth in zip(found, truths, strict=True):
-                for place, role, example in candidates:
+            views, role_lp = argument_views(windows[r], WindowOutputs(*outputs), heads, around[r], triggers)
+            for t, (trigger, truth) in enumerate(zip(triggers, truths, strict=True)):
+                for c, view in enumerate(views):
+                    role, example = argument_features(view, trigger, role_lp[t, c])
                     examples.append(example)
-                    labels.append((*place, role) in truth)
+                    labels.append((*view.candidate.place, role) in truth)
         self.metrics["argument_ranker"] = {"candidates": len(labels), "arguments": sum(labels)}
         if len(set(labels)) < 2:
             heads.argument_ranker = None

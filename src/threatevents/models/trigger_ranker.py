@@ -169,18 +169,20 @@ class TriggerRanker:
 
     FILE: ClassVar[str] = RANKER_FILE  # where it is saved in the event heads' folder
     NAME: ClassVar[str] = "trigger ranker"  # what errors call it
+    MIN_COUNT: ClassVar[int] = MIN_FEATURE_COUNT  # a feature of fewer training candidates is left out
 
     @classmethod
     def fit(cls, examples: Sequence[Mapping[str, float]], labels: Sequence[bool], c: float = C) -> Self:
-        """Fit on candidates' features and whether each is a gold trigger (span and type); a feature of fewer than
-        :data:`MIN_FEATURE_COUNT` candidates is left out (it cannot generalise, and it would cost memory)."""
+        """Fit on candidates' features and whether each is right (for the trigger ranker: a gold trigger, span and
+        type); a feature of fewer than ``MIN_COUNT`` candidates is left out (it cannot generalise, and it would cost
+        memory)."""
         from sklearn.feature_extraction import DictVectorizer
         from sklearn.linear_model import LogisticRegression
 
         if len(set(labels)) < 2:
             raise ValueError(f"fitting the {cls.NAME} needs candidates that are right and ones that are not")
         seen = Counter(name for example in examples for name in example)
-        kept = [{k: v for k, v in example.items() if seen[k] >= MIN_FEATURE_COUNT} for example in examples]
+        kept = [{k: v for k, v in example.items() if seen[k] >= cls.MIN_COUNT} for example in examples]
         vectorizer = DictVectorizer()
         matrix = vectorizer.fit_transform(kept).tocsr()
         matrix.indices = matrix.indices.astype(np.int32)  # liblinear takes 32-bit indices only
@@ -194,10 +196,17 @@ class TriggerRanker:
         )
 
     def score(self, example: Mapping[str, float]) -> float:
-        """The probability that a candidate is a trigger."""
-        z = self.bias + sum(self.weights.get(name, 0.0) * value for name, value in example.items())
+        """The probability that a candidate is right (for the trigger ranker: a trigger)."""
+        return self.probability(self.bias + self.total(example))
+
+    def total(self, example: Mapping[str, float]) -> float:
+        """The weighted sum of ``example``'s features (without the bias)."""
+        return sum(self.weights.get(name, 0.0) * value for name, value in example.items())
+
+    def probability(self, z: float) -> float:
+        """The logistic function of a candidate's weighted sum ``z`` (bias included)."""
         if not math.isfinite(z):  # bounded weights and finite features cannot get here; never let NaN through
-            raise ValueError(f"{self.NAME} score is not finite ({z}) for features {sorted(example)[:5]}...")
+            raise ValueError(f"{self.NAME} score is not finite ({z})")
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
     # -- persistence ---------------------------------------------------------------------------------
