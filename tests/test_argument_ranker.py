@@ -14,6 +14,7 @@ from threatevents.labels import ARGUMENT_ROLES, EVENT_LABELS
 from threatevents.models.argument_ranker import (
     ARGUMENT_RANKER_FILE,
     MAX_ARGUMENT_WORDS,
+    MIN_FEATURE_COUNT,
     ArgumentRanker,
     Candidate,
     MentionProbs,
@@ -235,8 +236,10 @@ def test_load_refuses_broken_argument_ranker_files(tmp_path: Path, bad: str) -> 
 
 def test_fit_and_load_round_trip(tmp_path: Path) -> None:
     examples = [{"p_role": p, "cut": float(k % 2)} for k, p in enumerate(np.linspace(0, 1, 30))]
+    for k in range(MIN_FEATURE_COUNT - 1):
+        examples[-1 - k]["rare"] = 1.0  # in too few candidates to be fitted
     ranker = ArgumentRanker.fit(examples, [e["p_role"] > 0.5 for e in examples], c=10.0)
-    assert isinstance(ranker, ArgumentRanker) and ranker.weights["p_role"] > 0
+    assert isinstance(ranker, ArgumentRanker) and ranker.weights["p_role"] > 0 and "rare" not in ranker.weights
     assert ArgumentRanker.load(tmp_path) is None
     ranker.save(tmp_path)
     assert ArgumentRanker.load(tmp_path) == ranker

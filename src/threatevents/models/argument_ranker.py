@@ -36,6 +36,8 @@ from .trigger_ranker import TriggerRanker
 MENTION_OFFSETS = (0.0, 1.5, 3.0)
 #: The longest candidate cut from a decoded span, in words (a longer decoded span is a candidate whole).
 MAX_ARGUMENT_WORDS = 8
+#: A feature is fitted only when at least this many training candidates have it.
+MIN_FEATURE_COUNT = 10
 ARGUMENT_RANKER_FILE = "argument_ranker.json"
 NONE_ROLE = len(ARGUMENT_ROLES)
 
@@ -74,6 +76,7 @@ class ArgumentRanker(TriggerRanker):
 
     FILE: ClassVar[str] = ARGUMENT_RANKER_FILE
     NAME: ClassVar[str] = "argument ranker"
+    MIN_COUNT: ClassVar[int] = MIN_FEATURE_COUNT  # fewer weights than 2, the same dev score (docs/event-extractor.md)
 
     def score_window(
         self, views: Sequence[View], triggers: Sequence[tuple[int, int, int]], role_log_probs: np.ndarray
