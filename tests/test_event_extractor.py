@@ -126,6 +126,24 @@ def test_viterbi_shortcut_returns_what_the_dynamic_programme_finds() -> None:
     assert 20 < taken < 180
 
 
+def test_viterbi_on_floats_for_the_mention_tags_is_the_numpy_programme() -> None:
+    from threatevents.models.event_extractor import _viterbi, _viterbi_mentions
+
+    rng = np.random.default_rng(2)
+    allowed = bio_transitions(1)  # O, B, I
+    start_ok = np.array([True, True, False])
+    for case in range(300):
+        scores = rng.normal(size=(1 + case % 7, 3))
+        scores[rng.random(scores.shape) < 0.2] = -np.inf  # unusable tokens and ties among impossible paths
+        scores[:, 0] = np.where(np.isinf(scores[:, 0]), 0.0, scores[:, 0])  # O stays possible
+        if case % 5 == 0:
+            scores = np.round(scores)  # exact ties between paths
+        assert _viterbi_mentions(scores, start_ok).tolist() == _viterbi(scores, allowed, start_ok).tolist()
+        if case < 60 and case % 5:  # brute force breaks exact ties its own way
+            usable = np.ones(len(scores), dtype=bool)
+            assert viterbi_bio(scores, allowed).tolist() == _brute_force(scores, allowed, usable)
+
+
 def test_viterbi_never_emits_inside_after_outside() -> None:
     scores = np.log(np.array([[0.9, 0.05, 0.05, 0, 0], [0.1, 0.1, 0.8, 0, 0], [0.2, 0.1, 0.7, 0, 0]]) + 1e-9)
     assert scores.argmax(axis=1).tolist() == [OUT, I0, I0]  # what a greedy decoder would emit

@@ -111,17 +111,18 @@ class ArgumentRanker(TriggerRanker):
         gap = np.where(before, t_starts - ends, np.where(after, starts - t_ends, 0))
         side = np.where(before, 0, np.where(after, 1, 2))
         z += w["role_side"][roles, side, np.searchsorted(_DISTANCE_EDGES, gap)]
+        get = self.weights.get
+        plain = [self.total(view.numeric) + sum(get(name, 0.0) for name in view.names) for view in views]
         fixed: dict[tuple[int, int], float] = {}
-        weights = self.weights
         out = []
-        for t in range(len(triggers)):
+        for t, row in enumerate(roles.tolist()):
             scored = []
-            for c, view in enumerate(views):
-                role = int(roles[t, c])
+            for c, (view, role) in enumerate(zip(views, row, strict=True)):
                 total = fixed.get((c, role))
                 if total is None:
-                    total = fixed[(c, role)] = self.total(view.numeric) + sum(
-                        weights.get(name, 0.0) for name in view.role_names(ARGUMENT_ROLES[role])
+                    named = f"role={ARGUMENT_ROLES[role]}"
+                    total = fixed[(c, role)] = (
+                        plain[c] + get(named, 0.0) + sum(get(named + suffix, 0.0) for suffix in view.role_suffixes)
                     )
                 scored.append((self.probability(float(z[t, c]) + total), view.candidate.place, role))
             out.append(scored)

@@ -17,6 +17,7 @@ Nothing here imports torch: a saved model extracts events with onnxruntime, toke
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -180,7 +181,38 @@ def viterbi_bio(scores: np.ndarray, allowed: np.ndarray, usable: np.ndarray | No
     greedy = scores.argmax(axis=1)
     if start_ok[greedy[0]] and allowed[greedy[:-1], greedy[1:]].all():
         return greedy.astype(np.int64)
+    if n_tag == 3 and allowed.tolist() == _MENTION_ALLOWED_LIST:
+        return _viterbi_mentions(scores, start_ok)
     return _viterbi(scores, allowed, start_ok)
+
+
+def _viterbi_mentions(scores: np.ndarray, start_ok: np.ndarray) -> np.ndarray:
+    """:func:`_viterbi` for the mention tags (``O``, ``B``, ``I``; ``I`` only after ``B`` or ``I``) over Python
+    floats: the same programme and the same ties (the first best tag wins, tag 0 where every path is impossible),
+    several times faster than numpy's per-token calls on three tags."""
+    rows = scores.tolist()
+    ok = start_ok.tolist()
+    inf = -math.inf
+    best = [value if allowed_first else inf for value, allowed_first in zip(rows[0], ok, strict=True)]
+    back: list[tuple[int, int]] = [(0, 0)]
+    for s_out, s_begin, s_inside in rows[1:]:
+        p_out, p_begin, p_inside = best
+        if p_out >= p_begin and p_out >= p_inside:
+            any_from, any_value = 0, p_out
+        elif p_begin >= p_inside:
+            any_from, any_value = 1, p_begin
+        else:
+            any_from, any_value = 2, p_inside
+        inside_from, inside_value = (1, p_begin) if p_begin >= p_inside else (2, p_inside)
+        if inside_value == inf:
+            inside_from = 0
+        back.append((any_from, inside_from))
+        best = [any_value + s_out, any_value + s_begin, inside_value + s_inside]
+    tags = [0] * len(rows)
+    tags[-1] = max(range(3), key=lambda k: (best[k], -k))
+    for t in range(len(rows) - 1, 0, -1):
+        tags[t - 1] = back[t][1] if tags[t] == 2 else back[t][0]
+    return np.asarray(tags, dtype=np.int64)
 
 
 def _viterbi(scores: np.ndarray, allowed: np.ndarray, start_ok: np.ndarray) -> np.ndarray:
@@ -375,6 +407,7 @@ class Decoding:
 
 _TRIGGER_ALLOWED = bio_transitions(len(EVENT_LABELS))
 _MENTION_ALLOWED = bio_transitions(1)
+_MENTION_ALLOWED_LIST = _MENTION_ALLOWED.tolist()
 
 
 def _word_spans(
