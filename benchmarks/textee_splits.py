@@ -448,8 +448,8 @@ def redecode_model(
 ) -> None:
     """Choose ``model``'s event decoding, trigger-label weight and events cascade again on ``dev`` where ``recipe``
     leaves them null (the values it gives are set), in fit's order, then the thresholds; a model saved before the
-    trigger lexicon gets one counted from ``train``'s annotation first, and one saved before the trigger ranker gets
-    one fitted on ``train``."""
+    trigger lexicon gets one counted from ``train``'s annotation first, and one saved before the trigger ranker or
+    the argument ranker gets it fitted on ``train``."""
     from dataclasses import fields
 
     from threatevents.models.event_extractor import Decoding

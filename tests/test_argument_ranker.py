@@ -136,7 +136,7 @@ def test_score_window_is_the_score_of_each_pairs_features() -> None:
     spans = [token_span(_window(text), *c.place) for c in found.values()]
     probs = MentionProbs(mention, parts)
     views = [describe(text, pieces, c, s, probs) for c, s in zip(found.values(), spans, strict=True) if s]
-    triggers = [(2, 3, BREACH), (1, 2, 0), (8, 9, 2)]  # before, overlapping and after the candidates
+    triggers = [(2, 3, BREACH), (1, 2, 0), (8, 9, 2)]  # candidates after the first two; before and over the third
     role_lp = np.log(rng.dirichlet(np.ones(len(ROLE_CLASSES)), size=(3, len(views))))
     examples = [[argument_features(v, t, role_lp[i, c]) for c, v in enumerate(views)] for i, t in enumerate(triggers)]
     names = sorted({name for row in examples for _, ex in row for name in ex})

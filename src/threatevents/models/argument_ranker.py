@@ -157,8 +157,9 @@ def argument_candidates(
 
     ``decoded[k]`` holds the ``(part, start, end)`` word spans the mention head decoded at the ``k``-th offset of
     :data:`MENTION_OFFSETS`; ``texts[part]`` is that part's sentence (``None``: no candidates there). A decoded span is
-    a candidate (source ``d<k>``) and so is every run of up to :data:`MAX_ARGUMENT_WORDS` of its words that neither
-    starts nor ends with punctuation (source ``s<k>``).
+    a candidate (source ``d<k>``) and so is every shorter run of up to :data:`MAX_ARGUMENT_WORDS` of its words that
+    neither starts nor ends with punctuation (a word starting with a letter, a digit or one of ``$€£#``; source
+    ``s<k>``).
     """
     out: dict[Place, Candidate] = {}
     pieces: dict[int, list[tuple[int, int]]] = {}

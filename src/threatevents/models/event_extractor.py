@@ -610,7 +610,10 @@ def _ranked_arguments(
     role)``."""
     ranker = heads.argument_ranker
     assert ranker is not None
-    token_triggers = [(s, e, kind) for *_, s, e, kind in triggers]
+    token_triggers = []
+    for part, c_start, c_end, s, e, kind in triggers:  # the tokens under its characters, as in fitting
+        tokens = token_span(window, part, c_start, c_end)
+        token_triggers.append((*(tokens or (s, e)), kind))
     views, role_lp = argument_views(window, outputs, heads, sentences, token_triggers)
     if not views:
         return [[] for _ in triggers]

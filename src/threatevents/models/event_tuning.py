@@ -33,7 +33,8 @@ from .event_extractor import (
 #: Values tried for each decision, in the order searched: joining touching spans, redrawing trigger edges by the
 #: trigger lexicon and its margin, the lexicon's proposals, the trigger ranker's threshold (which, when on, decides
 #: the triggers instead of the trigger offset, the redrawn edges and the proposals), then the offsets (trigger,
-#: mention, argument).
+#: mention, argument), then the argument ranker's threshold (which, when on, decides the arguments instead of the
+#: mention offset, the mention join and the argument offset).
 GRID: dict[str, tuple[float | bool, ...]] = {
     "join_triggers": (False, True),
     "join_mentions": (False, True),
