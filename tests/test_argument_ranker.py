@@ -31,13 +31,13 @@ from threatevents.models.event_extractor import (
     SPECIAL,
     Decoding,
     EventHeadWeights,
-    Window,
     WindowOutputs,
     argument_views,
     token_span,
     window_events,
 )
 from threatevents.models.trigger_lexicon import words
+from word_windows import span_of, word_window
 
 BREACH = EVENT_LABELS.index("AttackDatabreach")
 VICTIM = ARGUMENT_ROLES.index("Victim")
@@ -45,33 +45,19 @@ NUMBER = ARGUMENT_ROLES.index("Number-of-Victim")
 NONE = len(ARGUMENT_ROLES)
 
 
-def _span(text: str, piece: str) -> tuple[int, int]:
-    start = text.index(piece)
-    return start, start + len(piece)
-
-
-def _window(text: str) -> Window:
-    """One token per word, between [CLS] and [SEP]."""
-    spans = words(text)
-    part = np.array([SPECIAL, *[CURRENT] * len(spans), SPECIAL], dtype=np.int8)
-    start = np.array([0, *(a for a, _ in spans), 0])
-    end = np.array([0, *(b for _, b in spans), 0])
-    return Window(list(range(len(part))), [0] * len(part), part, start, end)
-
-
 def test_candidates_are_decoded_mentions_and_the_runs_of_words_inside_them() -> None:
     text = "Acme lost 9.4 million customers, sadly"
-    whole = (CURRENT, *_span(text, "9.4 million customers"))
+    whole = (CURRENT, *span_of(text, "9.4 million customers"))
     found = {place: c.sources for place, c in argument_candidates([[whole], [whole], []], [None, text, None]).items()}
     pieces = ["9", ".", "4", "million", "customers"]  # words() splits the number at its point
     assert len(words(text[whole[1] : whole[2]])) == len(pieces)
     assert found[whole] == {"d0", "d1"}  # decoded at two offsets
-    assert found[(CURRENT, *_span(text, "customers"))] == {"s0", "s1"}  # cut from it
-    assert found[(CURRENT, *_span(text, "9.4 million"))] == {"s0", "s1"}
-    customers = argument_candidates([[whole]], [None, text, None])[(CURRENT, *_span(text, "customers"))]
+    assert found[(CURRENT, *span_of(text, "customers"))] == {"s0", "s1"}  # cut from it
+    assert found[(CURRENT, *span_of(text, "9.4 million"))] == {"s0", "s1"}
+    customers = argument_candidates([[whole]], [None, text, None])[(CURRENT, *span_of(text, "customers"))]
     assert (customers.first, customers.last) == (6, 6)  # Acme lost 9 . 4 million customers
-    assert (CURRENT, *_span(text, "9.")) not in found  # a run may not end with punctuation ...
-    assert (CURRENT, *_span(text, ".4")) not in found  # ... nor start with it
+    assert (CURRENT, *span_of(text, "9.")) not in found  # a run may not end with punctuation ...
+    assert (CURRENT, *span_of(text, ".4")) not in found  # ... nor start with it
     assert len(found) == 10  # the whole and the 9 other runs from and to its words 9, 4, million, customers
     assert argument_candidates([[(PREVIOUS, 0, 4)]], [None, text, None]) == {}  # no sentence there
 
@@ -92,7 +78,7 @@ def test_features_by_hand() -> None:
     mention[7] = [0.2, 0.1, 0.7]  # "customers": I 0.7
     mention[8] = [0.6, 0.0, 0.4]  # "today": I 0.4
     parts = np.array([SPECIAL, *[CURRENT] * 8, SPECIAL])
-    customers = Candidate((CURRENT, *_span(text, "customers")), 6, 6, {"s1"})
+    customers = Candidate((CURRENT, *span_of(text, "customers")), 6, 6, {"s1"})
     view = describe(text, pieces, customers, (7, 8), MentionProbs(mention, parts))
     role, example = argument_features(view, (2, 3, BREACH), role_lp)
     assert role == VICTIM  # the best role but none
@@ -119,7 +105,7 @@ def test_features_by_hand() -> None:
     ):
         assert example[name] == 1.0, name
     assert len(example) == 8 + 6 + 12 + 2  # numeric: the candidate, the pair; indicators: the candidate, the pair
-    number = Candidate((CURRENT, *_span(text, "9.4 million")), 2, 5, {"d0"})
+    number = Candidate((CURRENT, *span_of(text, "9.4 million")), 2, 5, {"d0"})
     view = describe(text, pieces, number, (3, 7), MentionProbs(mention, parts))
     _, before = argument_features(view, (7, 8, BREACH), role_lp)
     assert before["role=Victim|before|0"] == 1.0 and "cut" not in before and before["role=Victim|shape=num-low"] == 1
@@ -132,8 +118,8 @@ def test_score_window_is_the_score_of_each_pairs_features() -> None:
     pieces = words(text)
     mention = rng.dirichlet(np.ones(3), size=10)
     parts = np.array([SPECIAL, *[CURRENT] * 8, SPECIAL])
-    found = argument_candidates([[(CURRENT, *_span(text, "9.4 million customers today"))]], [None, text, None])
-    spans = [token_span(_window(text), *c.place) for c in found.values()]
+    found = argument_candidates([[(CURRENT, *span_of(text, "9.4 million customers today"))]], [None, text, None])
+    spans = [token_span(word_window(text), *c.place) for c in found.values()]
     probs = MentionProbs(mention, parts)
     views = [describe(text, pieces, c, s, probs) for c, s in zip(found.values(), spans, strict=True) if s]
     triggers = [(2, 3, BREACH), (1, 2, 0), (8, 9, 2)]  # candidates after the first two; before and over the third
@@ -152,7 +138,7 @@ def test_token_spans_by_binary_search_agree_with_token_span() -> None:
     from threatevents.models.event_extractor import _TokenSpans
 
     text = "Acme lost 9.4 million customers today"
-    window = _window(text)
+    window = word_window(text)
     spans = _TokenSpans(window)
     for start in range(len(text) + 1):
         for end in range(start, len(text) + 2):
@@ -188,7 +174,7 @@ def _heads(ranker: ArgumentRanker | None) -> EventHeadWeights:
 
 def test_window_events_take_the_ranked_arguments_when_the_decoding_says_so(tmp_path: Path) -> None:
     text = "Acme lost 9.4 million customers"
-    window = _window(text)  # [CLS] Acme lost 9 . 4 million customers [SEP]
+    window = word_window(text)  # [CLS] Acme lost 9 . 4 million customers [SEP]
     n = len(window.ids)
     trigger = np.full((n, 11), -5.0)
     trigger[:, 0] = 5.0
@@ -245,3 +231,15 @@ def test_fit_and_load_round_trip(tmp_path: Path) -> None:
     assert ArgumentRanker.load(tmp_path) == ranker
     with pytest.raises(ValueError, match="argument ranker needs"):
         ArgumentRanker.fit(examples, [False] * len(examples))
+
+
+def test_a_ranker_of_one_class_of_candidates_is_none_and_counted() -> None:
+    from threatevents.models.transformer import _fitted
+    from threatevents.models.trigger_ranker import TriggerRanker
+
+    examples = [{"p_role": p} for p in np.linspace(0, 1, 30)]
+    metrics: dict[str, object] = {}
+    assert _fitted(ArgumentRanker, examples, [False] * 30, metrics) is None and metrics == {"features": 0}
+    fitted = _fitted(ArgumentRanker, examples, [e["p_role"] > 0.5 for e in examples], metrics)
+    assert type(fitted) is ArgumentRanker and metrics == {"features": len(fitted.weights)} and fitted.weights
+    assert type(_fitted(TriggerRanker, examples, [e["p_role"] > 0.5 for e in examples], {})) is TriggerRanker

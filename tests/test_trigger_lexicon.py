@@ -20,15 +20,11 @@ from threatevents.models.event_extractor import (
     window_events,
 )
 from threatevents.models.trigger_lexicon import LEXICON_FILE, TriggerLexicon, words
-
-
-def _span(text: str, piece: str) -> tuple[int, int]:
-    start = text.index(piece)
-    return start, start + len(piece)
+from word_windows import span_of
 
 
 def _trigger(text: str, piece: str, label: str = "AttackDatabreach") -> tuple[int, int, str]:
-    return (*_span(text, piece), label)
+    return (*span_of(text, piece), label)
 
 
 PATCH = "PatchVulnerability"
@@ -81,22 +77,22 @@ def test_build_reads_words_not_characters() -> None:
 def test_redraw_moves_edges_to_a_more_likely_trigger_phrase() -> None:
     lexicon = _lexicon()
     text = "The database was compromised last week."
-    was, compromised, both = _span(text, "was"), _span(text, "compromised"), _span(text, "was compromised")
+    was, compromised, both = span_of(text, "was"), span_of(text, "compromised"), span_of(text, "was compromised")
     assert lexicon.redraw(text, *was, margin=0.0) == both  # widened to the right
     assert lexicon.redraw(text, *compromised, margin=0.0) == both  # widened to the left (2/3 beats 2/5)
     assert lexicon.redraw(text, *both, margin=0.0) == both  # already the best phrase
     assert lexicon.redraw(text, *compromised, margin=0.5) == compromised  # 2/3 - 2/5 is not above 0.5
-    last = _span(text, "last week")
+    last = span_of(text, "last week")
     assert lexicon.redraw(text, *last, margin=0.0) == last  # no trigger phrase around: unchanged
 
 
 def test_redraw_needs_a_phrase_seen_twice_and_within_reach() -> None:
     lexicon = _lexicon()
     text = "They released a patch today."
-    patch = _span(text, "patch")
+    patch = span_of(text, "patch")
     assert lexicon.redraw(text, *patch, margin=0.0) == patch  # "released a patch" is annotated once only
     far = "The files were, as we said before, compromised."
-    assert lexicon.redraw(far, *_span(far, "were"), margin=0.0) == _span(far, "were")  # 6 words away
+    assert lexicon.redraw(far, *span_of(far, "were"), margin=0.0) == span_of(far, "were")  # 6 words away
     assert lexicon.redraw(far, 0, 0, margin=0.0) == (0, 0)  # no word inside: unchanged
 
 
@@ -190,14 +186,14 @@ def test_propose_adds_typed_phrases_where_the_sentence_label_is_likely() -> None
     ransom = EVENT_LABELS.index("AttackRansom")
     prior = 2 / 4  # "paid the ransom": 2 triggers in 3 occurrences, smoothed; "ransom" 2 in 5 (+1): 1/3
     (proposal,) = lexicon.propose(text, _probs(AttackRansom=0.9), threshold=0.4)
-    assert proposal[:3] == (*_span(text, "paid the ransom"), ransom)  # the best score first, "ransom" overlaps it
+    assert proposal[:3] == (*span_of(text, "paid the ransom"), ransom)  # the best score first, "ransom" overlaps it
     assert proposal[3] == pytest.approx(prior * 0.9)
     assert lexicon.propose(text, _probs(AttackRansom=0.5), threshold=0.4) == []  # 0.25 < 0.4
     assert lexicon.propose(text, _probs(AttackDatabreach=1.0), threshold=0.1) == []  # no breach phrase here
     assert lexicon.propose(text, _probs(AttackRansom=1.0), threshold=0.0) == []  # threshold 0: off
-    taken = [_span(text, "paid")]
+    taken = [span_of(text, "paid")]
     (other,) = lexicon.propose(text, _probs(AttackRansom=1.0), threshold=0.3, taken=taken)
-    assert other[:2] == _span(text, "ransom")  # the decoded trigger keeps its place
+    assert other[:2] == span_of(text, "ransom")  # the decoded trigger keeps its place
 
 
 def test_window_events_add_proposed_triggers_with_their_arguments() -> None:

@@ -12,31 +12,24 @@ import pytest
 
 from threatevents.labels import EVENT_LABELS
 from threatevents.models.event_extractor import (
-    CURRENT,
     ROLE_CLASSES,
-    SPECIAL,
     Decoding,
     EventHeadWeights,
-    Window,
     WindowOutputs,
     ranker_candidates,
     window_events,
 )
-from threatevents.models.trigger_lexicon import TriggerLexicon, words
+from threatevents.models.trigger_lexicon import TriggerLexicon
 from threatevents.models.trigger_ranker import RANKER_FILE, TriggerRanker, candidate_spans, features, select
+from word_windows import span_of, word_window
 
 BREACH = EVENT_LABELS.index("AttackDatabreach")
 RANSOM = EVENT_LABELS.index("AttackRansom")
 
 
-def _span(text: str, piece: str) -> tuple[int, int]:
-    start = text.index(piece)
-    return start, start + len(piece)
-
-
 def _lexicon() -> TriggerLexicon:
     def one(text: str, piece: str, label: str = "AttackDatabreach") -> tuple[str, list[tuple[int, int, str]]]:
-        return text, [(*_span(text, piece), label)]
+        return text, [(*span_of(text, piece), label)]
 
     return TriggerLexicon.build(
         [
@@ -49,29 +42,20 @@ def _lexicon() -> TriggerLexicon:
     )
 
 
-def _window(text: str) -> Window:
-    """One token per word, between [CLS] and [SEP]."""
-    spans = words(text)
-    part = np.array([SPECIAL, *[CURRENT] * len(spans), SPECIAL], dtype=np.int8)
-    start = np.array([0, *(a for a, _ in spans), 0])
-    end = np.array([0, *(b for _, b in spans), 0])
-    return Window(list(range(len(part))), [0] * len(part), part, start, end)
-
-
 def _probs(**given: float) -> np.ndarray:
     return np.array([given.get(label, 0.0) for label in EVENT_LABELS])
 
 
 def test_candidates_are_decoded_spans_their_redrawn_edges_and_lexicon_phrases() -> None:
     text = "Acme was hacked and paid a ransom"
-    was = _span(text, "was")
+    was = span_of(text, "was")
     found = candidate_spans(text, {"d0": [(*was, BREACH)], "d1": []}, _lexicon())
     assert found == {
         (*was, BREACH): {"d0"},
-        (*_span(text, "Acme was"), BREACH): {"d0+10"},  # one word more on the left
-        (*_span(text, "Acme was hacked"), BREACH): {"d0+11"},  # ... and on the right
-        (*_span(text, "was hacked"), BREACH): {"d0+01", "d0r", "lex"},  # widened, redrawn, and a lexicon phrase
-        (*_span(text, "ransom"), RANSOM): {"lex"},
+        (*span_of(text, "Acme was"), BREACH): {"d0+10"},  # one word more on the left
+        (*span_of(text, "Acme was hacked"), BREACH): {"d0+11"},  # ... and on the right
+        (*span_of(text, "was hacked"), BREACH): {"d0+01", "d0r", "lex"},  # widened, redrawn, and a lexicon phrase
+        (*span_of(text, "ransom"), RANSOM): {"lex"},
     }  # two words more on the left would start before the sentence
     assert candidate_spans("Nothing here", {"d0": []}, _lexicon()) == {}
 
@@ -87,7 +71,7 @@ def test_features_by_hand() -> None:
     tag_probs[3] = 0.0  # "hacked": I 0.8, O 0.2
     tag_probs[3, i], tag_probs[3, 0] = 0.8, 0.2
     example = features(
-        text, (*_span(text, "was hacked"), BREACH), {"lex"}, tag_probs, (2, 4), _probs(AttackDatabreach=0.5), lexicon
+        text, (*span_of(text, "was hacked"), BREACH), {"lex"}, tag_probs, (2, 4), _probs(AttackDatabreach=0.5), lexicon
     )
     assert example["p_begin"] == pytest.approx(0.6)
     assert example["p_inside"] == pytest.approx(0.8)
@@ -103,7 +87,7 @@ def test_features_by_hand() -> None:
     for name in ("phrase=was hacked|AttackDatabreach", "head=hacked|AttackDatabreach", "left=acme", "right=today"):
         assert example[name] == 1.0
     assert example["source=lex"] == 1.0 and "source=d0" not in example
-    at_start = features(text, (*_span(text, "Acme"), BREACH), set(), tag_probs, (1, 2), _probs(), lexicon)
+    at_start = features(text, (*span_of(text, "Acme"), BREACH), set(), tag_probs, (1, 2), _probs(), lexicon)
     assert at_start["left=<s>"] == 1.0 and at_start["prior"] == 0.0 and at_start["in_lexicon"] == 0.0
 
 
@@ -142,7 +126,7 @@ def _heads(lexicon: TriggerLexicon | None, ranker: TriggerRanker | None) -> Even
 
 def test_window_events_take_the_ranked_triggers_when_the_decoding_says_so(tmp_path: Path) -> None:
     text = "Acme was hacked today"
-    window = _window(text)
+    window = word_window(text)
     logits = np.full((6, 11), -5.0)
     logits[:, 0] = 5.0
     logits[2] = -5.0
@@ -170,7 +154,7 @@ def test_window_events_take_the_ranked_triggers_when_the_decoding_says_so(tmp_pa
         )
     }
     widened = ("Acme was", "Acme was hacked")
-    assert candidates == {(*_span(text, c), BREACH) for c in ("was", "was hacked", *widened)}
+    assert candidates == {(*span_of(text, c), BREACH) for c in ("was", "was hacked", *widened)}
     heads.save(tmp_path / "events")
     assert EventHeadWeights.load(tmp_path / "events").ranker == ranker
 

@@ -13,7 +13,7 @@ import dataclasses
 import json
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 import numpy as np
 
@@ -57,6 +57,8 @@ from .transformer_config import (
 from .trigger_labels import choose_weight, trigger_scores, with_trigger_labels
 from .trigger_lexicon import TriggerLexicon
 from .trigger_ranker import CANDIDATE_OFFSETS, FOLDS, TriggerRanker
+
+RankerT = TypeVar("RankerT", bound=TriggerRanker)
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -205,12 +207,7 @@ class TransformerModel(EventModel):
                 examples.append(example)
                 labels.append(candidate in truth)
         self.metrics["trigger_ranker"] = {"candidates": len(labels), "triggers": sum(labels)}
-        if len(set(labels)) < 2:  # e.g. a tiny corpus: nothing to learn, and decoding.rank has no effect
-            heads.ranker = None
-            self.metrics["trigger_ranker"]["features"] = 0
-            return None
-        heads.ranker = TriggerRanker.fit(examples, labels)
-        self.metrics["trigger_ranker"]["features"] = len(heads.ranker.weights)
+        heads.ranker = _fitted(TriggerRanker, examples, labels, self.metrics["trigger_ranker"])
         return heads.ranker
 
     def fit_argument_ranker(self, train: Sequence[Document]) -> ArgumentRanker | None:
@@ -251,12 +248,7 @@ class TransformerModel(EventModel):
                     examples.append(example)
                     labels.append((*view.candidate.place, role) in truth)
         self.metrics["argument_ranker"] = {"candidates": len(labels), "arguments": sum(labels)}
-        if len(set(labels)) < 2:
-            heads.argument_ranker = None
-            self.metrics["argument_ranker"]["features"] = 0
-            return None
-        heads.argument_ranker = ArgumentRanker.fit(examples, labels)
-        self.metrics["argument_ranker"]["features"] = len(heads.argument_ranker.weights)
+        heads.argument_ranker = _fitted(ArgumentRanker, examples, labels, self.metrics["argument_ranker"])
         return heads.argument_ranker
 
     def tune_event_cascade(self, dev: Sequence[Document]) -> float:
@@ -765,3 +757,17 @@ class TransformerModel(EventModel):
         for key, value in speed.items():
             lines.append(f"- Speed, {key.replace('_', ' ')}: {value}")
         return "\n".join(lines)
+
+
+def _fitted(
+    kind: type[RankerT], examples: Sequence[dict[str, float]], labels: Sequence[bool], metrics: dict[str, Any]
+) -> RankerT | None:
+    """A ranker of ``kind`` fitted on ``examples`` and ``labels``, its weight count added to ``metrics``; ``None``
+    when the candidates are all right or all wrong (e.g. a tiny corpus: nothing to learn, and its threshold in the
+    decoding has no effect)."""
+    if len(set(labels)) < 2:
+        metrics["features"] = 0
+        return None
+    ranker = kind.fit(examples, labels)
+    metrics["features"] = len(ranker.weights)
+    return ranker
