@@ -29,8 +29,8 @@ from typing import ClassVar
 import numpy as np
 
 from ..labels import ARGUMENT_ROLES, EVENT_LABELS
-from .trigger_lexicon import words
-from .trigger_ranker import TriggerRanker
+from .trigger_lexicon import covered, words
+from .trigger_ranker import TriggerRanker, keep_best
 
 #: Offsets (added to the mention head's ``B``/``I`` log-probabilities) at which decoded spans give candidates.
 MENTION_OFFSETS = (0.0, 1.5, 3.0)
@@ -170,7 +170,7 @@ def argument_candidates(
                 continue
             if part not in pieces:
                 pieces[part] = words(text)
-            inside = [i for i, (a, b) in enumerate(pieces[part]) if a < end and b > start]
+            inside = covered(pieces[part], start, end)
             if not inside:
                 continue
             out.setdefault((part, start, end), Candidate((part, start, end), inside[0], inside[-1])).sources.add(
@@ -223,6 +223,7 @@ def describe(
         return text[pieces[k][0] : pieces[k][1]]
 
     first, last = word(candidate.first), word(candidate.last)
+    first_key, last_key = first.lower(), last.lower()
     left = word(candidate.first - 1).lower() if candidate.first > 0 else "<s>"
     right = word(candidate.last + 1).lower() if candidate.last + 1 < len(pieces) else "</s>"
     n_words = candidate.last - candidate.first + 1
@@ -236,14 +237,14 @@ def describe(
         "p_mention_before": 1.0 - o[s - 1] if before else 0.0,
         "words": float(n_words),
     }
-    names = [f"first={first.lower()}", f"last={last.lower()}", *(f"source={x}" for x in sorted(candidate.sources))]
+    names = [f"first={first_key}", f"last={last_key}", *(f"source={x}" for x in sorted(candidate.sources))]
     if not any(source.startswith("d") for source in candidate.sources):
         names.append("cut")
     suffixes = [
         f"|part={part}",
         f"|words={min(n_words, 6)}",
-        f"|first={first.lower()}",
-        f"|last={last.lower()}",
+        f"|first={first_key}",
+        f"|last={last_key}",
         f"|left={left}",
         f"|right={right}",
         f"|shape={_shape(first)}-{_shape(last)}",
@@ -298,12 +299,4 @@ def argument_features(
 def select_arguments(scored: Sequence[tuple[float, Place, int]], threshold: float) -> list[tuple[float, Place, int]]:
     """The arguments of one trigger kept: best score first, at least ``threshold``, none overlapping (in the same
     sentence) one kept before; in window order."""
-    kept: list[tuple[float, Place, int]] = []
-    for score, place, role in sorted(scored, key=lambda c: (-c[0], c[1])):
-        if score < threshold:
-            break
-        part, start, end = place
-        if any(p == part and a < end and b > start for _, (p, a, b), _r in kept):
-            continue
-        kept.append((score, place, role))
-    return sorted(kept, key=lambda c: c[1])
+    return keep_best(scored, threshold, lambda c: c[1])

