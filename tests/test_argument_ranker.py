@@ -46,19 +46,19 @@ NONE = len(ARGUMENT_ROLES)
 
 
 def test_candidates_are_decoded_mentions_and_the_runs_of_words_inside_them() -> None:
-    text = "Acme lost 9.4 million customers, sadly"
-    whole = (CURRENT, *span_of(text, "9.4 million customers"))
+    text = "Acme lost 2.7 million subscribers, sadly"
+    whole = (CURRENT, *span_of(text, "2.7 million subscribers"))
     found = {place: c.sources for place, c in argument_candidates([[whole], [whole], []], [None, text, None]).items()}
-    pieces = ["9", ".", "4", "million", "customers"]  # words() splits the number at its point
+    pieces = ["2", ".", "7", "million", "subscribers"]  # words() splits the number at its point
     assert len(words(text[whole[1] : whole[2]])) == len(pieces)
     assert found[whole] == {"d0", "d1"}  # decoded at two offsets
-    assert found[(CURRENT, *span_of(text, "customers"))] == {"s0", "s1"}  # cut from it
-    assert found[(CURRENT, *span_of(text, "9.4 million"))] == {"s0", "s1"}
-    customers = argument_candidates([[whole]], [None, text, None])[(CURRENT, *span_of(text, "customers"))]
-    assert (customers.first, customers.last) == (6, 6)  # Acme lost 9 . 4 million customers
-    assert (CURRENT, *span_of(text, "9.")) not in found  # a run may not end with punctuation ...
-    assert (CURRENT, *span_of(text, ".4")) not in found  # ... nor start with it
-    assert len(found) == 10  # the whole and the 9 other runs from and to its words 9, 4, million, customers
+    assert found[(CURRENT, *span_of(text, "subscribers"))] == {"s0", "s1"}  # cut from it
+    assert found[(CURRENT, *span_of(text, "2.7 million"))] == {"s0", "s1"}
+    subscribers = argument_candidates([[whole]], [None, text, None])[(CURRENT, *span_of(text, "subscribers"))]
+    assert (subscribers.first, subscribers.last) == (6, 6)  # Acme lost 2 . 7 million subscribers
+    assert (CURRENT, *span_of(text, "2.")) not in found  # a run may not end with punctuation ...
+    assert (CURRENT, *span_of(text, ".7")) not in found  # ... nor start with it
+    assert len(found) == 10  # the whole and the 9 other runs from and to its words 2, 7, million, subscribers
     assert argument_candidates([[(PREVIOUS, 0, 4)]], [None, text, None]) == {}  # no sentence there
 
 
@@ -70,16 +70,16 @@ def test_candidates_cut_no_run_longer_than_the_limit() -> None:
 
 
 def test_features_by_hand() -> None:
-    text = "Acme lost 9.4 million customers today"
-    pieces = words(text)  # Acme lost 9 . 4 million customers today
+    text = "Acme lost 2.7 million subscribers today"
+    pieces = words(text)  # Acme lost 2 . 7 million subscribers today
     role_lp = np.full(len(ROLE_CLASSES), math.log(0.01))
     role_lp[VICTIM], role_lp[NUMBER], role_lp[NONE] = math.log(0.5), math.log(0.2), math.log(0.1)
-    mention = np.tile([1.0, 0.0, 0.0], (10, 1))  # tokens: [CLS] Acme lost 9 . 4 million customers today [SEP]
-    mention[7] = [0.2, 0.1, 0.7]  # "customers": I 0.7
+    mention = np.tile([1.0, 0.0, 0.0], (10, 1))  # tokens: [CLS] Acme lost 2 . 7 million subscribers today [SEP]
+    mention[7] = [0.2, 0.1, 0.7]  # "subscribers": I 0.7
     mention[8] = [0.6, 0.0, 0.4]  # "today": I 0.4
     parts = np.array([SPECIAL, *[CURRENT] * 8, SPECIAL])
-    customers = Candidate((CURRENT, *span_of(text, "customers")), 6, 6, {"s1"})
-    view = describe(text, pieces, customers, (7, 8), MentionProbs(mention, parts))
+    subscribers = Candidate((CURRENT, *span_of(text, "subscribers")), 6, 6, {"s1"})
+    view = describe(text, pieces, subscribers, (7, 8), MentionProbs(mention, parts))
     role, example = argument_features(view, (2, 3, BREACH), role_lp)
     assert role == VICTIM  # the best role but none
     assert example["p_role"] == pytest.approx(0.5) and example["p_none"] == pytest.approx(0.1)
@@ -96,16 +96,16 @@ def test_features_by_hand() -> None:
         "role=Victim|AttackDatabreach",
         "role=Victim|part=1",
         "role=Victim|after|3-5",  # four tokens after the trigger "lost"
-        "role=Victim|first=customers",
+        "role=Victim|first=subscribers",
         "role=Victim|left=million",
         "role=Victim|right=today",
         "role=Victim|shape=low-low",
-        "first=customers",
-        "last=customers",
+        "first=subscribers",
+        "last=subscribers",
     ):
         assert example[name] == 1.0, name
     assert len(example) == 8 + 6 + 12 + 2  # numeric: the candidate, the pair; indicators: the candidate, the pair
-    number = Candidate((CURRENT, *span_of(text, "9.4 million")), 2, 5, {"d0"})
+    number = Candidate((CURRENT, *span_of(text, "2.7 million")), 2, 5, {"d0"})
     view = describe(text, pieces, number, (3, 7), MentionProbs(mention, parts))
     _, before = argument_features(view, (7, 8, BREACH), role_lp)
     assert before["role=Victim|before|0"] == 1.0 and "cut" not in before and before["role=Victim|shape=num-low"] == 1
@@ -114,11 +114,11 @@ def test_features_by_hand() -> None:
 
 def test_score_window_is_the_score_of_each_pairs_features() -> None:
     rng = np.random.default_rng(0)
-    text = "Acme lost 9.4 million customers today"
+    text = "Acme lost 2.7 million subscribers today"
     pieces = words(text)
     mention = rng.dirichlet(np.ones(3), size=10)
     parts = np.array([SPECIAL, *[CURRENT] * 8, SPECIAL])
-    found = argument_candidates([[(CURRENT, *span_of(text, "9.4 million customers today"))]], [None, text, None])
+    found = argument_candidates([[(CURRENT, *span_of(text, "2.7 million subscribers today"))]], [None, text, None])
     spans = [token_span(word_window(text), *c.place) for c in found.values()]
     probs = MentionProbs(mention, parts)
     views = [describe(text, pieces, c, s, probs) for c, s in zip(found.values(), spans, strict=True) if s]
@@ -137,7 +137,7 @@ def test_score_window_is_the_score_of_each_pairs_features() -> None:
 def test_token_spans_by_binary_search_agree_with_token_span() -> None:
     from threatevents.models.event_extractor import _TokenSpans
 
-    text = "Acme lost 9.4 million customers today"
+    text = "Acme lost 2.7 million subscribers today"
     window = word_window(text)
     spans = _TokenSpans(window)
     for start in range(len(text) + 1):
@@ -173,24 +173,26 @@ def _heads(ranker: ArgumentRanker | None) -> EventHeadWeights:
 
 
 def test_window_events_take_the_ranked_arguments_when_the_decoding_says_so(tmp_path: Path) -> None:
-    text = "Acme lost 9.4 million customers"
-    window = word_window(text)  # [CLS] Acme lost 9 . 4 million customers [SEP]
+    text = "Acme lost 2.7 million subscribers"
+    window = word_window(text)  # [CLS] Acme lost 2 . 7 million subscribers [SEP]
     n = len(window.ids)
     trigger = np.full((n, 11), -5.0)
     trigger[:, 0] = 5.0
     trigger[2] = -5.0
     trigger[2, 1 + 2 * BREACH] = 5.0  # "lost"
     mention = np.tile([5.0, -5.0, -5.0], (n, 1))
-    mention[3] = [-5.0, 5.0, -5.0]  # "9.4 million customers" is one mention
+    mention[3] = [-5.0, 5.0, -5.0]  # "2.7 million subscribers" is one mention
     mention[4:8] = [-5.0, -5.0, 5.0]
     outputs = WindowOutputs(trigger, mention, np.zeros((n, 2)), np.zeros((n, 2)))
-    ranker = ArgumentRanker({"cut": 3.0, "last=customers": 2.0, "first=customers": 1.0}, bias=-4.0)
+    ranker = ArgumentRanker({"cut": 3.0, "last=subscribers": 2.0, "first=subscribers": 1.0}, bias=-4.0)
     heads = _heads(ranker)
     sentences = [None, (text, 100), None]
     (plain,) = window_events(window, outputs, heads, sentences, Decoding())
-    assert [(a.role, a.text) for a in plain.arguments] == [("Victim", "9.4 million customers")]  # arguments_rank 0
+    assert [(a.role, a.text) for a in plain.arguments] == [("Victim", "2.7 million subscribers")]  # arguments_rank 0
     (ranked,) = window_events(window, outputs, heads, sentences, Decoding(arguments_rank=0.5))
-    assert [(a.role, a.text, a.start) for a in ranked.arguments] == [("Victim", "customers", 100 + text.index("cust"))]
+    assert [(a.role, a.text, a.start) for a in ranked.arguments] == [
+        ("Victim", "subscribers", 100 + text.index("subs"))
+    ]
     assert ranked.arguments[0].score == pytest.approx(round(1 / (1 + math.exp(-2.0)), 4))
     assert window_events(window, outputs, heads, sentences, Decoding(arguments_rank=0.9))[0].arguments == []
     (no_ranker,) = window_events(window, outputs, _heads(None), sentences, Decoding(arguments_rank=0.5))

@@ -1,12 +1,12 @@
 """Argument candidates of a trigger scored by a logistic regression over the role scorer, the mention head and the
 words at their edges.
 
-The mention head tags one flat layer of spans, but CASIE's arguments nest and split: ``9.4 million customers`` holds
-a ``Number-of-Victim`` (``9.4 million``) and a ``Victim`` (``customers``); ``home addresses, insurance policy
-numbers and health history information`` is three ``Compromised-Data`` arguments; ``an update today`` is a
-``Patch`` and a ``Time``. On dev, a third of the gold arguments of correctly found triggers overlap a decoded
-mention without matching it. An :class:`ArgumentRanker` decides per *candidate*: every run of up to
-:data:`MAX_ARGUMENT_WORDS` words inside a span the mention head decodes at one of :data:`MENTION_OFFSETS`
+The mention head tags one flat layer of spans, but CASIE's arguments nest and split (made-up examples in the
+annotation's style): ``2.7 million subscribers`` holds a ``Number-of-Victim`` (``2.7 million``) and a ``Victim``
+(``subscribers``); ``names, phone numbers and billing addresses`` is three ``Compromised-Data`` arguments; ``a fix
+on Tuesday`` is a ``Patch`` and a ``Time``. On dev, over a quarter of the gold arguments of correctly found
+triggers overlap a decoded mention without matching it. An :class:`ArgumentRanker` decides per *candidate*: every
+run of up to :data:`MAX_ARGUMENT_WORDS` words inside a span the mention head decodes at one of :data:`MENTION_OFFSETS`
 (:func:`argument_candidates`), paired with each trigger of the sentence and the role the pair scorer likes best
 for it (``none`` aside). :func:`argument_features` describes a pair by the role scorer's probabilities, the mention
 head's tag probabilities at and around the candidate's edges, where it lies from the trigger, which decoded spans
