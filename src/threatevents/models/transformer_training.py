@@ -294,12 +294,14 @@ def train_classifier(
             if dev is None:
                 continue
             score = dev_score(predict_torch(net, dev))
+            part = ""
             if dev_event_score is not None and net.events is not None:
                 event_score = dev_event_score(net)
                 log.dev_event_scores.append(round(event_score, 4))
+                part = f" (sentences {score:.4f} + events {event_score:.4f})"
                 score += event_score
             log.dev_scores.append(round(score, 4))  # rounded for the log only; compare the raw score
-            bar.write(f"epoch {epoch}: dev score {score:.4f}")
+            bar.write(f"epoch {epoch}: dev score {score:.4f}{part}")
             if score > best_score:
                 best_state, best_score, log.best_epoch, worse = copy.deepcopy(net.state_dict()), score, epoch, 0
             else:
