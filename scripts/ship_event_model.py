@@ -1,7 +1,8 @@
 """Turn a ``benchmarks/train_transformer.py --event-heads`` run into a shipped model (the ``events`` model today).
 
 Loads the run's saved model (int8 ONNX with the event heads, linear companion tuned on dev), counts the trigger
-lexicon from ``train``'s annotation and fits the trigger and argument rankers on ``train`` when the run has none,
+lexicon from ``train``'s annotation and fits the trigger and argument rankers on ``train`` when the run has none
+(re-quantising fits them again, on the new graph's outputs),
 chooses on ``dev`` the event decoding
 (:meth:`TransformerModel.tune_event_decoding`), whether found triggers lift sentence labels
 (:meth:`TransformerModel.tune_trigger_labels`), the events cascade

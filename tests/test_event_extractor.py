@@ -574,6 +574,34 @@ def test_extractor_fits_predicts_saves_and_reloads_identical_events(
 
 
 @pytest.mark.slow
+def test_requantising_fits_the_rankers_again_on_the_new_graph(
+    extractor: TransformerModel, events_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = TransformerModel.load(extractor.save(tmp_path / "model"))
+    train = make_documents(16, seed=1)
+    served_before = model._runtime
+    model.config.events_dir = None
+    with pytest.raises(ValueError, match="events_dir"):  # refused before anything changes
+        model.requantize(extractor.fp32_onnx, train)
+    assert model._runtime is served_before
+    fitted: list[tuple[str, object]] = []
+    for name in ("fit_trigger_ranker", "fit_argument_ranker"):
+        original = getattr(TransformerModel, name)
+        monkeypatch.setattr(
+            TransformerModel,
+            name,
+            lambda self, docs, _fit=original, _name=name: fitted.append((_name, self._runtime)) or _fit(self, docs),
+        )
+    model.config.events_dir, model.config.quantize = str(events_dir), "none"
+    model.requantize(extractor.fp32_onnx, train)
+    assert [name for name, _ in fitted] == ["fit_trigger_ranker", "fit_argument_ranker"]
+    assert all(runtime is model._runtime for _, runtime in fitted) and model._runtime is not served_before
+    assert extractor.event_heads is not None and model.event_heads is not None
+    assert model.event_heads.ranker is not None and model.event_heads.argument_ranker is not None
+    assert model.event_heads.ranker != extractor.event_heads.ranker  # fitted on the fp32 graph's outputs
+
+
+@pytest.mark.slow
 def test_sentence_events_use_the_given_offsets(extractor: TransformerModel) -> None:
     docs = make_documents(3, seed=1)
     starts = [[1000 + 7 * s for s in row] for row in [join_sentences(d.texts)[1] for d in docs]]

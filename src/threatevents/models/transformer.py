@@ -288,13 +288,23 @@ class TransformerModel(EventModel):
         """Serve ``fp32_onnx`` (this model's unquantised export) quantised as the config now says.
 
         Calibration uses the same seeded sample of ``train`` inputs as :meth:`fit`, so the result is the
-        graph ``fit`` would have produced with this ``quantize`` setting. Re-tune thresholds afterwards.
+        graph ``fit`` would have produced with this ``quantize`` setting. The trigger and argument rankers, fitted
+        on the replaced graph's outputs, are fitted again on the new graph's (this needs ``config.events_dir``).
+        Re-tune the decoding and thresholds afterwards.
         """
         if self._runtime is None:
             raise RuntimeError("fit or load the transformer before re-quantising it")
+        heads = self.event_heads
+        refit = heads is not None and (heads.ranker is not None or heads.argument_ranker is not None)
+        if refit and self.config.events_dir is None:
+            raise ValueError("set config.events_dir: the rankers are fitted again on the re-quantised graph's outputs")
         encoded = self._encode_inputs(self._tokenizer_json, train)
         self.fp32_onnx = fp32_onnx
         self._set_runtime(self._quantized(encoded), self._tokenizer_json)
+        if heads is not None and heads.ranker is not None:
+            self.fit_trigger_ranker(train)
+        if heads is not None and heads.argument_ranker is not None:
+            self.fit_argument_ranker(train)
 
     def _quantized(self, encoded: Sequence[tuple[list[int], list[int]]]) -> bytes:
         """The fp32 export quantised as configured; static calibration uses a seeded sample of training inputs."""
