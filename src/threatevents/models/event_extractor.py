@@ -30,6 +30,7 @@ from ..events import Argument, Event, Span
 from ..labels import ARGUMENT_ROLES, EVENT_LABELS, REALIS
 from .argument_ranker import (
     MENTION_OFFSETS,
+    NONE_ROLE,
     ArgumentRanker,
     MentionProbs,
     Place,
@@ -50,7 +51,6 @@ TRIGGER_TAGS: tuple[str, ...] = ("O", *(f"{p}-{label}" for label in EVENT_LABELS
 MENTION_TAGS: tuple[str, ...] = ("O", "B-ARG", "I-ARG")
 #: Role classes of the pair scorer: the 26 CASIE roles, then ``none`` (not an argument of this trigger).
 ROLE_CLASSES: tuple[str, ...] = (*ARGUMENT_ROLES, "none")
-NONE_ROLE = len(ARGUMENT_ROLES)
 EVENT_OUTPUTS = ("trigger_logits", "mention_logits", "trigger_states", "argument_states")
 EVENT_WEIGHTS_DIR = "events"
 PREVIOUS, CURRENT, NEXT, SPECIAL = 0, 1, 2, -1  # which sentence of the window a token comes from
@@ -645,18 +645,20 @@ def _paired_arguments(
     if not mentions:
         return [[] for _ in trigger_states]
     arg_vecs = np.stack([outputs.argument_states[s:e].mean(axis=0) for *_, s, e, _ in mentions])
-    role_lp = log_softmax(heads.pair_role_logits(trigger_states, arg_vecs))
-    out = []
-    for row in role_lp:
-        found = []
-        for (part, start, end, *_), scores in zip(mentions, row, strict=True):
-            shifted = scores.copy()
-            shifted[NONE_ROLE] -= decoding.argument
-            role = int(shifted.argmax())
-            if role != NONE_ROLE:
-                found.append((float(np.exp(scores[role])), (part, start, end), role))
-        out.append(found)
-    return out
+    role_lp = log_softmax(heads.pair_role_logits(trigger_states, arg_vecs))  # (triggers, mentions, roles + 1)
+    shifted = role_lp.copy()
+    shifted[..., NONE_ROLE] -= decoding.argument
+    roles = shifted.argmax(axis=-1)
+    scores = np.exp(np.take_along_axis(role_lp, roles[..., None], axis=-1)[..., 0])
+    places = [(part, start, end) for part, start, end, *_ in mentions]
+    return [
+        [
+            (float(score), place, int(role))
+            for score, place, role in zip(row_scores, places, row, strict=True)
+            if role != NONE_ROLE
+        ]
+        for row_scores, row in zip(scores, roles, strict=True)
+    ]
 
 
 def window_events(

@@ -163,13 +163,15 @@ def keep_best(
     (on a tie, the smaller key), at least ``threshold``, none whose ``place`` (sentence, start, end) overlaps one kept
     before in the same sentence; returned in key order."""
     kept: list[Scored] = []
+    taken: list[tuple[int, int, int]] = []  # the places of ``kept``
     for item in sorted(scored, key=lambda c: (-c[0], c[1])):
         if item[0] < threshold:
             break
-        part, start, end = place(item)
-        if any(p == part and a < end and b > start for p, a, b in map(place, kept)):
+        part, start, end = where = place(item)
+        if any(p == part and a < end and b > start for p, a, b in taken):
             continue
         kept.append(item)
+        taken.append(where)
     return sorted(kept, key=lambda c: c[1])
 
 
