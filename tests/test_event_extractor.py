@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import textwrap
-from dataclasses import astuple
+from dataclasses import astuple, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ import pytest
 
 from conftest import make_documents
 from threatevents.corpus import Document
-from threatevents.events import Event, join_sentences
+from threatevents.events import Event, Span, join_sentences
 from threatevents.labels import ARGUMENT_ROLES, EVENT_CASIE_TYPES, EVENT_LABELS
 from threatevents.models.argument_ranker import ArgumentRanker
 from threatevents.models.base import ModelLoadError, write_manifest
@@ -215,6 +215,30 @@ def test_window_events_pairs_each_trigger_with_mentions_in_the_window() -> None:
     outputs = WindowOutputs(_one_hot(trigger_tags, 11), _one_hot(mention_tags, 3), trigger_states, argument_states)
     (event,) = window_events(window, outputs, _hand_heads(), no_previous)
     assert [a.text for a in event.arguments] == ["Acme"]
+
+
+def test_given_triggers_replace_the_decoded_ones_and_get_their_arguments() -> None:
+    window, sentences = _hand_window()
+    ransom, breach = EVENT_LABELS.index("AttackRansom"), EVENT_LABELS.index("AttackDatabreach")
+    mention_tags = [0, 1, 0, 0, 0, 1, 0]  # "Acme" (current), "Hooli" (previous)
+    argument_states = np.zeros((7, 2))
+    argument_states[1] = [1.0, 0.0]  # Acme -> Victim
+    argument_states[5] = [0.0, 1.0]  # Hooli -> Attacker
+    trigger_states = np.zeros((7, 2))
+    trigger_states[2] = [3.0, 0.0]  # "was": Generic
+    no_triggers = _one_hot([0] * 7, 11)  # the heads find no trigger at all
+    outputs = WindowOutputs(no_triggers, _one_hot(mention_tags, 3), trigger_states, argument_states)
+    assert window_events(window, outputs, _hand_heads(), sentences) == []
+    given = [(9, 15, ransom), (5, 8, breach), (9, 15, ransom), (20, 25, breach)]  # a repeat; one past the window
+    first, second = window_events(window, outputs, _hand_heads(), sentences, given=given)
+    assert (first.type, first.trigger.text, first.trigger.start, first.score) == ("AttackRansom", "hacked", 127, 1.0)
+    assert (second.type, second.trigger.text, second.realis) == ("AttackDatabreach", "was", "Generic")
+    for event in (first, second):
+        assert {(a.role, a.text) for a in event.arguments} == {("Victim", "Acme"), ("Attacker", "Hooli")}
+    ranked = _one_hot([0, 0, 0, 1 + 2 * ransom, 0, 0, 0], 11)  # given triggers win over decoded ones too
+    outputs = WindowOutputs(ranked, _one_hot(mention_tags, 3), trigger_states, argument_states)
+    (only,) = window_events(window, outputs, _hand_heads(), sentences, given=[(0, 4, breach)])
+    assert only.trigger.text == "Acme" and window_events(window, outputs, _hand_heads(), sentences, given=[]) == []
 
 
 def test_decoding_offsets_trade_precision_for_recall_at_each_decision() -> None:
@@ -571,6 +595,58 @@ def test_extractor_fits_predicts_saves_and_reloads_identical_events(
     finally:
         extractor.config.decode_arguments_rank = reloaded.config.decode_arguments_rank = before
     np.testing.assert_array_equal(reloaded.predict_proba(docs), extractor.predict_proba(docs))
+
+
+@pytest.mark.slow
+def test_predict_arguments_decodes_the_given_triggers_only(extractor: TransformerModel) -> None:
+    docs = make_documents(4, seed=1)
+    found = extractor.predict_events(docs)
+    assert sum(map(len, found)) > 0
+    given = extractor.predict_arguments(docs, found)  # its own triggers given back: the same events
+    assert _records(given) == _records([[replace(e, score=1.0) for e in doc] for doc in found])
+    joined = [join_sentences(d.texts) for d in docs]
+    text, starts = joined[0]
+    second = docs[0].texts[1]
+    word = second.split()[0]
+    mine = Event("PatchVulnerability", "Other", Span(starts[1], starts[1] + len(word), word))
+    (event,) = extractor.predict_arguments(docs[:1], [[mine]])[0]
+    assert (event.type, event.trigger, event.score) == ("PatchVulnerability", mine.trigger, 1.0)
+    assert event.realis in ("Actual", "Generic", "Other")
+    for argument in event.arguments:
+        assert text[argument.start : argument.end] == argument.text
+    assert extractor.predict_arguments(docs, [[] for _ in docs]) == [[] for _ in docs]
+    a, b = starts[1] - 2, starts[1] + 2
+    crossing = Event("AttackPhishing", "Actual", Span(a, b, text[a:b]))
+    with pytest.raises(ValueError, match=rf"document 0: trigger {a}-{b} does not lie inside one sentence"):
+        extractor.predict_arguments(docs[:1], [[crossing]])
+    with pytest.raises(ValueError, match="unknown event type 'Heist'"):
+        extractor.predict_arguments(docs[:1], [[replace(mine, type="Heist")]])
+    with pytest.raises(ValueError, match="one list per document"):
+        extractor.predict_arguments(docs, [[]])
+    extractor.events_enabled = False
+    try:
+        assert extractor.predict_arguments(docs[:1], [[mine]]) == [[]]
+    finally:
+        extractor.events_enabled = True
+
+
+@pytest.mark.slow
+def test_event_stages_benchmark_scores_the_model_and_its_gold_triggers(
+    extractor: TransformerModel, events_dir: Path
+) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import event_stages
+    from threatevents.event_evaluation import evaluate_events
+
+    docs = make_documents(6, seed=1)  # the annotated articles (the training ones)
+    rows = event_stages.stages(extractor, docs, events_dir)
+    assert rows["end to end"].to_dict() == evaluate_events(extractor, docs, events_dir)[0].to_dict()
+    gold = rows["gold triggers"]
+    assert gold["trigger_cls"].precision == 1.0 == gold["trigger_cls"].recall  # every trigger is in a sentence
+    assert gold["trigger_cls"].gold > 0 and gold.realis_matched == gold["trigger_cls"].gold
+    assert "| argument_attached_cls F1 (P / R) |" in event_stages.table(
+        {name: event_stages.summary(scores) for name, scores in rows.items()}
+    )
 
 
 @pytest.mark.slow

@@ -661,6 +661,17 @@ def _paired_arguments(
     ]
 
 
+def _given(window: Window, given: Sequence[tuple[int, int, int]]) -> dict[tuple[int, int, int, int, int, int], float]:
+    """Given triggers of the window's sentence as :func:`_word_spans` gives them, each with score 1.0 (none cut off
+    by the window; the first of two alike)."""
+    out: dict[tuple[int, int, int, int, int, int], float] = {}
+    for start, end, kind in given:
+        tokens = token_span(window, CURRENT, start, end)
+        if tokens is not None:
+            out.setdefault((CURRENT, start, end, *tokens, kind), 1.0)
+    return out
+
+
 def window_events(
     window: Window,
     outputs: WindowOutputs,
@@ -669,6 +680,7 @@ def window_events(
     decoding: Decoding | None = None,
     labels: np.ndarray | None = None,
     network_labels: np.ndarray | None = None,
+    given: Sequence[tuple[int, int, int]] | None = None,
 ) -> list[Event]:
     """The events whose trigger lies in the window's sentence.
 
@@ -679,7 +691,9 @@ def window_events(
     sentence's probabilities of the event labels, lets the trigger lexicon propose triggers (``decoding.propose``);
     a proposed trigger's score is its proposal score. ``network_labels``, the network's own probabilities of them
     (without the linear companion), let the trigger ranker choose the triggers (``decoding.rank``); a ranked
-    trigger's score is the ranker's probability.
+    trigger's score is the ranker's probability. ``given`` triggers (``(start, end, event label index)`` in the
+    sentence's characters) are used instead of finding any: realis and arguments are decoded for each, its score is
+    1.0, and one the window cut off is left out.
     """
     decoding = decoding or Decoding()
     trig_lp = log_softmax(outputs.trigger_logits)
@@ -687,7 +701,10 @@ def window_events(
     proposed: dict[tuple[int, int, int, int, int, int], float] = {}
     here = sentences[CURRENT]
     ranking = decoding.rank > 0 and heads.ranker is not None and heads.lexicon is not None
-    if ranking and network_labels is not None and here is not None:
+    if given is not None:
+        proposed = _given(window, given)
+        triggers = list(proposed)
+    elif ranking and network_labels is not None and here is not None:
         proposed = _ranked(window, trig_lp, here[0], heads, network_labels, decoding.rank)
         triggers = list(proposed)
     else:

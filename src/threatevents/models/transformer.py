@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from bisect import bisect_right
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
@@ -494,6 +495,34 @@ class TransformerModel(EventModel):
         """
         return self._events_pass(docs, starts, with_probs=False)[1]
 
+    def predict_arguments(self, docs: Sequence[DocLike], triggers: Sequence[Sequence[Event]]) -> list[list[Event]]:
+        """Realis and arguments for given triggers (an analyst's, or the gold ones to score the argument stage alone).
+
+        ``triggers[d]`` are events of document ``d`` in the frame of :meth:`predict_events` (its sentences joined by
+        :func:`~threatevents.events.join_sentences`); only each one's type and trigger span are read, and a trigger
+        must lie inside one sentence. Returns, per document and in sentence order, one event per trigger (two alike
+        in a sentence give one) with its realis and arguments decoded as :meth:`predict_events` decodes them, score
+        1.0; a trigger the sentence's window cuts off is left out. No trigger is looked for; sentences without a
+        given trigger are not run. Without event heads (or with events switched off), every list is empty.
+        """
+        texts = [doc_texts(doc) for doc in docs]
+        if len(triggers) != len(texts):
+            raise ValueError(f"triggers must give one list per document ({len(texts)}), not {len(triggers)}")
+        given: list[list[list[tuple[int, int, int]]]] = []
+        for d, (doc, events) in enumerate(zip(texts, triggers, strict=True)):
+            starts = join_sentences(doc)[1]
+            per_sentence: list[list[tuple[int, int, int]]] = [[] for _ in doc]
+            for event in events:
+                start, end = event.trigger.start, event.trigger.end
+                i = bisect_right(starts, start) - 1
+                if event.type not in EVENT_LABELS:
+                    raise ValueError(f"document {d}: unknown event type {event.type!r}")
+                if i < 0 or not start < end <= starts[i] + len(doc[i]):
+                    raise ValueError(f"document {d}: trigger {start}-{end} does not lie inside one sentence")
+                per_sentence[i].append((start - starts[i], end - starts[i], EVENT_LABELS.index(event.type)))
+            given.append(per_sentence)
+        return [[e for sentence in doc for e in sentence] for doc in self._events_pass(docs, None, False, given)[1]]
+
     def predict_proba_and_events(
         self, docs: Sequence[DocLike], starts: Sequence[Sequence[int]] | None = None
     ) -> tuple[np.ndarray, list[list[list[Event]]]]:
@@ -504,8 +533,15 @@ class TransformerModel(EventModel):
         return self._events_pass(docs, starts, with_probs=True)
 
     def _events_pass(
-        self, docs: Sequence[DocLike], starts: Sequence[Sequence[int]] | None, with_probs: bool
+        self,
+        docs: Sequence[DocLike],
+        starts: Sequence[Sequence[int]] | None,
+        with_probs: bool,
+        given: Sequence[Sequence[Sequence[tuple[int, int, int]]]] | None = None,
     ) -> tuple[np.ndarray, list[list[list[Event]]]]:
+        """Sentence probabilities (when ``with_probs``) and events per document and sentence; with ``given``
+        triggers per document and sentence (sentence characters, event label index), events for those only
+        (:meth:`predict_arguments`)."""
         texts = [doc_texts(doc) for doc in docs]
         starts = [join_sentences(doc)[1] for doc in texts] if starts is None else starts
         if [len(s) for s in starts] != [len(t) for t in texts]:
@@ -516,10 +552,15 @@ class TransformerModel(EventModel):
         assert self.event_heads is not None
         windows = encode_windows(self._window_tokenizer(), texts, self.config.max_length)
         decoding = self.decoding
-        need_probs = with_probs or decoding.propose > 0 or decoding.rank > 0  # proposals and ranker read the labels
+        # proposals and the ranker read the labels; given triggers need neither
+        need_probs = with_probs or (given is None and (decoding.propose > 0 or decoding.rank > 0))
         label_cut, event_cut = self._cascade_cuts()
-        linear = self.linear.predict_proba(docs) if self.linear is not None and (need_probs or event_cut) else None
-        skip = easy_rows(linear, event_cut) if linear is not None else np.zeros(len(windows), dtype=bool)
+        wanted = need_probs or (event_cut and given is None)
+        linear = self.linear.predict_proba(docs) if self.linear is not None and wanted else None
+        if given is not None:  # only sentences with given triggers are run
+            skip = np.array([not sentence for doc in given for sentence in doc], dtype=bool)
+        else:
+            skip = easy_rows(linear, event_cut) if linear is not None else np.zeros(len(windows), dtype=bool)
         run = np.flatnonzero(~skip)
         names = (OUTPUT_NAME, *EVENT_OUTPUTS) if need_probs else EVENT_OUTPUTS
         ran = self._runtime.run([windows[r].pair for r in run], names)
@@ -548,7 +589,8 @@ class TransformerModel(EventModel):
                 around = [(doc[j], int(offsets[j])) if 0 <= j < len(doc) else None for j in (i - 1, i, i + 1)]
                 found = WindowOutputs(*here[first:])
                 labels, own = (probs[row - 1], network[row - 1]) if need_probs else (None, None)
-                per_sentence.append(window_events(window, found, self.event_heads, around, decoding, labels, own))
+                mine = given[d][i] if given is not None else None
+                per_sentence.append(window_events(window, found, self.event_heads, around, decoding, labels, own, mine))
             result.append(per_sentence)
         if not with_probs:
             return np.zeros((0, len(EVENT_LABELS))), result
