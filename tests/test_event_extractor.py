@@ -615,6 +615,15 @@ def test_predict_arguments_decodes_the_given_triggers_only(extractor: Transforme
     for argument in event.arguments:
         assert text[argument.start : argument.end] == argument.text
     assert extractor.predict_arguments(docs, [[] for _ in docs]) == [[] for _ in docs]
+    shift = [[500 + 3 * at for at in join_sentences(d.texts)[1]] for d in docs[:1]]  # another frame: document offsets
+    moved = replace(mine, trigger=Span(shift[0][1], shift[0][1] + len(word), word))
+    (there,) = extractor.predict_arguments(docs[:1], [[moved]], shift)[0]
+    assert there.trigger == moved.trigger and there.realis == event.realis
+    assert [(a.role, a.text) for a in there.arguments] == [(a.role, a.text) for a in event.arguments]
+    for argument in there.arguments:  # each in its own sentence's frame
+        j = max(k for k, at in enumerate(shift[0]) if at <= argument.start)
+        local = argument.start - shift[0][j]
+        assert docs[0].texts[j][local : local + len(argument.text)] == argument.text
     a, b = starts[1] - 2, starts[1] + 2
     crossing = Event("AttackPhishing", "Actual", Span(a, b, text[a:b]))
     with pytest.raises(ValueError, match=rf"document 0: trigger {a}-{b} does not lie inside one sentence"):

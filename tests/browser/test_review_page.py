@@ -63,9 +63,15 @@ XSS = (
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The workbench app under uvicorn in a thread, on a socket bound to a free loopback port."""
+    """The workbench app (shipped linear model) under uvicorn in a thread, on a free loopback port."""
+    yield from serve(tmp_path_factory, "linear")
+
+
+def serve(tmp_path_factory: pytest.TempPathFactory, model: str) -> Iterator[str]:
+    """The workbench app serving ``model`` under uvicorn in a thread, on a socket bound to a free loopback port
+    (a temporary SQLite file); its base URL, until the generator is closed."""
     db = tmp_path_factory.mktemp("browser") / "te.sqlite3"
-    app = create_app(Settings(db_url=f"sqlite:///{db}", model="linear"))
+    app = create_app(Settings(db_url=f"sqlite:///{db}", model=model))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -73,7 +79,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a model with event heads takes longer to load
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the test server did not start")

@@ -148,3 +148,12 @@ def test_with_a_token_the_page_script_edits_through_the_api_with_its_session_and
         assert edited.status_code == 200 and edited.json()["type"] == "AttackRansom"
         bearer = secured.get(f"/v1/documents/{doc.id}", headers={"Authorization": f"Bearer {TOKEN}"})
         assert bearer.status_code == 200
+
+
+def test_the_suggest_arguments_box_is_offered_only_by_a_model_with_an_event_extractor(client: TestClient) -> None:
+    doc = add(client)
+    assert 'id="new-suggest"' not in client.get(f"/documents/{doc.id}").text  # the keyword model finds no events
+    model = workbench_of(client).model
+    assert model is not None
+    model.has_event_extractor = True  # type: ignore[misc]  # a class-wide flag, set on this instance
+    assert re.search(r'<input type="checkbox" id="new-suggest" checked>', client.get(f"/documents/{doc.id}").text)

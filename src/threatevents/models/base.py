@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from bisect import bisect_right
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
@@ -29,7 +30,7 @@ from typing import Any, ClassVar, Self, TypeVar
 import numpy as np
 
 from ..corpus import Document
-from ..events import Event
+from ..events import Event, join_sentences
 from ..labels import EVENT_LABELS, events_to_matrix, matrix_to_labels
 from ..tagging import tag_text, tag_texts
 from .card import render_card
@@ -83,6 +84,32 @@ class ModelConfig:
 C = TypeVar("C", bound=ModelConfig)
 
 
+def given_per_sentence(
+    docs: Sequence[DocLike], triggers: Sequence[Sequence[Event]], starts: Sequence[Sequence[int]] | None = None
+) -> list[list[list[tuple[int, int, int]]]]:
+    """Given triggers (see :meth:`EventModel.predict_arguments`) per document and sentence, as ``(start, end,
+    event label index)`` in the sentence's characters; :class:`ValueError` naming the document on a bad one."""
+    texts = [doc_texts(doc) for doc in docs]
+    starts = [join_sentences(doc)[1] for doc in texts] if starts is None else starts
+    if len(triggers) != len(texts) or len(starts) != len(texts):
+        raise ValueError(f"triggers and starts must give one list per document ({len(texts)})")
+    out: list[list[list[tuple[int, int, int]]]] = []
+    for d, (doc, events, at) in enumerate(zip(texts, triggers, starts, strict=True)):
+        if len(at) != len(doc):
+            raise ValueError(f"document {d}: starts must give one offset per sentence")
+        per_sentence: list[list[tuple[int, int, int]]] = [[] for _ in doc]
+        for event in events:
+            start, end = event.trigger.start, event.trigger.end
+            if event.type not in EVENT_LABELS:
+                raise ValueError(f"document {d}: unknown event type {event.type!r}")
+            i = bisect_right(at, start) - 1
+            if i < 0 or not start < end <= at[i] + len(doc[i]):
+                raise ValueError(f"document {d}: trigger {start}-{end} does not lie inside one sentence")
+            per_sentence[i].append((start - at[i], end - at[i], EVENT_LABELS.index(event.type)))
+        out.append(per_sentence)
+    return out
+
+
 class EventModel(ABC):
     """Multi-label sentence classifier over :data:`~threatevents.labels.EVENT_LABELS`."""
 
@@ -121,6 +148,24 @@ class EventModel(ABC):
         :data:`~threatevents.events.SENTENCE_SEPARATOR` (:func:`~threatevents.events.join_sentences`),
         so an argument may sit in another sentence than its trigger. Kinds without an event extractor
         (``has_event_extractor`` false) return no events."""
+        return [[] for _ in docs]
+
+    def predict_arguments(
+        self,
+        docs: Sequence[DocLike],
+        triggers: Sequence[Sequence[Event]],
+        starts: Sequence[Sequence[int]] | None = None,
+    ) -> list[list[Event]]:
+        """Realis and arguments for given triggers (an analyst's, or the gold ones to score the argument stage alone).
+
+        ``triggers[d]`` are events of document ``d``; only each one's type and trigger span are read, and the span
+        must lie inside one sentence. Offsets are in the frame where sentence ``j`` of document ``d`` starts at
+        ``starts[d][j]`` (by default the sentences joined, the frame of :meth:`predict_events`). Returns, per
+        document and in sentence order, one event per trigger (two alike in a sentence give one) with realis and
+        arguments decoded as :meth:`predict_events` would, score 1.0, in the same frame; kinds without an event
+        extractor (or with events switched off) return no events. :class:`ValueError` on a bad trigger.
+        """
+        given_per_sentence(docs, triggers, starts)
         return [[] for _ in docs]
 
     def predict(self, docs: Sequence[DocLike]) -> list[tuple[str, ...]]:

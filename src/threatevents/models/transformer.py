@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from bisect import bisect_right
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
@@ -22,7 +21,7 @@ from ..corpus import Document
 from ..events import Event, join_sentences
 from ..labels import EVENT_LABELS
 from .argument_ranker import MAX_ARGUMENT_WORDS, MENTION_OFFSETS, ArgumentRanker, argument_features
-from .base import DocLike, EventModel, ModelLoadError, doc_texts, flatten_labels
+from .base import DocLike, EventModel, ModelLoadError, doc_texts, flatten_labels, given_per_sentence
 from .blend import CASCADE_CUTS, combine, easy_rows, tune_blend
 from .event_extractor import (
     CURRENT,
@@ -495,33 +494,17 @@ class TransformerModel(EventModel):
         """
         return self._events_pass(docs, starts, with_probs=False)[1]
 
-    def predict_arguments(self, docs: Sequence[DocLike], triggers: Sequence[Sequence[Event]]) -> list[list[Event]]:
-        """Realis and arguments for given triggers (an analyst's, or the gold ones to score the argument stage alone).
-
-        ``triggers[d]`` are events of document ``d`` in the frame of :meth:`predict_events` (its sentences joined by
-        :func:`~threatevents.events.join_sentences`); only each one's type and trigger span are read, and a trigger
-        must lie inside one sentence. Returns, per document and in sentence order, one event per trigger (two alike
-        in a sentence give one) with its realis and arguments decoded as :meth:`predict_events` decodes them, score
-        1.0; a trigger the sentence's window cuts off is left out. No trigger is looked for; sentences without a
-        given trigger are not run. Without event heads (or with events switched off), every list is empty.
-        """
-        texts = [doc_texts(doc) for doc in docs]
-        if len(triggers) != len(texts):
-            raise ValueError(f"triggers must give one list per document ({len(texts)}), not {len(triggers)}")
-        given: list[list[list[tuple[int, int, int]]]] = []
-        for d, (doc, events) in enumerate(zip(texts, triggers, strict=True)):
-            starts = join_sentences(doc)[1]
-            per_sentence: list[list[tuple[int, int, int]]] = [[] for _ in doc]
-            for event in events:
-                start, end = event.trigger.start, event.trigger.end
-                i = bisect_right(starts, start) - 1
-                if event.type not in EVENT_LABELS:
-                    raise ValueError(f"document {d}: unknown event type {event.type!r}")
-                if i < 0 or not start < end <= starts[i] + len(doc[i]):
-                    raise ValueError(f"document {d}: trigger {start}-{end} does not lie inside one sentence")
-                per_sentence[i].append((start - starts[i], end - starts[i], EVENT_LABELS.index(event.type)))
-            given.append(per_sentence)
-        return [[e for sentence in doc for e in sentence] for doc in self._events_pass(docs, None, False, given)[1]]
+    def predict_arguments(
+        self,
+        docs: Sequence[DocLike],
+        triggers: Sequence[Sequence[Event]],
+        starts: Sequence[Sequence[int]] | None = None,
+    ) -> list[list[Event]]:
+        """See :meth:`EventModel.predict_arguments`. No trigger is looked for, and only the sentences with a given
+        trigger are run."""
+        given = given_per_sentence(docs, triggers, starts)
+        per_sentence = self._events_pass(docs, starts, False, given)[1]
+        return [[e for sentence in doc for e in sentence] for doc in per_sentence]
 
     def predict_proba_and_events(
         self, docs: Sequence[DocLike], starts: Sequence[Sequence[int]] | None = None

@@ -217,7 +217,8 @@ def review_sentence(
 @router.post("/documents/{doc_id}/events", status_code=201, response_model=EventView, tags=["events"])
 def create_event(doc_id: DocId, body: EventCreate, response: Response, workbench: WorkbenchDep) -> EventView:
     """Add an event the model missed: ``type``, ``realis``, the ``trigger`` span (document offsets, inside one
-    sentence) and optional ``arguments`` (role and span each). Stored as origin ``analyst``, state ``accepted``."""
+    sentence) and optional ``arguments`` (role and span each). Stored as origin ``analyst``, state ``accepted``.
+    With ``suggest_arguments``, the model's arguments for the trigger come with it as proposals to review."""
     view = workbench.add_event(
         doc_id,
         type=body.type,
@@ -225,6 +226,7 @@ def create_event(doc_id: DocId, body: EventCreate, response: Response, workbench
         trigger=(body.trigger.start, body.trigger.end),
         arguments=[(a.role, a.start, a.end) for a in body.arguments],
         reviewer=body.reviewer or DEFAULT_REVIEWER,
+        suggest_arguments=body.suggest_arguments,
     )
     response.headers["Location"] = f"/v1/documents/{doc_id}/events/{view.id}"
     return view

@@ -299,6 +299,11 @@ class Workbench:
         self._sessions = session_factory
 
     # -- model work ----------------------------------------------------------------------------
+    @property
+    def suggests_arguments(self) -> bool:
+        """Whether the model can suggest the arguments of an analyst's trigger (it has an event extractor)."""
+        return self.model is not None and self.model.has_event_extractor
+
     def _require_model(self) -> EventModel:
         if self.model is None:
             raise ModelNotReady("the model is still loading; retry shortly")
@@ -632,15 +637,22 @@ class Workbench:
         trigger: tuple[int, int],
         arguments: Sequence[tuple[str, int, int]] = (),
         reviewer: str,
+        suggest_arguments: bool = False,
     ) -> EventView:
         """Add an event an analyst found (origin ``analyst``, state ``accepted``). The trigger must lie inside one
-        sentence (the event belongs to it); arguments may be anywhere in the document. Committed when this
-        returns."""
+        sentence (the event belongs to it); arguments may be anywhere in the document. ``suggest_arguments``: the
+        model also finds the trigger's arguments (reading its sentence and the two around it, as when tagging) and
+        they are stored as the model's (origin ``model``, state ``proposed``, with their scores) for the analyst to
+        review, except one the analyst gave (same role and span); a model without an event extractor suggests
+        none. Committed when this returns."""
         reviewer = _reviewer_name(reviewer)
         _check_choice(type, EVENT_LABELS, "type")
         _check_choice(realis, REALIS, "realis")
         for n, (role, _, _) in enumerate(arguments):
             _check_choice(role, ARGUMENT_ROLES, f"arguments[{n}].role")
+        suggested = self._suggested_arguments(doc_id, type, trigger) if suggest_arguments else []
+        given = set(arguments)
+        suggested = [a for a in suggested if (a.role, a.start, a.end) not in given]
         with self._sessions.begin() as session:
             text_ = self._document_text(session, doc_id)
             start, end = _check_span(*trigger, text_, "trigger")
@@ -679,10 +691,41 @@ class Workbench:
                         reviewed_at=now,
                     )
                     for (role, _, _), (a_start, a_end) in zip(arguments, spans, strict=True)
+                ]
+                + [
+                    EventArgumentRow(
+                        role=a.role, start=a.start, end=a.end, score=a.score, origin="model", state="proposed"
+                    )
+                    for a in suggested
                 ],
             )
             session.add(event)
             return self._answer(session, event, text_)
+
+    def _suggested_arguments(self, doc_id: int, type: str, trigger: tuple[int, int]) -> list[Argument]:
+        """The arguments the model finds for an analyst's trigger (document offsets); none when the trigger is not
+        inside one sentence (:meth:`add_event` then refuses it)."""
+        with self._sessions.begin() as session:
+            text_ = self._document_text(session, doc_id)
+            start, end = _check_span(*trigger, text_, "trigger")
+            index = session.scalar(
+                select(SentenceRow.index).where(
+                    SentenceRow.document_id == doc_id, SentenceRow.start <= start, SentenceRow.end >= end
+                )
+            )
+            if index is None:
+                return []
+            near = session.execute(
+                select(SentenceRow.start, SentenceRow.text)
+                .where(SentenceRow.document_id == doc_id, SentenceRow.index.between(index - 1, index + 1))
+                .order_by(SentenceRow.index)
+            ).all()
+        asked = Event(type, "Other", Span(start, end, text_[start:end]))
+        with self.gate.slot():
+            found = self._require_model().predict_arguments(
+                [[row.text for row in near]], [[asked]], [[row.start for row in near]]
+            )
+        return [argument for event in found[0] for argument in event.arguments]
 
     def update_event(
         self,

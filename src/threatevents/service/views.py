@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StrictBool, field_validator, model_validator
 
 from ..indicators import Indicator
 from ..labels import ARGUMENT_ROLES, EVENT_LABELS, REALIS
@@ -120,6 +120,11 @@ class EventCreate(RequestModel):
     realis: Realis = "Actual"
     trigger: SpanIn
     arguments: list[NewArgument] = Field(default_factory=list, max_length=MAX_EVENT_ARGUMENTS)
+    suggest_arguments: StrictBool = Field(
+        default=False,
+        description="the model also finds the trigger's arguments, stored as its proposals (origin model, state "
+        "proposed) for review; a model without an event extractor suggests none",
+    )
     reviewer: str | None = Field(default=None, min_length=1, max_length=200)
 
 

@@ -231,6 +231,7 @@ def page_document(request: Request, doc_id: PageDocId, event: str | None = None)
         "active_filter": key,
         "events": events,
         "pieces": {s.index: p for s, p in zip(doc.sentences, drawn, strict=True)},
+        "suggests": get_workbench(request).suggests_arguments,
     }
     return render(request, "document.html", {**context, "reviewer": _reviewer(request)})
 

@@ -21,6 +21,7 @@
   const newType = document.getElementById("new-type");
   const newRealis = document.getElementById("new-realis");
   const newRole = document.getElementById("new-role");
+  const newSuggest = document.getElementById("new-suggest");  // absent when the model has no event extractor
   const countCell = document.getElementById("events-count");
   const noEvents = panel.querySelector(".no-events");
   const island_ = JSON.parse(island.textContent);
@@ -334,12 +335,16 @@
     if (!span) { say("Select the trigger text in a sentence first.", true); return; }
     say("Saving…");
     try {
-      const ev = await call("POST", "", { type: newType.value, realis: newRealis.value, trigger: { start: span.start, end: span.end } });
+      const suggest = Boolean(newSuggest && newSuggest.checked);
+      const ev = await call("POST", "", {
+        type: newType.value, realis: newRealis.value, trigger: { start: span.start, end: span.end }, suggest_arguments: suggest,
+      });
       show(ev);
       span = null;
       window.getSelection().removeAllRanges();
       setCurrent(ev.id, false);
-      say("Added " + ev.type + " “" + ev.trigger.text + "”.");
+      const n = ev.arguments.length;
+      say("Added " + ev.type + " “" + ev.trigger.text + "”" + (suggest ? " with " + n + " suggested argument" + (n === 1 ? "" : "s") + " to review." : "."));
     } catch (err) { say("Not saved: " + err.message, true); }
   });
   async function addArgument() {
