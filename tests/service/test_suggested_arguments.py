@@ -17,6 +17,7 @@ from threatevents.models.base import DocLike
 from threatevents.service.app import create_app
 from threatevents.service.core import ValidationError, Workbench
 from threatevents.service.db import open_database
+from threatevents.service.errors import ModelNotReady
 from threatevents.service.settings import Settings
 
 from .conftest import ARTICLE
@@ -152,3 +153,19 @@ def test_api_stores_the_suggested_arguments_and_refuses_a_non_boolean(api: TestC
     for bad in ("yes", 1, None):
         refused = api.post(f"/v1/documents/{doc['id']}/events", json=body | {"suggest_arguments": bad})
         assert refused.status_code == 422 and "suggest_arguments" in refused.text
+
+
+def test_suggesting_while_the_model_loads_is_refused_and_stores_nothing(
+    suggesting: tuple[Workbench, SuggestingModel],
+) -> None:
+    wb, model = suggesting
+    doc = wb.add_document(text=ARTICLE)
+    patch = doc.text.index("patch")
+    wb.model = None  # as while the server loads it
+    with pytest.raises(ModelNotReady):
+        wb.add_event(doc.id, type="PatchVulnerability", realis="Actual", trigger=(patch, patch + 5), reviewer="a",
+                     suggest_arguments=True)  # fmt: skip
+    assert wb.get_document(doc.id).events == []
+    made = wb.add_event(doc.id, type="PatchVulnerability", realis="Actual", trigger=(patch, patch + 5), reviewer="a")
+    assert made.arguments == []  # without suggestions the model is not needed
+    wb.model = model
