@@ -1,8 +1,8 @@
 """Events on the review page in a real Chromium: highlights, edits by keyboard and by text selection, reload,
 STIX export, and report markup inside an event span staying inert.
 
-No shipped model extracts events yet, so the test creates one through the REST API (``POST
-/v1/documents/{id}/events``) on an uploaded report, then edits it on the page the way an analyst does.
+The server serves the shipped linear model, which extracts no events, so the test creates one through the REST
+API (``POST /v1/documents/{id}/events``) on an uploaded report, then edits it on the page the way an analyst does.
 Uses the server, browser and page fixtures of ``test_review_page`` (same skips).
 """
 
@@ -95,7 +95,7 @@ def test_events_edit_by_keyboard_and_selection_survive_reload_and_reach_stix(pag
     page.wait_for_url("**/documents/*")
     doc_id = int(urlsplit(page.url).path.rsplit("/", 1)[1])
     doc, events = api_events(page, doc_id)
-    assert events == []  # no shipped model extracts events
+    assert events == []  # the linear model extracts none
 
     # An event through the REST API (as an analyst's colleague or a script would add it): the attacker is
     # wrong (it is the victim), and one argument covers the report's markup.
