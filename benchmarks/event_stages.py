@@ -5,7 +5,8 @@ them (:mod:`threatevents.event_evaluation`):
 
 1. ``end to end``: the model finds the triggers, their realis and their arguments
    (:func:`~threatevents.event_evaluation.evaluate_events`);
-2. ``gold triggers``: every gold event carried into the corpus sentences
+2. ``gold triggers``: every gold event carried into the corpus sentences (two gold events with the same trigger
+   span and type give one event)
    (:func:`~threatevents.event_evaluation.events_in_sentences`), its trigger and type given to
    ``model.predict_arguments``, which decodes realis and arguments for it as ``predict_events`` would, the
    events placed back in the article and scored the same way. Its trigger scores are the ceiling of reading

@@ -241,6 +241,28 @@ def test_given_triggers_replace_the_decoded_ones_and_get_their_arguments() -> No
     assert only.trigger.text == "Acme" and window_events(window, outputs, _hand_heads(), sentences, given=[]) == []
 
 
+def test_given_triggers_are_placed_in_their_sentence_or_refused() -> None:
+    from threatevents.models.base import given_per_sentence
+
+    doc = ["Acme was hacked.", "", "It paid."]  # joined: sentences at 0, 17 and 18
+    ransom = EVENT_LABELS.index("AttackRansom")
+
+    def given(start: int, end: int, starts: list[list[int]] | None = None) -> list[list[list[tuple[int, int, int]]]]:
+        text = "\n".join(doc)
+        return given_per_sentence([doc], [[Event("AttackRansom", "Actual", Span(start, end, text[start:end]))]], starts)
+
+    assert given(9, 16) == [[[(9, 16, ransom)], [], []]]  # ending exactly at its sentence's end
+    assert given(21, 26) == [[[], [], [(3, 8, ransom)]]]
+    assert given(109, 114, [[100, 150, 150]]) == [[[(9, 14, ransom)], [], []]]  # another frame
+    for start, end in ((17, 18), (9, 17), (12, 12), (-3, 2), (26, 27)):  # the empty sentence, crossing, empty...
+        with pytest.raises(ValueError, match=f"document 0: trigger {start}-{end} does not lie inside one sentence"):
+            given(start, end)
+    with pytest.raises(ValueError, match="in order"):
+        given(9, 15, [[0, 30, 20]])
+    with pytest.raises(ValueError, match="document 0: trigger 0-4"):  # a document without sentences
+        given_per_sentence([[]], [[Event("AttackRansom", "Actual", Span(0, 4, "Acme"))]])
+
+
 def test_decoding_offsets_trade_precision_for_recall_at_each_decision() -> None:
     """An offset turns a near-miss into a trigger, a mention, an argument: each decision separately."""
     from threatevents.models.event_extractor import Decoding
@@ -615,15 +637,23 @@ def test_predict_arguments_decodes_the_given_triggers_only(extractor: Transforme
     for argument in event.arguments:
         assert text[argument.start : argument.end] == argument.text
     assert extractor.predict_arguments(docs, [[] for _ in docs]) == [[] for _ in docs]
-    shift = [[500 + 3 * at for at in join_sentences(d.texts)[1]] for d in docs[:1]]  # another frame: document offsets
-    moved = replace(mine, trigger=Span(shift[0][1], shift[0][1] + len(word), word))
-    (there,) = extractor.predict_arguments(docs[:1], [[moved]], shift)[0]
-    assert there.trigger == moved.trigger and there.realis == event.realis
-    assert [(a.role, a.text) for a in there.arguments] == [(a.role, a.text) for a in event.arguments]
-    for argument in there.arguments:  # each in its own sentence's frame
-        j = max(k for k, at in enumerate(shift[0]) if at <= argument.start)
-        local = argument.start - shift[0][j]
-        assert docs[0].texts[j][local : local + len(argument.text)] == argument.text
+    # Another frame (sentence j at 500 + 3 x its joined offset): the same event, every span moved with its sentence.
+    d, source = next((d, e) for d, doc in enumerate(found) for e in doc if e.arguments)
+    joined_at = join_sentences(docs[d].texts)[1]
+    frame = [500 + 3 * at for at in joined_at]
+
+    def moved(start: int) -> int:
+        j = max(k for k, at in enumerate(joined_at) if at <= start)
+        return frame[j] + start - joined_at[j]
+
+    trigger = source.trigger
+    at_frame = replace(
+        source, trigger=Span(moved(trigger.start), moved(trigger.start) + len(trigger.text), trigger.text)
+    )
+    (there,) = extractor.predict_arguments([docs[d]], [[at_frame]], [frame])[0]
+    assert there.trigger == at_frame.trigger and there.realis == source.realis
+    expected = [(a.role, moved(a.start), a.text) for a in source.arguments]
+    assert [(a.role, a.start, a.text) for a in there.arguments] == expected
     a, b = starts[1] - 2, starts[1] + 2
     crossing = Event("AttackPhishing", "Actual", Span(a, b, text[a:b]))
     with pytest.raises(ValueError, match=rf"document 0: trigger {a}-{b} does not lie inside one sentence"):

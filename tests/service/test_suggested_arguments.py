@@ -4,7 +4,7 @@ argument the analyst gave is not doubled, and a model without an event extractor
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +17,7 @@ from threatevents.models.base import DocLike
 from threatevents.service.app import create_app
 from threatevents.service.core import ValidationError, Workbench
 from threatevents.service.db import open_database
-from threatevents.service.errors import ModelNotReady
+from threatevents.service.errors import ModelNotReady, NotFound
 from threatevents.service.settings import Settings
 
 from .conftest import ARTICLE
@@ -25,11 +25,14 @@ from .conftest import ARTICLE
 
 class SuggestingModel(KeywordModel):
     """The keyword model with an argument finder: every "Acme" in the sentences it reads is a Victim (score 0.7).
-    ``asked`` records each call's sentences, triggers and starts."""
+    ``asked`` records each call's sentences, triggers and starts; ``during`` runs inside each call."""
+
+    has_event_extractor = True  # type: ignore[misc]  # a ClassVar of the base: this kind has one
 
     def __init__(self) -> None:
         super().__init__()
         self.asked: list[tuple[list[list[str]], list[list[Event]], list[list[int]]]] = []
+        self.during: Callable[[], object] = lambda: None
 
     def predict_arguments(
         self,
@@ -38,6 +41,7 @@ class SuggestingModel(KeywordModel):
         starts: Sequence[Sequence[int]] | None = None,
     ) -> list[list[Event]]:
         assert starts is not None
+        self.during()
         self.asked.append(([list(d) for d in docs], [list(t) for t in triggers], [list(s) for s in starts]))
         out = []
         for doc, events, at in zip(docs, triggers, starts, strict=True):
@@ -169,3 +173,37 @@ def test_suggesting_while_the_model_loads_is_refused_and_stores_nothing(
     made = wb.add_event(doc.id, type="PatchVulnerability", realis="Actual", trigger=(patch, patch + 5), reviewer="a")
     assert made.arguments == []  # without suggestions the model is not needed
     wb.model = model
+
+
+def test_a_model_without_an_extractor_is_not_run_and_a_bad_argument_is_refused_first(
+    suggesting: tuple[Workbench, SuggestingModel],
+) -> None:
+    wb, model = suggesting
+    doc = wb.add_document(text=ARTICLE)
+    patch = doc.text.index("patch")
+    with pytest.raises(ValidationError, match=r"arguments\[0\]"):
+        wb.add_event(doc.id, type="PatchVulnerability", realis="Actual", trigger=(patch, patch + 5), reviewer="a",
+                     arguments=[("Victim", 0, 10**6)], suggest_arguments=True)  # fmt: skip
+    assert model.asked == []
+    model.has_event_extractor = False  # type: ignore[misc]
+    assert not wb.suggests_arguments
+    made = wb.add_event(doc.id, type="PatchVulnerability", realis="Actual", trigger=(patch, patch + 5), reviewer="a",
+                        suggest_arguments=True)  # fmt: skip
+    assert made.arguments == [] and model.asked == []
+
+
+def test_a_document_replaced_while_the_model_runs_gets_no_event(suggesting: tuple[Workbench, SuggestingModel]) -> None:
+    wb, model = suggesting
+    doc = wb.add_document(text=ARTICLE)
+    patch = doc.text.index("patch")
+    other = ARTICLE.replace("Acme", "Initech")
+
+    def replace_document() -> None:  # SQLite gives the newest row's id again after it is deleted
+        wb.delete_document(doc.id)
+        wb.add_document(text=other)
+
+    model.during = replace_document
+    with pytest.raises(NotFound, match=f"document {doc.id}"):
+        wb.add_event(doc.id, type="PatchVulnerability", realis="Actual", trigger=(patch, patch + 5), reviewer="a",
+                     suggest_arguments=True)  # fmt: skip
+    assert all(d.events == [] for d in (wb.get_document(i.id) for i in wb.list_documents().items))

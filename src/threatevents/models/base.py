@@ -24,6 +24,7 @@ import json
 from abc import ABC, abstractmethod
 from bisect import bisect_right
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -95,8 +96,8 @@ def given_per_sentence(
         raise ValueError(f"triggers and starts must give one list per document ({len(texts)})")
     out: list[list[list[tuple[int, int, int]]]] = []
     for d, (doc, events, at) in enumerate(zip(texts, triggers, starts, strict=True)):
-        if len(at) != len(doc):
-            raise ValueError(f"document {d}: starts must give one offset per sentence")
+        if len(at) != len(doc) or any(a > b for a, b in pairwise(at)):
+            raise ValueError(f"document {d}: starts must give one offset per sentence, in order")
         per_sentence: list[list[tuple[int, int, int]]] = [[] for _ in doc]
         for event in events:
             start, end = event.trigger.start, event.trigger.end
@@ -161,9 +162,11 @@ class EventModel(ABC):
         ``triggers[d]`` are events of document ``d``; only each one's type and trigger span are read, and the span
         must lie inside one sentence. Offsets are in the frame where sentence ``j`` of document ``d`` starts at
         ``starts[d][j]`` (by default the sentences joined, the frame of :meth:`predict_events`). Returns, per
-        document and in sentence order, one event per trigger (two alike in a sentence give one) with realis and
-        arguments decoded as :meth:`predict_events` would, score 1.0, in the same frame; kinds without an event
-        extractor (or with events switched off) return no events. :class:`ValueError` on a bad trigger.
+        document and in sentence order, one event per trigger (two alike in a sentence give one; one with no token
+        in its sentence's window, e.g. only spaces or cut off, is left out) with realis and arguments decoded as
+        :meth:`predict_events` decodes those of a found trigger (pooling the tokens under its characters), score
+        1.0, in the same frame; kinds without an event extractor (or with events switched off) return no events.
+        :class:`ValueError` on a bad trigger or ``starts`` out of order.
         """
         given_per_sentence(docs, triggers, starts)
         return [[] for _ in docs]

@@ -215,19 +215,25 @@ def review_sentence(
 
 
 @router.post("/documents/{doc_id}/events", status_code=201, response_model=EventView, tags=["events"])
-def create_event(doc_id: DocId, body: EventCreate, response: Response, workbench: WorkbenchDep) -> EventView:
+async def create_event(doc_id: DocId, body: EventCreate, response: Response, workbench: WorkbenchDep) -> EventView:
     """Add an event the model missed: ``type``, ``realis``, the ``trigger`` span (document offsets, inside one
     sentence) and optional ``arguments`` (role and span each). Stored as origin ``analyst``, state ``accepted``.
     With ``suggest_arguments``, the model's arguments for the trigger come with it as proposals to review."""
-    view = workbench.add_event(
-        doc_id,
-        type=body.type,
-        realis=body.realis,
-        trigger=(body.trigger.start, body.trigger.end),
-        arguments=[(a.role, a.start, a.end) for a in body.arguments],
-        reviewer=body.reviewer or DEFAULT_REVIEWER,
-        suggest_arguments=body.suggest_arguments,
-    )
+
+    def add() -> EventView:
+        return workbench.add_event(
+            doc_id,
+            type=body.type,
+            realis=body.realis,
+            trigger=(body.trigger.start, body.trigger.end),
+            arguments=[(a.role, a.start, a.end) for a in body.arguments],
+            reviewer=body.reviewer or DEFAULT_REVIEWER,
+            suggest_arguments=body.suggest_arguments,
+        )
+
+    # the model runs only for suggestions (a model route then: through the gate before the thread pool)
+    model_work = body.suggest_arguments and workbench.suggests_arguments
+    view = await (_run_model_work(workbench, add) if model_work else run_in_threadpool(add))
     response.headers["Location"] = f"/v1/documents/{doc_id}/events/{view.id}"
     return view
 

@@ -301,8 +301,8 @@ class Workbench:
     # -- model work ----------------------------------------------------------------------------
     @property
     def suggests_arguments(self) -> bool:
-        """Whether the model can suggest the arguments of an analyst's trigger (it has an event extractor)."""
-        return self.model is not None and self.model.has_event_extractor
+        """Whether the model can suggest the arguments of an analyst's trigger (it has an event extractor, on)."""
+        return self.model is not None and self.model.has_event_extractor and self.model.events_enabled
 
     def _require_model(self) -> EventModel:
         if self.model is None:
@@ -644,17 +644,25 @@ class Workbench:
         model also finds the trigger's arguments (reading its sentence and the two around it, as when tagging) and
         they are stored as the model's (origin ``model``, state ``proposed``, with their scores) for the analyst to
         review, except one the analyst gave (same role and span); a model without an event extractor suggests
-        none. Committed when this returns."""
+        none and is not run. Everything the analyst gave is checked before the model runs, and the document must
+        be the same after it (else :class:`NotFound`). Committed when this returns."""
         reviewer = _reviewer_name(reviewer)
         _check_choice(type, EVENT_LABELS, "type")
         _check_choice(realis, REALIS, "realis")
         for n, (role, _, _) in enumerate(arguments):
             _check_choice(role, ARGUMENT_ROLES, f"arguments[{n}].role")
-        suggested = self._suggested_arguments(doc_id, type, trigger) if suggest_arguments else []
+        read: str | None = None  # the document text the suggestions were found in
+        suggested: list[Argument] = []
+        if suggest_arguments:
+            self._require_model()
+            if self.suggests_arguments:
+                read, suggested = self._suggested_arguments(doc_id, type, trigger, arguments)
         given = set(arguments)
         suggested = [a for a in suggested if (a.role, a.start, a.end) not in given]
         with self._sessions.begin() as session:
             text_ = self._document_text(session, doc_id)
+            if read is not None and text_ != read:  # deleted while the model ran (and its id given to another)
+                raise NotFound(f"document {doc_id} changed while its arguments were found; reload it")
             start, end = _check_span(*trigger, text_, "trigger")
             spans = [
                 _check_span(a_start, a_end, text_, f"arguments[{n}]") for n, (_, a_start, a_end) in enumerate(arguments)
@@ -702,19 +710,24 @@ class Workbench:
             session.add(event)
             return self._answer(session, event, text_)
 
-    def _suggested_arguments(self, doc_id: int, type: str, trigger: tuple[int, int]) -> list[Argument]:
-        """The arguments the model finds for an analyst's trigger (document offsets); none when the trigger is not
-        inside one sentence (:meth:`add_event` then refuses it)."""
+    def _suggested_arguments(
+        self, doc_id: int, type: str, trigger: tuple[int, int], arguments: Sequence[tuple[str, int, int]]
+    ) -> tuple[str, list[Argument]]:
+        """The document's text and the arguments the model finds in it for an analyst's trigger (document
+        offsets); none when the trigger is not inside one sentence (:meth:`add_event` then refuses it). The trigger
+        and the analyst's ``arguments`` are checked first."""
         with self._sessions.begin() as session:
             text_ = self._document_text(session, doc_id)
             start, end = _check_span(*trigger, text_, "trigger")
+            for n, (_, a_start, a_end) in enumerate(arguments):
+                _check_span(a_start, a_end, text_, f"arguments[{n}]")
             index = session.scalar(
                 select(SentenceRow.index).where(
                     SentenceRow.document_id == doc_id, SentenceRow.start <= start, SentenceRow.end >= end
                 )
             )
             if index is None:
-                return []
+                return text_, []
             near = session.execute(
                 select(SentenceRow.start, SentenceRow.text)
                 .where(SentenceRow.document_id == doc_id, SentenceRow.index.between(index - 1, index + 1))
@@ -725,7 +738,8 @@ class Workbench:
             found = self._require_model().predict_arguments(
                 [[row.text for row in near]], [[asked]], [[row.start for row in near]]
             )
-        return [argument for event in found[0] for argument in event.arguments]
+        found_arguments = [argument for event in found[0] for argument in event.arguments]
+        return text_, [a for a in found_arguments if 0 <= a.start < a.end <= len(text_)]  # never a span outside
 
     def update_event(
         self,

@@ -330,10 +330,14 @@
     if (found) { span = found; updatePanel(); }  // a collapsed selection (focus moved) keeps the last span
   });
 
+  let adding = false;  // one new event at a time: a second click or Enter while it is saved adds nothing
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (adding) return;
     if (!span) { say("Select the trigger text in a sentence first.", true); return; }
     say("Saving…");
+    adding = true;
+    addEvent.disabled = true;
     try {
       const suggest = Boolean(newSuggest && newSuggest.checked);
       const ev = await call("POST", "", {
@@ -346,6 +350,7 @@
       const n = ev.arguments.length;
       say("Added " + ev.type + " “" + ev.trigger.text + "”" + (suggest ? " with " + n + " suggested argument" + (n === 1 ? "" : "s") + " to review." : "."));
     } catch (err) { say("Not saved: " + err.message, true); }
+    finally { adding = false; updatePanel(); }
   });
   async function addArgument() {
     if (!span || current === null) { say("Select text and choose an event first.", true); return; }
