@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from _common import CASIE_EVENTS, CASIE_SENTENCES
 from threatevents.corpus import Document, read_corpus
@@ -35,14 +35,12 @@ from threatevents.event_evaluation import evaluate_events, events_in_sentences, 
 from threatevents.event_metrics import EventScores, score_events
 from threatevents.events import Event, read_event_dir
 from threatevents.models import load_model
-
-if TYPE_CHECKING:
-    from threatevents.models.transformer import TransformerModel
+from threatevents.models.base import EventModel
 
 METRICS = ("trigger_cls", "argument_id", "argument_cls", "argument_attached_id", "argument_attached_cls")
 
 
-def with_gold_triggers(model: TransformerModel, docs: Sequence[Document], events_dir: str | Path) -> EventScores:
+def with_gold_triggers(model: EventModel, docs: Sequence[Document], events_dir: str | Path) -> EventScores:
     """The model's events scored against ``events_dir`` when it is given every gold trigger that lies in the
     corpus sentences (see the module docstring)."""
     gold, _ = read_event_dir(events_dir, ids=[doc.id for doc in docs])
@@ -54,7 +52,7 @@ def with_gold_triggers(model: TransformerModel, docs: Sequence[Document], events
     return score_events({doc.id: gold[doc.id].events for doc in scored}, predicted)
 
 
-def stages(model: TransformerModel, docs: Sequence[Document], events_dir: str | Path) -> dict[str, EventScores]:
+def stages(model: EventModel, docs: Sequence[Document], events_dir: str | Path) -> dict[str, EventScores]:
     """Both scorings, by row name."""
     return {
         "end to end": evaluate_events(model, docs, events_dir)[0],
@@ -92,11 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     model = load_model(args.model)
-    if not model.has_event_extractor or not hasattr(model, "predict_arguments"):
+    if not model.has_event_extractor:
         parser.error(f"{args.model} has no event extractor")
     docs = read_corpus(args.corpus).split(args.split)
     began = time.perf_counter()
-    rows = {name: summary(scores) for name, scores in stages(model, docs, args.events_dir).items()}  # type: ignore[arg-type]
+    rows = {name: summary(scores) for name, scores in stages(model, docs, args.events_dir).items()}
     print(
         f"{len(docs)} documents ({args.split} split of {args.corpus}); model {args.model}; "
         f"{time.perf_counter() - began:.0f} s"

@@ -102,6 +102,11 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, server: str) -> Iterator[Page]:
+    yield from open_page(browser, server)
+
+
+def open_page(browser: Browser, server: str) -> Iterator[Page]:
+    """A page on ``server`` in a fresh context; after it, no JavaScript error may have happened on it."""
     context = browser.new_context(base_url=server, viewport={"width": 1200, "height": 900}, accept_downloads=True)
     page = context.new_page()
     errors: list[str] = []

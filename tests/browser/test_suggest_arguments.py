@@ -57,13 +57,7 @@ def events_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def events_page_(browser: Browser, events_server: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=events_server, viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    yield from shared.open_page(browser, events_server)
 
 
 def test_an_added_trigger_gets_the_models_arguments_as_proposals(events_page_: Page, tmp_path: Path) -> None:

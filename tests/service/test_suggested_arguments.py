@@ -65,16 +65,20 @@ def suggesting(settings: Settings) -> Iterator[tuple[Workbench, SuggestingModel]
     engine.dispose()
 
 
+def add_patch(wb: Workbench, doc: Any, **changes: Any) -> Any:
+    """Add the analyst's PatchVulnerability event on the article's "patch" (reviewer "a" unless ``changes`` say)."""
+    patch = doc.text.index("patch")
+    values = {"type": "PatchVulnerability", "realis": "Actual", "trigger": (patch, patch + 5), "reviewer": "a"}
+    return wb.add_event(doc.id, **(values | changes))
+
+
 def test_the_model_suggests_arguments_from_the_trigger_sentence_and_its_neighbours(
     suggesting: tuple[Workbench, SuggestingModel],
 ) -> None:
     wb, model = suggesting
     doc = wb.add_document(text=ARTICLE)
     patch = doc.text.index("patch")
-    made = wb.add_event(
-        doc.id, type="PatchVulnerability", realis="Actual", trigger=(patch, patch + 5), reviewer="ann",
-        suggest_arguments=True,
-    )  # fmt: skip
+    made = add_patch(wb, doc, reviewer="ann", suggest_arguments=True)
     ((texts,), ((asked,),), (starts,)) = model.asked[0]
     sentences = [(s.text, s.start) for s in doc.sentences]
     assert list(zip(texts, starts, strict=True)) == sentences[1:4]  # its sentence (2) and the two around it
@@ -101,11 +105,8 @@ def test_the_model_suggests_arguments_from_the_trigger_sentence_and_its_neighbou
 def test_an_argument_the_analyst_gave_is_not_suggested_again(suggesting: tuple[Workbench, SuggestingModel]) -> None:
     wb, _ = suggesting
     doc = wb.add_document(text=ARTICLE)
-    patch, acme = doc.text.index("patch"), doc.text.index("Acme released")
-    made = wb.add_event(
-        doc.id, type="PatchVulnerability", realis="Actual", trigger=(patch, patch + 5), reviewer="ann",
-        arguments=[("Victim", acme, acme + 4)], suggest_arguments=True,
-    )  # fmt: skip
+    acme = doc.text.index("Acme released")
+    made = add_patch(wb, doc, reviewer="ann", arguments=[("Victim", acme, acme + 4)], suggest_arguments=True)
     assert [(a.role, a.text, a.origin) for a in made.arguments] == [("Victim", "Acme", "analyst")]
 
 
@@ -114,14 +115,10 @@ def test_no_suggestion_unless_asked_nor_from_a_model_without_an_extractor(
 ) -> None:
     wb, model = suggesting
     doc = wb.add_document(text=ARTICLE)
-    patch = doc.text.index("patch")
-    made = wb.add_event(doc.id, type="PatchVulnerability", realis="Actual", trigger=(patch, patch + 5), reviewer="a")
+    made = add_patch(wb, doc)
     assert made.arguments == [] and model.asked == []
     plain = workbench.add_document(text=ARTICLE)  # the keyword model: EventModel.predict_arguments finds nothing
-    made = workbench.add_event(
-        plain.id, type="PatchVulnerability", realis="Actual", trigger=(patch, patch + 5), reviewer="a",
-        suggest_arguments=True,
-    )  # fmt: skip
+    made = add_patch(workbench, plain, suggest_arguments=True)
     assert made.arguments == [] and made.origin == "analyst"
 
 
@@ -164,13 +161,11 @@ def test_suggesting_while_the_model_loads_is_refused_and_stores_nothing(
 ) -> None:
     wb, model = suggesting
     doc = wb.add_document(text=ARTICLE)
-    patch = doc.text.index("patch")
     wb.model = None  # as while the server loads it
     with pytest.raises(ModelNotReady):
-        wb.add_event(doc.id, type="PatchVulnerability", realis="Actual", trigger=(patch, patch + 5), reviewer="a",
-                     suggest_arguments=True)  # fmt: skip
+        add_patch(wb, doc, suggest_arguments=True)
     assert wb.get_document(doc.id).events == []
-    made = wb.add_event(doc.id, type="PatchVulnerability", realis="Actual", trigger=(patch, patch + 5), reviewer="a")
+    made = add_patch(wb, doc)
     assert made.arguments == []  # without suggestions the model is not needed
     wb.model = model
 
@@ -180,22 +175,18 @@ def test_a_model_without_an_extractor_is_not_run_and_a_bad_argument_is_refused_f
 ) -> None:
     wb, model = suggesting
     doc = wb.add_document(text=ARTICLE)
-    patch = doc.text.index("patch")
     with pytest.raises(ValidationError, match=r"arguments\[0\]"):
-        wb.add_event(doc.id, type="PatchVulnerability", realis="Actual", trigger=(patch, patch + 5), reviewer="a",
-                     arguments=[("Victim", 0, 10**6)], suggest_arguments=True)  # fmt: skip
+        add_patch(wb, doc, arguments=[("Victim", 0, 10**6)], suggest_arguments=True)
     assert model.asked == []
     model.has_event_extractor = False  # type: ignore[misc]
     assert not wb.suggests_arguments
-    made = wb.add_event(doc.id, type="PatchVulnerability", realis="Actual", trigger=(patch, patch + 5), reviewer="a",
-                        suggest_arguments=True)  # fmt: skip
+    made = add_patch(wb, doc, suggest_arguments=True)
     assert made.arguments == [] and model.asked == []
 
 
 def test_a_document_replaced_while_the_model_runs_gets_no_event(suggesting: tuple[Workbench, SuggestingModel]) -> None:
     wb, model = suggesting
     doc = wb.add_document(text=ARTICLE)
-    patch = doc.text.index("patch")
     other = ARTICLE.replace("Acme", "Initech")
 
     def replace_document() -> None:  # SQLite gives the newest row's id again after it is deleted
@@ -204,6 +195,5 @@ def test_a_document_replaced_while_the_model_runs_gets_no_event(suggesting: tupl
 
     model.during = replace_document
     with pytest.raises(NotFound, match=f"document {doc.id}"):
-        wb.add_event(doc.id, type="PatchVulnerability", realis="Actual", trigger=(patch, patch + 5), reviewer="a",
-                     suggest_arguments=True)  # fmt: skip
+        add_patch(wb, doc, suggest_arguments=True)
     assert all(d.events == [] for d in (wb.get_document(i.id) for i in wb.list_documents().items))
