@@ -504,6 +504,32 @@ def test_window_targets_tag_spans_and_pair_every_trigger_with_every_mention(toke
     assert sorted(targets.pairs) == [(0, 0, victim), (0, 1, attacker), (1, 0, none), (1, 1, none)]
 
 
+def test_event_trigger_weight_scales_only_the_trigger_tag_loss(tokenizer_json: str) -> None:
+    torch = pytest.importorskip("torch")
+    from threatevents.models.event_training import IGNORE, EventHeads, SentenceEvents, event_loss, window_targets
+
+    doc = ["They blamed Hooli.", "Acme was hacked by the gang."]
+    window = encode_windows(plain_tokenizer(tokenizer_json), [doc], max_length=64)[1]
+    gold = SentenceEvents(
+        triggers=[(9, 15, EVENT_LABELS.index("AttackRansom"), 0)],
+        arguments=[[(CURRENT, 0, 4, ARGUMENT_ROLES.index("Victim"))]],
+    )
+    targets = window_targets(window, gold)
+    torch.manual_seed(0)
+    heads = EventHeads(hidden=8, dim=4)
+    hidden = torch.randn(2, len(window.ids), 8)
+    rows = [targets, None]  # the second row has no targets and adds nothing
+    plain, tripled = (event_loss(heads, hidden, rows, w).item() for w in (1.0, 3.0))
+    tags = torch.from_numpy(targets.trigger_tags)
+    by_hand = torch.nn.functional.cross_entropy(heads.trigger(hidden[0]), tags, ignore_index=IGNORE).item()
+    assert by_hand > 0
+    assert tripled - plain == pytest.approx(2 * by_hand, rel=1e-5)
+    with pytest.raises(ValueError, match="event_trigger_weight"):
+        TransformerConfig(event_trigger_weight=0.0)
+    with pytest.raises(ValueError, match="event_trigger_weight"):
+        TransformerConfig(event_trigger_weight=True)
+
+
 # -- the model contract on the tiny encoder ----------------------------------------------------------------
 def events_config(base: Path, events_dir: Path | None, **overrides: object) -> TransformerConfig:
     values: dict[str, object] = {

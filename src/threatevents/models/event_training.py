@@ -266,9 +266,11 @@ class EventHeads(nn.Module):
             )
 
 
-def event_loss(heads: EventHeads, hidden: torch.Tensor, targets: Sequence[WindowTargets | None]) -> torch.Tensor:
-    """Sum of four mean cross-entropies over the rows that have targets: trigger tags, mention tags,
-    realis of gold triggers, role of every gold trigger x gold mention pair."""
+def event_loss(
+    heads: EventHeads, hidden: torch.Tensor, targets: Sequence[WindowTargets | None], trigger_weight: float = 1.0
+) -> torch.Tensor:
+    """Sum of four mean cross-entropies over the rows that have targets: trigger tags (times ``trigger_weight``),
+    mention tags, realis of gold triggers, role of every gold trigger x gold mention pair."""
     rows = [r for r, t in enumerate(targets) if t is not None]
     if not rows:
         return hidden.new_zeros(())
@@ -293,7 +295,9 @@ def event_loss(heads: EventHeads, hidden: torch.Tensor, targets: Sequence[Window
             pair_a.append(pooled_m[m])
             pair_role.append(role)
     ce = nn.functional.cross_entropy
-    loss = ce(trig_logits.reshape(-1, trig_logits.shape[-1]), trig_tags.reshape(-1), ignore_index=IGNORE)
+    loss = trigger_weight * ce(
+        trig_logits.reshape(-1, trig_logits.shape[-1]), trig_tags.reshape(-1), ignore_index=IGNORE
+    )
     loss = loss + ce(ment_logits.reshape(-1, ment_logits.shape[-1]), ment_tags.reshape(-1), ignore_index=IGNORE)
     if trig_vecs:
         loss = loss + ce(heads.realis(torch.stack(trig_vecs)), torch.tensor(realis))

@@ -69,6 +69,7 @@ class TransformerConfig(ModelConfig):
     event_dim: int = 64
     event_weight: float = 1.0
     event_lr_scale: float = 1.0  # the event heads' learning rate as a multiple of learning_rate
+    event_trigger_weight: float = 1.0  # weight of the trigger-tag loss within the event loss
     decode_trigger: float | None = None  # decoding offsets of the event extractor (None: chosen on dev; 0: argmax)
     decode_mention: float | None = None
     decode_argument: float | None = None
@@ -117,6 +118,8 @@ class TransformerConfig(ModelConfig):
             raise ValueError(f"event_lr_scale must be in (0, 1000], not {self.event_lr_scale!r}")
         if float(self.event_weight) < 0:
             raise ValueError(f"event_weight must be non-negative, not {self.event_weight!r}")
+        if isinstance(self.event_trigger_weight, bool) or not 0 < float(self.event_trigger_weight) <= 100:
+            raise ValueError(f"event_trigger_weight must be in (0, 100], not {self.event_trigger_weight!r}")
         for name in ("decode_trigger", "decode_mention", "decode_argument"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not 0 <= float(value) <= 10):

@@ -283,7 +283,8 @@ def train_classifier(
                     loss = loss + config.trigger_weight * _trigger_loss(net, hidden, rows, inputs)
                 if use_events and event_targets is not None and net.events is not None:
                     windows = [event_targets[i] for i in batch]
-                    loss = loss + config.event_weight * event_loss(net.events, net.dropout(hidden), windows)
+                    events = event_loss(net.events, net.dropout(hidden), windows, config.event_trigger_weight)
+                    loss = loss + config.event_weight * events
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
                 optimizer.step()
