@@ -475,12 +475,20 @@ def test_joined_events_give_back_the_annotation_in_the_predict_events_frame(tmp_
         assert sorted(map(key, gold)) == sorted(map(key, article.events)) and gold
 
 
+HACKED = ["They blamed Hooli.", "Acme was hacked by the gang."]
+
+
+def hacked_window(tokenizer_json: str) -> Window:
+    """The window of the second sentence of ``HACKED`` (the first is its previous neighbour)."""
+    return encode_windows(plain_tokenizer(tokenizer_json), [HACKED], max_length=64)[1]
+
+
 def test_window_targets_tag_spans_and_pair_every_trigger_with_every_mention(tokenizer_json: str) -> None:
     pytest.importorskip("torch")
     from threatevents.models.event_training import IGNORE, SentenceEvents, window_targets
 
-    doc = ["They blamed Hooli.", "Acme was hacked by the gang."]
-    window = encode_windows(plain_tokenizer(tokenizer_json), [doc], max_length=64)[1]
+    doc = HACKED
+    window = hacked_window(tokenizer_json)
     victim, attacker = ARGUMENT_ROLES.index("Victim"), ARGUMENT_ROLES.index("Attacker")
     ransom = EVENT_LABELS.index("AttackRansom")
     gold = SentenceEvents(
@@ -508,8 +516,7 @@ def test_event_trigger_weight_scales_only_the_trigger_tag_loss(tokenizer_json: s
     torch = pytest.importorskip("torch")
     from threatevents.models.event_training import IGNORE, EventHeads, SentenceEvents, event_loss, window_targets
 
-    doc = ["They blamed Hooli.", "Acme was hacked by the gang."]
-    window = encode_windows(plain_tokenizer(tokenizer_json), [doc], max_length=64)[1]
+    window = hacked_window(tokenizer_json)
     gold = SentenceEvents(
         triggers=[(9, 15, EVENT_LABELS.index("AttackRansom"), 0)],
         arguments=[[(CURRENT, 0, 4, ARGUMENT_ROLES.index("Victim"))]],
@@ -562,6 +569,10 @@ def extractor(tiny_encoder_dir: Path, events_dir: Path) -> TransformerModel:
 
 def _records(events: list[list]) -> list[list[dict[str, object]]]:  # type: ignore[type-arg]
     return [[e.to_record() for e in doc] for doc in events]
+
+
+def _without_realis(events: list[list[Event]]) -> list[list[Event]]:
+    return [[replace(e, realis="Actual") for e in doc] for doc in events]
 
 
 def test_config_requires_neighbour_windows_for_events() -> None:
@@ -652,16 +663,12 @@ def test_predict_arguments_decodes_the_given_triggers_only(extractor: Transforme
     assert sum(map(len, found)) > 0
     given = extractor.predict_arguments(docs, found)  # its own triggers given back: the same events
     expected = [[replace(e, score=1.0) for e in doc] for doc in found]
-    # Only the sentences holding a trigger run, so a batch differs from predict_events' batches; with int8
-    # activations a realis whose logits nearly tie may come out the other way (seen once in a CI run, 2026-12-03).
-    # Everything else must match exactly, and realis for all but one event.
-    realis_given = [e.realis for doc in given for e in doc]
-    realis_expected = [e.realis for doc in expected for e in doc]
-    assert len(realis_given) == len(realis_expected)
-    assert sum(a != b for a, b in zip(realis_given, realis_expected, strict=True)) <= 1
-    assert _records([[replace(e, realis="Actual") for e in doc] for doc in given]) == _records(
-        [[replace(e, realis="Actual") for e in doc] for doc in expected]
-    )
+    # Only the sentences holding a trigger run, so its batches differ from predict_events'. One realis once came
+    # out the other way in a CI run (2026-12-03), probably a near tie rounded otherwise by int8; everything else
+    # must match exactly, and realis for all but one event.
+    assert _records(_without_realis(given)) == _records(_without_realis(expected))
+    flips = sum(a.realis != b.realis for g, e in zip(given, expected, strict=True) for a, b in zip(g, e, strict=True))
+    assert flips <= 1
     joined = [join_sentences(d.texts) for d in docs]
     text, starts = joined[0]
     second = docs[0].texts[1]
