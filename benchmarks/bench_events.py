@@ -40,6 +40,7 @@ import numpy as np
 
 from _common import CASIE_SENTENCES
 from threatevents.corpus import read_corpus
+from threatevents.environment import describe_environment
 from threatevents.events import SENTENCE_SEPARATOR, Event
 from threatevents.ingest import IngestedDocument
 from threatevents.ingest.document import Span
@@ -282,6 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "model_mb": round(size, 2),
             "bars": BARS,
             "bars_met": passed,
+            "environment": describe_environment(),
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

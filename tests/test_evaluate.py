@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
+import threatevents
 from conftest import KeywordModel
 from threatevents.corpus import Document, Sentence
 from threatevents.evaluate import EvaluationResult, evaluate_model, evaluate_predictions, result_from_dict
@@ -235,6 +236,17 @@ def test_evaluate_model_predicts_once_and_keeps_probabilities() -> None:
     assert result.exact_match == pytest.approx(4 / 5)
     model.thresholds = np.full(len(EVENT_LABELS), 0.95)  # nothing passes: every sentence becomes O
     assert evaluate_model(model, docs).y_pred[:, ALL_LABELS.index("O")].tolist() == [1] * 5
+
+
+def test_evaluate_model_says_what_it_ran_on_and_the_json_keeps_it() -> None:
+    docs = [Document("a", [Sentence("ransom note", (RANSOM,)), Sentence("weather", ("O",))])]
+    result = evaluate_model(KeywordModel(), docs)
+    assert result.environment is not None
+    assert result.environment["packages"]["threatevents"] == threatevents.__version__
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["environment"] == result.environment
+    assert result_from_dict(data).environment == result.environment
+    assert "environment" not in evaluate_predictions(docs, [(RANSOM,), ("O",)]).to_dict()  # no model was run
 
 
 def test_results_name_the_model_by_kind_and_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

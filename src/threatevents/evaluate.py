@@ -44,6 +44,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score
 
 from .corpus import Document
+from .environment import describe_environment
 from .event_metrics import METRICS as EVENT_METRICS
 from .event_metrics import EventScores
 from .labels import ALL_LABELS, EVENT_LABELS, check_labels, events_to_matrix, with_o_column
@@ -87,6 +88,7 @@ class EvaluationResult:
     doc_true: np.ndarray | None = None
     doc_pred: np.ndarray | None = None
     events: EventScores | None = None  # structured event scores, when evaluated with CASIE annotation
+    environment: dict[str, Any] | None = None  # what the model ran on (:mod:`threatevents.environment`)
 
     def matrices(self) -> tuple[np.ndarray, np.ndarray]:
         """The sentence-level ``(y_true, y_pred)`` matrices; ``ValueError`` for a result read from JSON."""
@@ -133,6 +135,8 @@ class EvaluationResult:
             out["model"] = self.model
         if self.split is not None:
             out["split"] = self.split
+        if self.environment is not None:
+            out["environment"] = self.environment
         if self.events is not None:
             events = self.events.to_dict()
             out |= {key: events[key] for key in EVENT_HEADLINES}
@@ -165,6 +169,7 @@ def result_from_dict(data: dict[str, Any]) -> EvaluationResult:
         model=data.get("model"),
         split=data.get("split"),
         events=EventScores.from_dict(data["events"]) if data.get("events") else None,
+        environment=data["environment"] if isinstance(data.get("environment"), dict) else None,
     )
 
 
@@ -250,4 +255,6 @@ def evaluate_model(
     ``name`` is how the result names the model (default :func:`model_name`).
     """
     probs = np.asarray(model.predict_proba(docs), dtype=float)
-    return evaluate_predictions(docs, model.decide(probs), probs, model=name or model_name(model), split=split)
+    result = evaluate_predictions(docs, model.decide(probs), probs, model=name or model_name(model), split=split)
+    result.environment = describe_environment()  # int8 scores move with the runtime's version and the CPU
+    return result
