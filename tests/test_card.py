@@ -48,6 +48,18 @@ def test_scores_section_comes_from_the_test_metrics() -> None:
     assert "## Scores" not in render_card("linear", CONFIG, THRESHOLDS, {})  # untested model: no section
 
 
+def test_scores_section_names_the_runtime_and_cpu_it_was_measured_on() -> None:
+    env = {"machine": "x86_64", "cpu_features": ["avx2", "avx512_vnni"], "packages": {"onnxruntime": "1.32.0"}}
+    card = render_card("transformer", CONFIG, THRESHOLDS, {"test": TEST | {"environment": env}})
+    assert "Measured with onnxruntime 1.32.0, on x86_64, CPU features avx2, avx512_vnni." in card
+    assert "Measured with" not in render_card("linear", CONFIG, THRESHOLDS, {"test": TEST})  # not recorded
+    odd = {"machine": 3, "cpu_features": "avx2", "packages": ["onnxruntime"]}  # a hand-edited metrics.json
+    card = render_card("linear", CONFIG, THRESHOLDS, {"test": TEST | {"environment": odd}})
+    assert "Measured with no onnxruntime, CPU features unknown." in card
+    card = render_card("linear", CONFIG, THRESHOLDS, {"test": TEST | {"environment": "fast box"}})
+    assert "Measured with" not in card and "| weighted_f1 | 0.812 |" in card
+
+
 def test_data_line_and_kind_details() -> None:
     default = render_card("linear", CONFIG, THRESHOLDS, {})
     assert "CASIE sentence corpus" in default

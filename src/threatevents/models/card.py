@@ -13,6 +13,26 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def _measured_on(environment: object) -> str | None:
+    """One line naming the runtime and CPU the scores were measured on (``environment`` as
+    :func:`threatevents.environment.describe_environment` writes it); ``None`` when it is missing or malformed."""
+    if not isinstance(environment, Mapping):
+        return None
+    packages = environment.get("packages")
+    packages = packages if isinstance(packages, Mapping) else {}
+    runtime = packages.get("onnxruntime")
+    features = environment.get("cpu_features")
+    shown = [str(f) for f in features] if isinstance(features, list) else None
+    parts = [f"onnxruntime {runtime}" if isinstance(runtime, str) else "no onnxruntime"]
+    if isinstance(environment.get("machine"), str):
+        parts.append(f"on {environment['machine']}")
+    parts.append(f"CPU features {', '.join(shown) or 'none of note'}" if shown is not None else "CPU features unknown")
+    return (
+        f"Measured with {', '.join(parts)}. An int8 graph's integer kernels differ between CPUs and onnxruntime "
+        "releases, so its event scores can move by about 0.01 on another machine."
+    )
+
+
 def render_card(
     kind: str, config: Mapping[str, Any], thresholds: Sequence[float], metrics: Mapping[str, Any], details: str = ""
 ) -> str:
@@ -62,6 +82,9 @@ def render_card(
             "realis_accuracy",
         ]
         lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {_fmt(test[k])} |" for k in keys if k in test]
+        measured = _measured_on(test.get("environment"))
+        if measured:
+            lines += ["", measured]
         per_label = test.get("per_label") or {}
         if per_label:
             lines += ["", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
