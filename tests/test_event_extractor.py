@@ -487,7 +487,6 @@ def test_window_targets_tag_spans_and_pair_every_trigger_with_every_mention(toke
     pytest.importorskip("torch")
     from threatevents.models.event_training import IGNORE, SentenceEvents, window_targets
 
-    doc = HACKED
     window = hacked_window(tokenizer_json)
     victim, attacker = ARGUMENT_ROLES.index("Victim"), ARGUMENT_ROLES.index("Attacker")
     ransom = EVENT_LABELS.index("AttackRansom")
@@ -504,7 +503,7 @@ def test_window_targets_tag_spans_and_pair_every_trigger_with_every_mention(toke
     assert targets.trigger_tags[acme_first] == 1
     assert targets.realis == [0, 1]
     mention_texts = [
-        (doc[0] if window.part[s] == PREVIOUS else doc[1])[window.start[s] : window.end[e - 1]]
+        (HACKED[0] if window.part[s] == PREVIOUS else HACKED[1])[window.start[s] : window.end[e - 1]]
         for s, e in targets.mentions
     ]
     assert mention_texts == ["Acme", "Hooli"]

@@ -1,9 +1,11 @@
-"""What a measurement ran on: the package versions and CPU features that move a model's scores and speed.
+"""What a measurement ran on: the package versions and CPU features that can move a model's scores and speed.
 
-The int8 graphs are served by onnxruntime, whose integer kernels differ between releases and between CPUs (with
-or without AVX-512 VNNI, AVX-VNNI or AMX): the same shipped model and the same articles can score differently on
-another machine (docs/event-extractor.md gives a measured case). Evaluation results and benchmark files therefore
-say what they ran on (:func:`describe_environment`), so that a figure can be traced and compared with like.
+The int8 graphs are served by onnxruntime, whose integer kernels differ between releases (measured: the shipped
+``events`` model scores differently under onnxruntime 1.24 and 1.32 on one machine) and, by onnxruntime's own
+documentation, between CPUs with and without AVX-512 VNNI, AVX-VNNI or AMX (not measured here): the same model and
+the same articles can score differently on another machine (docs/event-extractor.md gives the figures).
+Evaluation results and benchmark files therefore say what they ran on (:func:`describe_environment`), so that
+a figure can be traced and compared with like.
 
 Versions are read from the installed distributions' metadata, so nothing here imports onnxruntime or torch.
 """

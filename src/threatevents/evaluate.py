@@ -256,5 +256,5 @@ def evaluate_model(
     """
     probs = np.asarray(model.predict_proba(docs), dtype=float)
     result = evaluate_predictions(docs, model.decide(probs), probs, model=name or model_name(model), split=split)
-    result.environment = describe_environment()  # int8 scores move with the runtime's version and the CPU
+    result.environment = describe_environment()  # int8 scores move with the onnxruntime release (and maybe the CPU)
     return result

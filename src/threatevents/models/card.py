@@ -28,8 +28,8 @@ def _measured_on(environment: object) -> str | None:
         parts.append(f"on {environment['machine']}")
     parts.append(f"CPU features {', '.join(shown) or 'none of note'}" if shown is not None else "CPU features unknown")
     return (
-        f"Measured with {', '.join(parts)}. An int8 graph's integer kernels differ between CPUs and onnxruntime "
-        "releases, so its event scores can move by about 0.01 on another machine."
+        f"Measured with {', '.join(parts)}. An int8 graph's integer kernels differ between onnxruntime releases "
+        "(and possibly CPUs), so its event scores can move by about 0.01 on another machine."
     )
 
 
