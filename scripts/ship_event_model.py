@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("src/threatevents/shipped/default"))
     parser.add_argument(
         "--quantize",
-        choices=["keep", "static", "dynamic", "none"],
+        choices=["keep", "static", "dynamic", "dynamic-reduced", "none"],
         default="keep",
         help="keep the run's int8 graph, or re-quantise the fp32 export of its torch checkpoint",
     )

@@ -213,6 +213,35 @@ def test_quantisation_keeps_excluded_matrix_products_in_fp32(fitted: Transformer
     assert any(op != "MatMul" for op in after.values())  # the rest became quantised products
 
 
+def test_reduced_range_quantisation_stores_seven_bit_weights(fitted: TransformerModel) -> None:
+    """``reduce_range`` keeps every int8 weight within 7 bits (|w| <= 64, symmetric); full range goes past that."""
+    import onnx
+    from onnx import numpy_helper
+
+    from threatevents.models.onnx_runtime import OnnxClassifier
+    from threatevents.models.transformer_training import quantize_onnx
+
+    def int8_weights(graph: bytes) -> np.ndarray:
+        tensors = [numpy_helper.to_array(t) for t in onnx.load_from_string(graph).graph.initializer]
+        return np.concatenate([t.ravel() for t in tensors if t.dtype == np.int8])
+
+    full, reduced = quantize_onnx(fitted.fp32_onnx), quantize_onnx(fitted.fp32_onnx, reduce_range=True)
+    assert np.abs(int8_weights(full).astype(int)).max() > 64
+    weights = int8_weights(reduced)
+    assert weights.size and np.abs(weights.astype(int)).max() <= 64
+    cfg = fitted.config
+    docs = [d.texts for d in make_documents(4, seed=5)]
+    fp32 = OnnxClassifier(fitted.fp32_onnx, fitted._tokenizer_json, max_length=cfg.max_length, context=cfg.context)
+    served = OnnxClassifier(reduced, fitted._tokenizer_json, max_length=cfg.max_length, context=cfg.context)
+    assert np.abs(served.predict_proba(docs) - fp32.predict_proba(docs)).mean() < 0.05
+
+
+def test_config_accepts_reduced_range_dynamic_quantisation() -> None:
+    TransformerConfig(quantize="dynamic-reduced").validate()
+    with pytest.raises(ValueError, match="quantize must be one of"):
+        TransformerConfig(quantize="int4").validate()
+
+
 def test_static_quantisation_scores_a_sentence_the_same_in_any_batch(fitted: TransformerModel) -> None:
     """Each document alone gives the same scores as all of them in shared, differently padded batches."""
     docs = make_documents(5, seed=12)

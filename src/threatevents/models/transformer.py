@@ -312,8 +312,8 @@ class TransformerModel(EventModel):
 
         if self.config.quantize == "none":
             return self.fp32_onnx
-        if self.config.quantize == "dynamic":
-            return quantize_onnx(self.fp32_onnx)
+        if self.config.quantize in ("dynamic", "dynamic-reduced"):
+            return quantize_onnx(self.fp32_onnx, reduce_range=self.config.quantize == "dynamic-reduced")
         size = EVENT_CALIBRATION_WINDOWS if self.config.events else CALIBRATION_SENTENCES
         return quantize_onnx(self.fp32_onnx, calibration=calibration_sample(encoded, self.config.seed, size))
 

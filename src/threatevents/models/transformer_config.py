@@ -16,7 +16,7 @@ from .onnx_runtime import CONTEXT_MODES
 
 ONNX_FILE = "model.onnx"
 LINEAR_DIR = "linear"
-QUANTIZATIONS = ("static", "dynamic", "none")
+QUANTIZATIONS = ("static", "dynamic", "dynamic-reduced", "none")
 POOLINGS = ("mean", "mean+max")
 CALIBRATION_SENTENCES = 640
 # Event models calibrate on fewer inputs: onnxruntime's percentile calibrator keeps every intermediate tensor
@@ -27,6 +27,8 @@ QUANTIZATION_NOTES = {
     "static": f"static int8 quantisation (onnxruntime; 99.99th-percentile scales from {CALIBRATION_SENTENCES} "
     "training inputs)",
     "dynamic": "dynamic int8 quantisation (onnxruntime; scores shift with batch company)",
+    "dynamic-reduced": "dynamic int8 quantisation with 7-bit weights (onnxruntime's reduce_range, advised for CPUs "
+    "without VNNI; scores shift with batch company)",
     "none": "fp32",
 }
 TOKENIZER_FILE = "tokenizer.json"
