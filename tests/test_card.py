@@ -55,7 +55,10 @@ def test_scores_section_names_the_runtime_and_cpu_it_was_measured_on() -> None:
     assert "Measured with" not in render_card("linear", CONFIG, THRESHOLDS, {"test": TEST})  # not recorded
     odd = {"machine": 3, "cpu_features": "avx2", "packages": ["onnxruntime"]}  # a hand-edited metrics.json
     card = render_card("linear", CONFIG, THRESHOLDS, {"test": TEST | {"environment": odd}})
-    assert "Measured with no onnxruntime, CPU features unknown." in card
+    assert "Measured with onnxruntime unknown, CPU features unknown." in card  # not a record of its absence
+    missing = {"packages": {"onnxruntime": None}, "cpu_features": []}  # recorded as not installed
+    card = render_card("linear", CONFIG, THRESHOLDS, {"test": TEST | {"environment": missing}})
+    assert "Measured with no onnxruntime, CPU features none of note." in card
     card = render_card("linear", CONFIG, THRESHOLDS, {"test": TEST | {"environment": "fast box"}})
     assert "Measured with" not in card and "| weighted_f1 | 0.812 |" in card
 

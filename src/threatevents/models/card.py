@@ -19,11 +19,15 @@ def _measured_on(environment: object) -> str | None:
     if not isinstance(environment, Mapping):
         return None
     packages = environment.get("packages")
-    packages = packages if isinstance(packages, Mapping) else {}
-    runtime = packages.get("onnxruntime")
+    runtime = packages.get("onnxruntime") if isinstance(packages, Mapping) else None
     features = environment.get("cpu_features")
     shown = [str(f) for f in features] if isinstance(features, list) else None
-    parts = [f"onnxruntime {runtime}" if isinstance(runtime, str) else "no onnxruntime"]
+    if isinstance(runtime, str):
+        parts = [f"onnxruntime {runtime}"]
+    elif isinstance(packages, Mapping) and "onnxruntime" in packages and runtime is None:
+        parts = ["no onnxruntime"]  # recorded as not installed
+    else:  # a record that does not say
+        parts = ["onnxruntime unknown"]
     if isinstance(environment.get("machine"), str):
         parts.append(f"on {environment['machine']}")
     parts.append(f"CPU features {', '.join(shown) or 'none of note'}" if shown is not None else "CPU features unknown")
