@@ -30,6 +30,7 @@ from threatevents.evaluate import evaluate_model
 from threatevents.event_evaluation import evaluate_events
 from threatevents.models.onnx_runtime import default_threads
 from threatevents.models.transformer import TransformerModel
+from threatevents.models.transformer_config import QUANTIZATIONS
 
 MAX_MB = 40
 EVENT_KEYS = ("trigger_cls_f1", "argument_attached_cls_f1", "realis_accuracy")
@@ -69,7 +70,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("src/threatevents/shipped/default"))
     parser.add_argument(
         "--quantize",
-        choices=["keep", "static", "dynamic", "dynamic-reduced", "none"],
+        choices=["keep", *QUANTIZATIONS],
         default="keep",
         help="keep the run's int8 graph, or re-quantise the fp32 export of its torch checkpoint",
     )

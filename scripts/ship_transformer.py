@@ -29,6 +29,7 @@ from threatevents.models.linear import LinearConfig, LinearModel
 from threatevents.models.onnx_runtime import OnnxClassifier, default_threads, encode_documents, load_tokenizer
 from threatevents.models.thresholds import tune_thresholds
 from threatevents.models.transformer import TransformerModel
+from threatevents.models.transformer_config import QUANTIZATIONS
 from threatevents.models.transformer_training import export_onnx, load_torch_checkpoint
 
 MAX_MB = 30
@@ -52,7 +53,7 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="output folder of benchmarks/train_transformer.py")
     parser.add_argument("--out", type=Path, default=Path("src/threatevents/shipped/default"))
     parser.add_argument("--compare", type=Path, nargs="*", default=[], help="other runs, for the context table")
-    parser.add_argument("--quantize", default="static", choices=["static", "dynamic", "none"])
+    parser.add_argument("--quantize", default="static", choices=list(QUANTIZATIONS))
     parser.add_argument(
         "--no-linear", action="store_true", help="ship the transformer alone (no linear blend or cascade)"
     )
