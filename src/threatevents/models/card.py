@@ -19,15 +19,11 @@ def _measured_on(environment: object) -> str | None:
     if not isinstance(environment, Mapping):
         return None
     packages = environment.get("packages")
-    runtime = packages.get("onnxruntime") if isinstance(packages, Mapping) else None
+    runtime = (packages if isinstance(packages, Mapping) else {}).get("onnxruntime", "unknown")  # None: not installed
     features = environment.get("cpu_features")
     shown = [str(f) for f in features] if isinstance(features, list) else None
-    if isinstance(runtime, str):
-        parts = [f"onnxruntime {runtime}"]
-    elif isinstance(packages, Mapping) and "onnxruntime" in packages and runtime is None:
-        parts = ["no onnxruntime"]  # recorded as not installed
-    else:  # a record that does not say
-        parts = ["onnxruntime unknown"]
+    version = runtime if isinstance(runtime, str) else "unknown"
+    parts = ["no onnxruntime" if runtime is None else f"onnxruntime {version}"]
     if isinstance(environment.get("machine"), str):
         parts.append(f"on {environment['machine']}")
     parts.append(f"CPU features {', '.join(shown) or 'none of note'}" if shown is not None else "CPU features unknown")

@@ -383,8 +383,8 @@ def quantize_onnx(
     weighted F1 by up to 2 points between calibration samples; percentiles by 0.1 to 0.5, though a
     sentence's int8 probability can still sit far from fp32's: ``benchmarks/quantization_fidelity.py``). Only matrix
     products and the embedding lookups are quantised, except the nodes named in ``exclude``. ``reduce_range``
-    quantises weights to 7 bits, which onnxruntime advises for CPUs without VNNI, whose u8 x s8 kernels can
-    saturate an intermediate sum.
+    (dynamic only) quantises weights to 7 bits, which onnxruntime advises for CPUs without VNNI, whose u8 x s8
+    kernels can saturate an intermediate sum.
     """
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
 
@@ -415,7 +415,6 @@ def quantize_onnx(
                         weight_type=QuantType.QInt8,
                         op_types_to_quantize=["MatMul", "Gather"],
                         per_channel=per_channel,
-                        reduce_range=reduce_range,
                         nodes_to_exclude=list(exclude),
                         calibrate_method=CalibrationMethod.Percentile,
                         extra_options={"CalibPercentile": 99.99},
