@@ -11,9 +11,11 @@ token length (sort, batch, unsort) so that batches carry little padding.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal, TypeVar, cast, get_args
 
 import numpy as np
 
@@ -27,6 +29,7 @@ CONTEXT_MODES: tuple[str, ...] = get_args(ContextMode)
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT_NAME = "probs"
 _CONTEXT_JOIN = " … "
+T = TypeVar("T")
 
 
 def build_pairs(docs: Sequence[Sequence[str]], context: str) -> list[tuple[str, str | None]]:
@@ -154,12 +157,34 @@ class OnnxClassifier:
     def run(self, encoded: Sequence[tuple[list[int], list[int]]], outputs: Sequence[str]) -> list[list[np.ndarray]]:
         """Per input, the named graph outputs of its row, token axes cut to the input's length."""
         out: list[list[np.ndarray]] = [[] for _ in encoded]
-        for batch in length_batches([len(ids) for ids, _ in encoded], self.batch_size):
-            arrays = self.session.run(list(outputs), pad_batch([encoded[i] for i in batch]))
-            for row, i in enumerate(batch):
-                n = len(encoded[i][0])
-                out[i] = [a[row, :n] if a.ndim > 2 else a[row] for a in arrays]
+        for batch, rows in self.batches(encoded, outputs):
+            for i, row in zip(batch, rows, strict=True):
+                out[i] = row
         return out
+
+    def batches(
+        self, encoded: Sequence[tuple[list[int], list[int]]], outputs: Sequence[str], ahead: int = 0
+    ) -> Iterator[tuple[np.ndarray, list[list[np.ndarray]]]]:
+        """Per length batch (see :func:`length_batches`): the indices of its inputs and, per input, the named graph
+        outputs of its row, token axes cut to the input's length.
+
+        With ``ahead`` > 0 the graph runs in a background thread, at most ``ahead`` batches in front of the caller
+        (:func:`prefetch`): onnxruntime releases the GIL while it runs, so the caller's Python work on one batch
+        (event decoding) overlaps the graph's on the next. The batches and their values are the same either way.
+        """
+        groups = length_batches([len(ids) for ids, _ in encoded], self.batch_size)
+
+        def one(batch: np.ndarray) -> tuple[np.ndarray, list[list[np.ndarray]]]:
+            arrays = self.session.run(list(outputs), pad_batch([encoded[i] for i in batch]))
+            rows = [
+                [a[row, : len(encoded[i][0])] if a.ndim > 2 else a[row] for a in arrays] for row, i in enumerate(batch)
+            ]
+            return batch, rows
+
+        if ahead > 0 and len(groups) > 1:
+            yield from prefetch(map(one, groups), ahead)
+        else:
+            yield from map(one, groups)
 
     def predict_proba(self, docs: Sequence[Sequence[str]], only: np.ndarray | None = None) -> np.ndarray:
         """Probabilities ``(total sentences, 5)`` for the sentences of ``docs``, in order.
@@ -182,3 +207,49 @@ class OnnxClassifier:
             inputs = pad_batch([encoded[i] for i in batch])
             out[rows[batch]] = self.session.run([OUTPUT_NAME], inputs)[0]
         return out
+
+
+def prefetch(items: Iterable[T], size: int) -> Iterator[T]:
+    """``items``, produced in a background thread at most ``size`` ahead of the consumer.
+
+    An exception raised while producing is raised to the consumer, at the item where it happened. When the
+    consumer stops early (``break``, an exception, the generator closed or collected), the producer stops after
+    the item it is making and its thread is joined, so no thread outlives the generator.
+    """
+    if size < 1:
+        raise ValueError("prefetch size must be at least 1")
+    channel: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=size)
+    stop = threading.Event()
+
+    def put(entry: tuple[bool, object]) -> bool:
+        while not stop.is_set():
+            try:
+                channel.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((True, item)):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((False, exc))
+            return
+        put((False, None))
+
+    worker = threading.Thread(target=produce, name="threatevents-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            more, item = channel.get()
+            if not more:
+                if item is not None:
+                    raise cast(BaseException, item)
+                return
+            yield cast(T, item)
+    finally:
+        stop.set()
+        worker.join()

@@ -546,35 +546,33 @@ class TransformerModel(EventModel):
             skip = easy_rows(linear, event_cut) if linear is not None else np.zeros(len(windows), dtype=bool)
         run = np.flatnonzero(~skip)
         names = (OUTPUT_NAME, *EVENT_OUTPUTS) if need_probs else EVENT_OUTPUTS
-        ran = self._runtime.run([windows[r].pair for r in run], names)
-        outputs: list[list[np.ndarray] | None] = [None] * len(windows)
-        for r, row_outputs in zip(run, ran, strict=True):
-            outputs[r] = row_outputs
-        probs = np.zeros((len(windows) if need_probs else 0, len(EVENT_LABELS)))
-        network = probs.copy()  # the network's own probabilities, for the trigger ranker
-        if need_probs:
-            if ran:  # skipped rows are easy for the labels too: combine gives them the linear probabilities
-                probs[run] = network[run] = np.stack([row_outputs[0] for row_outputs in ran])
-            if linear is not None:
-                probs = combine(probs, linear, float(self.config.linear_weight or 0.0), label_cut)
+        weight = float(self.config.linear_weight or 0.0)
+        # the network's own probabilities (for the trigger ranker); skipped rows stay 0, and combine gives them
+        # the linear probabilities, as they are easy for the labels too
+        network = np.zeros((len(windows) if need_probs else 0, len(EVENT_LABELS)))
+        place = [(d, i) for d, doc in enumerate(texts) for i in range(len(doc))]
+        found: list[list[Event]] = [[] for _ in windows]  # rows skipped by the events cascade find none
         first = 1 if need_probs else 0
-        result: list[list[list[Event]]] = []
-        row = 0
-        for d, doc in enumerate(texts):
-            offsets = list(starts[d])
-            per_sentence: list[list[Event]] = []
-            for i in range(len(doc)):
-                window, here = windows[row], outputs[row]
-                row += 1
-                if here is None:  # skipped by the events cascade
-                    per_sentence.append([])
-                    continue
+        # each batch is decoded while the graph runs the next (the decoding is per row, so its order is free)
+        for batch, batch_outputs in self._runtime.batches([windows[r].pair for r in run], names, ahead=2):
+            rows = run[batch]
+            labels: np.ndarray | None = None
+            if need_probs:
+                network[rows] = np.stack([here[0] for here in batch_outputs])
+                labels = network[rows] if linear is None else combine(network[rows], linear[rows], weight, label_cut)
+            for k, (r, here) in enumerate(zip(rows, batch_outputs, strict=True)):
+                d, i = place[r]
+                doc, offsets = texts[d], starts[d]
                 around = [(doc[j], int(offsets[j])) if 0 <= j < len(doc) else None for j in (i - 1, i, i + 1)]
-                found = WindowOutputs(*here[first:])
-                labels, own = (probs[row - 1], network[row - 1]) if need_probs else (None, None)
                 mine = given[d][i] if given is not None else None
-                per_sentence.append(window_events(window, found, self.event_heads, around, decoding, labels, own, mine))
-            result.append(per_sentence)
+                outputs = WindowOutputs(*here[first:])
+                sentence_labels, own = (labels[k], network[r]) if labels is not None else (None, None)
+                found[r] = window_events(
+                    windows[r], outputs, self.event_heads, around, decoding, sentence_labels, own, mine
+                )
+        probs = network if linear is None or not need_probs else combine(network, linear, weight, label_cut)
+        ends = np.cumsum([len(doc) for doc in texts])
+        result = [found[end - len(doc) : end] for doc, end in zip(texts, ends.tolist(), strict=True)]
         if not with_probs:
             return np.zeros((0, len(EVENT_LABELS))), result
         if self._trigger_weight > 0:
