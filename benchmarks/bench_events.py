@@ -13,7 +13,10 @@ c. ``pytorch fp32 plain loop``: the same network from its fp32 torch checkpoint 
    (:func:`~threatevents.models.event_extractor.encode_windows`), batches of 32 windows in document order
    padded to the longest, ``torch.no_grad``, then event decoding by the same function
    (:func:`~threatevents.models.event_extractor.window_events`) with the checkpoint's own heads and plain
-   decoding (no offsets, joins, lexicon or ranker, every sentence): less decoding work than a, so a/c favours c.
+   decoding (no offsets, joins, lexicon or ranker, every sentence): less decoding work than a, so a/c favours c;
+d. ``int8 graph only``: the model's onnxruntime graph alone over the windows a runs (those the events cascade
+   keeps), encoded before timing: no reading, tokenising, linear companion or decoding. Its rate is the most a can
+   reach with this network on this machine, so d/c is the ceiling of a/c here.
 
 Both runtimes get the same number of threads (``--threads``, default the cores this process may use, at
 most 8). Then the peak RSS of a real ``threatevents tag FILE --model MODEL`` process on a text file of
@@ -46,6 +49,7 @@ from threatevents.ingest import IngestedDocument
 from threatevents.ingest.document import Span
 
 WITH_EVENTS, NO_EVENTS, TORCH = "cli path with events", "cli path --no-events", "pytorch fp32 plain loop"
+GRAPH = "int8 graph only"
 BARS = {"events_over_torch": 5.0, "events_over_no_events": 0.60, "peak_rss_mb": 500.0, "model_mb": 40.0}
 TORCH_BATCH = 32
 RSS_PARAGRAPHS = 20
@@ -96,6 +100,38 @@ def cli_path(model: Any, events: bool) -> Contender:
         model.events_enabled = events
         tagged = tag_documents(model, docs)
         return sum(len(s.events) for doc in tagged for s in doc)
+
+    return run
+
+
+def kept_windows(model: Any, docs: Sequence[IngestedDocument]) -> list[tuple[list[int], list[int]]]:
+    """The encoder inputs the events pass of ``model`` runs for ``docs``: every sentence's window but those the
+    events cascade skips (as ``TransformerModel._events_pass`` decides it)."""
+    from threatevents.models.blend import easy_rows
+    from threatevents.models.event_extractor import encode_windows
+
+    texts = [d.texts for d in docs]
+    windows = encode_windows(model._window_tokenizer(), texts, model.config.max_length)
+    _, cut = model._cascade_cuts()
+    if model.linear is None or not cut:
+        return [w.pair for w in windows]
+    skip = easy_rows(model.linear.predict_proba(texts), cut)
+    return [w.pair for w, skipped in zip(windows, skip.tolist(), strict=True) if not skipped]
+
+
+def graph_only(model: Any, docs: Sequence[IngestedDocument]) -> Contender:
+    """``model``'s graph over :func:`kept_windows`, in its length batches, with every output the events pass
+    fetches; ``docs``' windows are encoded now, any other documents' (the warm-up call) when given."""
+    from threatevents.models.event_extractor import EVENT_OUTPUTS
+    from threatevents.models.onnx_runtime import OUTPUT_NAME
+
+    ready = kept_windows(model, docs)
+    names = (OUTPUT_NAME, *EVENT_OUTPUTS)
+
+    def run(given: Sequence[IngestedDocument]) -> int:
+        for _ in model._runtime.batches(ready if given is docs else kept_windows(model, given), names):
+            pass
+        return 0
 
     return run
 
@@ -209,6 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("NOTE: this model has no event extractor: 'with events' and '--no-events' run the same work")
 
     contenders: dict[str, Contender] = {WITH_EVENTS: cli_path(model, True), NO_EVENTS: cli_path(model, False)}
+    if has_events:
+        contenders[GRAPH] = graph_only(model, docs)
     torch_threads = None
     if args.torch_checkpoint is None:
         print(f"'{TORCH}' skipped: no --torch-checkpoint given (the fp32 checkpoint kept beside the model)")
@@ -229,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratios = {
         "events_over_torch": ratio(rates, WITH_EVENTS, TORCH),
         "events_over_no_events": ratio(rates, WITH_EVENTS, NO_EVENTS),
+        "graph_over_torch": ratio(rates, GRAPH, TORCH),
+        "events_over_graph": ratio(rates, WITH_EVENTS, GRAPH),
     }
     load = os.getloadavg()
     print(f"medians of {args.rounds} interleaved rounds, load average {load[0]:.2f} (1 min)")
@@ -252,6 +292,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ratio a/b (events / --no-events)", ratios["events_over_no_events"], BARS["events_over_no_events"]
         ),
     }
+    for key, label in (("graph_over_torch", "ceiling d/c (graph only / pytorch fp32)"), ("events_over_graph", "a/d")):
+        value = ratios[key]
+        print(f"  {label:38s} " + (f"{value:8.2f}x" if value is not None else "not measured"))
     paragraphs = [" ".join(d.texts) for d in whole_split[:RSS_PARAGRAPHS]]  # whatever --limit says
     rss = {
         "events": peak_rss_mb(args.model, paragraphs, no_events=False),

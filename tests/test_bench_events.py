@@ -56,3 +56,31 @@ def test_rounds_rotate_the_order_and_ratios_pair_rates_of_the_same_round() -> No
     assert all(len(v) == 3 for v in measured["rates"].values())
     rates = {"a": [10.0, 1.0, 4.0], "b": [5.0, 1.0, 1.0]}
     assert bench.ratio(rates, "a", "b") == 2.0 and bench.ratio(rates, "a", "c") is None
+
+
+def test_graph_only_runs_exactly_the_windows_the_events_pass_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ceiling contender must time the same encoder inputs as tagging with events: the cascade's cut included."""
+    from threatevents.models import load_model
+
+    bench = bench_events()
+    model = load_model("events")
+    texts = [
+        "Hackers stole the records of 40,000 patients from the clinic.",
+        "The weather in the city was mild for the season.",
+        "The vendor released a patch for the flaw on Tuesday.",
+        "She enjoyed the concert and the food afterwards.",
+    ]
+    docs = bench.as_ingested([texts, texts[::-1]], ["d1", "d2"])
+    kept = bench.kept_windows(model, docs)
+    seen: list[tuple[list[int], list[int]]] = []
+    real = model._runtime.batches
+
+    def spy(encoded, names, ahead=0):  # type: ignore[no-untyped-def]
+        seen.extend(encoded)
+        return real(encoded, names, ahead)
+
+    monkeypatch.setattr(model._runtime, "batches", spy)
+    model.predict_proba_and_events([d.texts for d in docs])
+    assert seen == kept
+    assert 0 < len(kept) < 8  # the cascade skipped some sentences of these documents, not all
+    assert bench.graph_only(model, docs)(docs) == 0
