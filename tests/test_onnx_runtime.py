@@ -91,3 +91,27 @@ def test_batches_ahead_give_the_same_batches_and_values_as_in_line() -> None:
     assert sorted(i for i, _ in flat) == list(range(len(texts)))
     for i, row in flat:
         assert row[names.index("trigger_logits")].shape[0] == len(encoded[i][0])
+
+
+def test_events_pass_gives_the_same_labels_and_events_with_the_graph_ahead_or_in_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from threatevents.models import transformer
+
+    model = load_model("events")
+    assert model._runtime is not None
+    monkeypatch.setattr(model._runtime, "batch_size", 2)  # several batches, decoded out of document order
+    docs = [
+        [
+            "Hackers stole the records of 40,000 patients from the clinic in March.",
+            "The clinic said the attackers sent phishing emails to its staff.",
+            "A ransomware gang then demanded 50 bitcoin.",
+        ],
+        ["Researchers found a flaw, CVE-2026-1234, in the router's firmware.", "The vendor released a patch."],
+    ]
+    ahead = model.predict_proba_and_events(docs)
+    monkeypatch.setattr(transformer, "EVENTS_PREFETCH", 0)
+    in_line = model.predict_proba_and_events(docs)
+    np.testing.assert_array_equal(ahead[0], in_line[0])
+    assert ahead[1] == in_line[1]
+    assert any(sentence for doc in ahead[1] for sentence in doc)  # the documents do hold events

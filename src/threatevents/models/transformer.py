@@ -59,6 +59,8 @@ from .trigger_lexicon import TriggerLexicon
 from .trigger_ranker import CANDIDATE_OFFSETS, FOLDS, TriggerRanker
 
 RankerT = TypeVar("RankerT", bound=TriggerRanker)
+#: Batches the graph may run ahead of the event decoding (:meth:`OnnxClassifier.batches`); 0 runs them in line.
+EVENTS_PREFETCH = 2
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -554,7 +556,7 @@ class TransformerModel(EventModel):
         found: list[list[Event]] = [[] for _ in windows]  # rows skipped by the events cascade find none
         first = 1 if need_probs else 0
         # each batch is decoded while the graph runs the next (the decoding is per row, so its order is free)
-        for batch, batch_outputs in self._runtime.batches([windows[r].pair for r in run], names, ahead=2):
+        for batch, batch_outputs in self._runtime.batches([windows[r].pair for r in run], names, ahead=EVENTS_PREFETCH):
             rows = run[batch]
             labels: np.ndarray | None = None
             if need_probs:
