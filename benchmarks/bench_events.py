@@ -16,7 +16,9 @@ c. ``pytorch fp32 plain loop``: the same network from its fp32 torch checkpoint 
    decoding (no offsets, joins, lexicon or ranker, every sentence): less decoding work than a, so a/c favours c;
 d. ``int8 graph only``: the model's onnxruntime graph alone over the windows a runs (those the events cascade
    keeps), encoded before timing: no reading, tokenising, linear companion or decoding. Its rate is the most a can
-   reach with this network on this machine, so d/c is the ceiling of a/c here.
+   reach with this network on this machine, so d/c is the ceiling of a/c here;
+e. with ``--in-line``: a with the graph run in line with the decoding (``EVENTS_PREFETCH = 0``) instead of ahead of
+   it in a background thread, to measure what that overlap gives (a/e).
 
 Both runtimes get the same number of threads (``--threads``, default the cores this process may use, at
 most 8). Then the peak RSS of a real ``threatevents tag FILE --model MODEL`` process on a text file of
@@ -50,6 +52,7 @@ from threatevents.ingest.document import Span
 
 WITH_EVENTS, NO_EVENTS, TORCH = "cli path with events", "cli path --no-events", "pytorch fp32 plain loop"
 GRAPH = "int8 graph only"
+IN_LINE = "cli path, graph in line"
 BARS = {"events_over_torch": 5.0, "events_over_no_events": 0.60, "peak_rss_mb": 500.0, "model_mb": 40.0}
 TORCH_BATCH = 32
 RSS_PARAGRAPHS = 20
@@ -93,12 +96,20 @@ def ratio(rates: dict[str, list[float]], a: str, b: str) -> float | None:
     return float(np.median(np.asarray(rates[a]) / np.asarray(rates[b])))
 
 
-def cli_path(model: Any, events: bool) -> Contender:
+def cli_path(model: Any, events: bool, prefetch: int | None = None) -> Contender:
+    """``tag_documents`` with events on or off; ``prefetch`` sets ``EVENTS_PREFETCH`` for the call (else as shipped)."""
+    from threatevents.models import transformer
     from threatevents.tagging import tag_documents
+
+    shipped = transformer.EVENTS_PREFETCH
 
     def run(docs: Sequence[IngestedDocument]) -> int:
         model.events_enabled = events
-        tagged = tag_documents(model, docs)
+        transformer.EVENTS_PREFETCH = shipped if prefetch is None else prefetch
+        try:
+            tagged = tag_documents(model, docs)
+        finally:
+            transformer.EVENTS_PREFETCH = shipped
         return sum(len(s.events) for doc in tagged for s in doc)
 
     return run
@@ -221,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="threads of both runtimes (default: the cores, at most 8)")
     parser.add_argument("--corpus", type=Path, default=CASIE_SENTENCES, help="corpus folder (its test split)")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--in-line", action="store_true", help="also time a with the graph run in line (e)")
     args = parser.parse_args(argv)
     if args.rounds < 1 or (args.limit is not None and args.limit < 1):
         parser.error("--rounds and --limit must be at least 1")
@@ -247,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     contenders: dict[str, Contender] = {WITH_EVENTS: cli_path(model, True), NO_EVENTS: cli_path(model, False)}
     if has_events:
         contenders[GRAPH] = graph_only(model, docs)
+        if args.in_line:
+            contenders[IN_LINE] = cli_path(model, True, prefetch=0)
     torch_threads = None
     if args.torch_checkpoint is None:
         print(f"'{TORCH}' skipped: no --torch-checkpoint given (the fp32 checkpoint kept beside the model)")
@@ -269,6 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "events_over_no_events": ratio(rates, WITH_EVENTS, NO_EVENTS),
         "graph_over_torch": ratio(rates, GRAPH, TORCH),
         "events_over_graph": ratio(rates, WITH_EVENTS, GRAPH),
+        "events_over_in_line": ratio(rates, WITH_EVENTS, IN_LINE),
     }
     load = os.getloadavg()
     print(f"medians of {args.rounds} interleaved rounds, load average {load[0]:.2f} (1 min)")
@@ -292,7 +307,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "ratio a/b (events / --no-events)", ratios["events_over_no_events"], BARS["events_over_no_events"]
         ),
     }
-    for key, label in (("graph_over_torch", "ceiling d/c (graph only / pytorch fp32)"), ("events_over_graph", "a/d")):
+    for key, label in (
+        ("graph_over_torch", "ceiling d/c (graph only / pytorch fp32)"),
+        ("events_over_graph", "a/d"),
+        ("events_over_in_line", "a/e (graph ahead / in line)"),
+    ):
         value = ratios[key]
         print(f"  {label:38s} " + (f"{value:8.2f}x" if value is not None else "not measured"))
     paragraphs = [" ".join(d.texts) for d in whole_split[:RSS_PARAGRAPHS]]  # whatever --limit says

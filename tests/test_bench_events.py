@@ -84,3 +84,22 @@ def test_graph_only_runs_exactly_the_windows_the_events_pass_runs(monkeypatch: p
     assert seen == kept
     assert 0 < len(kept) < 8  # the cascade skipped some sentences of these documents, not all
     assert bench.graph_only(model, docs)(docs) == 0
+
+
+def test_in_line_contender_sets_the_prefetch_for_its_own_calls_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threatevents import tagging
+    from threatevents.models import transformer
+
+    bench = bench_events()
+    seen: list[int] = []
+    monkeypatch.setattr(tagging, "tag_documents", lambda model, docs: seen.append(transformer.EVENTS_PREFETCH) or [])
+
+    class Model:
+        events_enabled = False
+
+    shipped = transformer.EVENTS_PREFETCH
+    assert shipped > 0
+    bench.cli_path(Model(), True, prefetch=0)([])
+    bench.cli_path(Model(), True)([])
+    assert seen == [0, shipped]
+    assert shipped == transformer.EVENTS_PREFETCH  # restored
