@@ -1,6 +1,6 @@
 """Speed and memory of event tagging: the CLI path with and without events, against a plain PyTorch fp32 loop.
 
-Three contenders tag the same documents (default: the ``test`` split of the CASIE sentence corpus),
+The contenders tag the same documents (default: the ``test`` split of the CASIE sentence corpus),
 timed in interleaved rounds (each round runs every contender once, in an order that rotates from round
 to round, so both sides of a ratio ran seconds apart under the same load):
 
