@@ -1059,21 +1059,24 @@ def test_bench_events_runs_every_contender_on_the_same_documents(
     save_torch_checkpoint(extractor.torch_net, tmp_path / "torch", extractor._tokenizer_json, settings)
     args = ["--model", str(saved), "--torch-checkpoint", str(tmp_path / "torch"), "--corpus", str(tiny_corpus_dir)]
     bench = bench_events()
-    assert bench.main([*args, "--rounds", "2", "--threads", "1", "--json", str(tmp_path / "b.json")]) == 0
+    json_args = ["--json", str(tmp_path / "b.json")]
+    assert bench.main([*args, "--rounds", "2", "--threads", "1", "--in-line", *json_args]) == 0
     result = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
     out = capsys.readouterr().out
     assert "onnxruntime session 1 intra-op" in out and "torch 1" in out
-    names = [bench.WITH_EVENTS, bench.NO_EVENTS, bench.TORCH]
+    names = [bench.WITH_EVENTS, bench.NO_EVENTS, bench.TORCH, bench.GRAPH, bench.IN_LINE]
     assert sorted(result["sentences_per_s"]) == sorted(names) and result["documents"] == 12
     assert all(len(result["sentences_per_s_per_round"][name]) == 2 for name in names)
     found = result["events_found"]
     assert found[bench.WITH_EVENTS] > 0 and found[bench.TORCH] > 0 and found[bench.NO_EVENTS] == 0
+    assert found[bench.IN_LINE] == found[bench.WITH_EVENTS] and found[bench.GRAPH] == 0
     assert all(v > 0 for v in result["ratios"].values())
     assert 50 < result["peak_rss_mb"]["events"] < 2000 and 50 < result["peak_rss_mb"]["no_events"] < 2000
     size = sum(f.stat().st_size for f in saved.rglob("*") if f.is_file()) / 1e6
     assert result["model_mb"] == round(size, 2) and result["bars_met"]["model_mb"] is True
-    assert bench.main([*args, "--limit", "2", "--rounds", "1"]) == 0  # a subset of the split
-    assert "2 documents" in capsys.readouterr().out
+    assert bench.main([*args, "--limit", "2", "--rounds", "1"]) == 0  # a subset of the split; e only when asked
+    out = capsys.readouterr().out
+    assert "2 documents" in out and bench.IN_LINE not in out and "a/e (graph ahead / in line)" in out
 
 
 def test_trigger_labels_lift_sentence_scores_in_every_path(extractor: TransformerModel) -> None:
