@@ -203,9 +203,8 @@ class OnnxClassifier:
             encoded = encode_pairs(self.tokenizer, [pairs[i] for i in rows])
             total = len(pairs)
         out = np.zeros((total, len(EVENT_LABELS)), dtype=np.float32)
-        for batch in length_batches([len(ids) for ids, _ in encoded], self.batch_size):
-            inputs = pad_batch([encoded[i] for i in batch])
-            out[rows[batch]] = self.session.run([OUTPUT_NAME], inputs)[0]
+        for batch, batch_outputs in self.batches(encoded, [OUTPUT_NAME]):
+            out[rows[batch]] = np.stack([here[0] for here in batch_outputs])
         return out
 
 

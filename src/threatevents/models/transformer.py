@@ -553,7 +553,7 @@ class TransformerModel(EventModel):
         # the linear probabilities, as they are easy for the labels too
         network = np.zeros((len(windows) if need_probs else 0, len(EVENT_LABELS)))
         place = [(d, i) for d, doc in enumerate(texts) for i in range(len(doc))]
-        found: list[list[Event]] = [[] for _ in windows]  # rows skipped by the events cascade find none
+        result: list[list[list[Event]]] = [[[] for _ in doc] for doc in texts]  # skipped rows find none
         first = 1 if need_probs else 0
         # each batch is decoded while the graph runs the next (the decoding is per row, so its order is free)
         for batch, batch_outputs in self._runtime.batches([windows[r].pair for r in run], names, ahead=EVENTS_PREFETCH):
@@ -569,12 +569,10 @@ class TransformerModel(EventModel):
                 mine = given[d][i] if given is not None else None
                 outputs = WindowOutputs(*here[first:])
                 sentence_labels, own = (labels[k], network[r]) if labels is not None else (None, None)
-                found[r] = window_events(
+                result[d][i] = window_events(
                     windows[r], outputs, self.event_heads, around, decoding, sentence_labels, own, mine
                 )
         probs = network if linear is None or not need_probs else combine(network, linear, weight, label_cut)
-        ends = np.cumsum([len(doc) for doc in texts])
-        result = [found[end - len(doc) : end] for doc, end in zip(texts, ends.tolist(), strict=True)]
         if not with_probs:
             return np.zeros((0, len(EVENT_LABELS))), result
         if self._trigger_weight > 0:
