@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from _common import CASIE_SENTENCES
+from _common import CASIE_SENTENCES, child_peak_rss_mb
 from threatevents.corpus import read_corpus
 from threatevents.environment import describe_environment
 from threatevents.events import SENTENCE_SEPARATOR, Event
@@ -188,24 +187,6 @@ def torch_plain_loop(checkpoint: Path, max_length: int) -> Contender:
         return len(found)
 
     return run
-
-
-# Runs the command given as arguments and prints its exit code and peak RSS in kilobytes. A child forked from this
-# benchmark would start from a copy of its memory (torch loaded: hundreds of MB), and Linux keeps that high-water
-# mark across exec; a child of this small process starts small, so the figure is the command's own.
-_MEASURE = (
-    "import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); "
-    "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-)
-
-
-def child_peak_rss_mb(command: Sequence[str]) -> float:
-    """Peak RSS (MB) of ``command`` run to its end (its output is dropped); a failure raises with its stderr."""
-    done = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, check=True)
-    code, kilobytes = done.stdout.split()
-    if code != "0":
-        raise RuntimeError(f"{' '.join(command)} exited {code}: {done.stderr[-500:]}")
-    return int(kilobytes) / 1024  # ru_maxrss is in kilobytes on Linux
 
 
 def peak_rss_mb(model: str, paragraphs: Sequence[str], no_events: bool) -> float:

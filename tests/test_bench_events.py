@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_events.py"
+from conftest import benchmark_script
 
 
 def bench_events() -> ModuleType:
-    if str(BENCH.parent) not in sys.path:  # the script imports benchmarks/_common.py, as it does when run
-        sys.path.insert(0, str(BENCH.parent))
-    spec = importlib.util.spec_from_file_location("bench_events", BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("bench_events")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss is in kilobytes on Linux only")

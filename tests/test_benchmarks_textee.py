@@ -3,31 +3,22 @@ shares with ``benchmarks/train_transformer.py``: split lists, aggregation, the p
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, benchmark_script
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 TEXTEE_SPLITS = SHARED_DATA / "textee-casie-splits"
 
 
 def _script(name: str) -> ModuleType:
-    if str(BENCHMARKS) not in sys.path:  # the scripts import _common and _recipe, as they do when run
-        sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the script is executed
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script(name)
 
 
 @pytest.fixture(scope="module")

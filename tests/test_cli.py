@@ -413,3 +413,37 @@ def test_serve_with_a_broken_extractor_install_is_one_clear_line(tmp_path, monke
     result = runner.invoke(app, ["serve", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--model", "linear", "--port", "0"])
     assert result.exit_code == 2
     assert "pip install trafilatura" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["jsonl", "stix", "casie"])
+def test_tag_command_never_imports_training_libraries(tmp_path, fmt):
+    """``threatevents tag`` with the shipped events model, from start-up to the written output, imports neither
+    torch nor scikit-learn (each costs seconds and 100+ MB at start-up; they are for training and scoring)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    shipped = Path(__file__).resolve().parents[1] / "src" / "threatevents" / "shipped" / "events"
+    if not (shipped / "manifest.json").is_file():
+        pytest.skip("no shipped events model in this checkout")
+    report = tmp_path / "report.txt"
+    report.write_text("Hackers stole the records of Acme Corp.\n\nMicrosoft patched CVE-2024-1234 in Exchange.\n")
+    out = tmp_path / f"out.{fmt}"
+    script = textwrap.dedent(f"""
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in {{"torch", "transformers", "sklearn"}}:
+                    raise ImportError(f"{{name}} is blocked in this test")
+        sys.meta_path.insert(0, Block())
+        from threatevents.cli import app
+        try:
+            app([ "tag", {str(report)!r}, "--model", "events", "--format", {fmt!r}, "--output", {str(out)!r}])
+        except SystemExit as exit:
+            assert not exit.code, exit.code
+        assert not {{"torch", "transformers", "sklearn"}} & set(sys.modules)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "stole" in out.read_text(encoding="utf-8")

@@ -15,7 +15,7 @@ def test_fast_transform_equals_sklearn_transform():
     vec = TfidfVectorizer(analyzer=make_analyzer(2, (3, 5)), sublinear_tf=True, min_df=1, dtype=np.float32)
     vec.fit(TEXTS)
     feat = NgramFeaturizer.fit(TEXTS, min_df=1)
-    new = [*TEXTS, "Unseen words only xyzzy", "", "patched patched patched router"]
+    new = ["", *TEXTS, "Unseen words only xyzzy", "", "patched patched patched router", ""]  # empty rows anywhere
     np.testing.assert_allclose(feat.transform(new).toarray(), vec.transform(new).toarray(), rtol=1e-6, atol=1e-7)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import importlib.util
 import io
 import json
 import subprocess
@@ -16,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import benchmark_script
 from threatevents.ingest import (
     DecodeError,
     EmptyDocumentError,
@@ -285,14 +285,7 @@ def test_core_import_does_not_load_extractors() -> None:
 
 
 def _bench_module() -> ModuleType:
-    path = Path(__file__).parents[1] / "benchmarks" / "bench_splitters.py"
-    if str(path.parent) not in sys.path:  # the script imports benchmarks/_common.py, as it does when run
-        sys.path.insert(0, str(path.parent))
-    spec = importlib.util.spec_from_file_location("bench_splitters", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("bench_splitters")
 
 
 @pytest.mark.slow

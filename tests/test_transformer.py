@@ -23,9 +23,9 @@ from threatevents.models.transformer_config import TransformerConfig
 SHIPPED = Path(__file__).resolve().parents[1] / "src" / "threatevents" / "shipped" / "default"
 NO_TORCH = textwrap.dedent("""
     import sys
-    class BlockTraining:  # any import of torch or transformers fails, as when they are not installed
+    class BlockTraining:  # any import of torch, transformers or scikit-learn (training, scoring) fails
         def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in {"torch", "transformers"}:
+            if name.split(".")[0] in {"torch", "transformers", "sklearn"}:
                 raise ImportError(f"{name} is blocked in this test")
     sys.meta_path.insert(0, BlockTraining())
 """)
@@ -255,7 +255,7 @@ def _tag_without_torch(model_dir: Path) -> list[dict[str, object]]:
         from threatevents.models.transformer import TransformerModel
         model = TransformerModel.load({str(model_dir)!r})
         records = model.tag("Hackers stole customer records. The vendor released a patch for the flaw.")
-        assert "torch" not in sys.modules and "transformers" not in sys.modules
+        assert not [m for m in ("torch", "transformers", "sklearn") if m in sys.modules]
         print(json.dumps(records))
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
@@ -294,7 +294,7 @@ def test_shipped_events_model_extracts_events_without_torch() -> None:
         from threatevents.models import load_model
         model = load_model("events")
         records = model.tag({text!r})
-        assert "torch" not in sys.modules and "transformers" not in sys.modules
+        assert not [m for m in ("torch", "transformers", "sklearn") if m in sys.modules]
         print(json.dumps(records))
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)

@@ -2,7 +2,8 @@
 threshold and blend tuning, and the benchmarks.
 
 This module sits below :mod:`threatevents.models` (models may import it) and imports only
-:mod:`threatevents.labels`, numpy and scikit-learn. Label matrices are scored by scikit-learn's
+:mod:`threatevents.labels`, numpy and scikit-learn (inside the functions that score, so that a process that only
+tags never imports it: scikit-learn costs about 1.5 s and 140 MB to import). Label matrices are scored by scikit-learn's
 ``precision_recall_fscore_support``/``f1_score`` with ``zero_division=0``; :func:`count_scores` applies
 the same definitions to counts (for matches that are not label columns, such as sentence boundaries).
 """
@@ -13,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from .labels import with_o_column
 
@@ -47,6 +47,8 @@ def count_scores(true_positives: int, predicted: int, actual: int) -> Scores:
 
 def label_scores(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> dict[str, Scores]:
     """Per-column :class:`Scores` of two ``(n, len(labels))`` indicator matrices."""
+    from sklearn.metrics import precision_recall_fscore_support
+
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=0)
     return {name: Scores(float(p[j]), float(r[j]), float(f[j]), int(s[j])) for j, name in enumerate(labels)}
 
@@ -58,6 +60,8 @@ def average_scores(
 
     ``macro_columns`` restricts the macro average to those column indices (all columns when ``None``).
     """
+    from sklearn.metrics import precision_recall_fscore_support
+
     support = int(np.asarray(y_true).sum())
     out = {}
     for average in averages:
@@ -74,6 +78,8 @@ def headline_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     five events, as in :func:`threatevents.evaluate.evaluate_predictions`; used where many settings
     are compared (tuning, benchmarks).
     """
+    from sklearn.metrics import f1_score
+
     y_true, y_pred = np.asarray(y_true).astype(int), np.asarray(y_pred).astype(int)
     return {
         "weighted_f1": float(

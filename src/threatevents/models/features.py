@@ -4,8 +4,8 @@ scikit-learn's :class:`~sklearn.feature_extraction.text.TfidfVectorizer` fits th
 idf weights (with :func:`analyze` as its analyzer). Transforming is what runs at tagging time, and
 there sklearn spends most of its time looking up hundreds of character n-grams per sentence in a
 dict. News text repeats its words, so :class:`NgramFeaturizer` caches each word's feature ids
-and builds the sparse matrix with NumPy; ``tests/test_features.py`` checks the result equals
-sklearn's transform.
+and builds the sparse matrix with NumPy and SciPy; ``tests/test_features.py`` checks the result equals
+sklearn's transform. scikit-learn is imported only to fit, so a process that only tags never imports it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.preprocessing import normalize
 
 TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _CACHE_SIZE = 200_000
@@ -67,6 +65,8 @@ class NgramFeaturizer:
         min_df: int = 2,
         max_features: int | None = None,
     ) -> NgramFeaturizer:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         vec = TfidfVectorizer(
             analyzer=make_analyzer(word_max, char_range),
             sublinear_tf=True,
@@ -107,4 +107,9 @@ class NgramFeaturizer:
         )
         counts.sum_duplicates()
         counts.data = (np.log(counts.data) + 1.0) * self.idf[counts.indices]
-        return normalize(counts, norm="l2", copy=False)
+        # L2-normalise each row in place, as sklearn.preprocessing.normalize does (an empty row stays zero)
+        rows = np.repeat(np.arange(len(texts)), np.diff(counts.indptr))
+        norms = np.sqrt(np.bincount(rows, weights=counts.data.astype(np.float64) ** 2, minlength=len(texts)))
+        norms[norms == 0] = 1.0
+        counts.data /= norms[rows].astype(np.float32)
+        return counts

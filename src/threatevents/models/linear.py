@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Self
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 from ..corpus import Document
 from ..labels import EVENT_LABELS
@@ -57,6 +56,8 @@ class LinearModel(EventModel):
         self.intercept = np.zeros(len(EVENT_LABELS), dtype=np.float32)
 
     def fit(self, train: Sequence[Document], dev: Sequence[Document] | None = None) -> Self:
+        from sklearn.linear_model import LogisticRegression  # here: tagging never imports scikit-learn
+
         cfg = self.config
         texts, y = flatten_texts(train), flatten_labels(train)
         if not texts:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve
 
 from ..metrics import headline_scores
 
@@ -17,6 +16,8 @@ def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
     Ties go to the higher threshold; the result is clipped to [0.05, 0.95] and placed halfway to
     the next lower score so that it does not sit exactly on one example.
     """
+    from sklearn.metrics import precision_recall_curve  # here: tagging never imports scikit-learn
+
     y_true = np.asarray(y_true).astype(int)
     if y_true.sum() == 0:
         return DEFAULT_THRESHOLD
