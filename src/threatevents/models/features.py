@@ -107,9 +107,10 @@ class NgramFeaturizer:
         )
         counts.sum_duplicates()
         counts.data = (np.log(counts.data) + 1.0) * self.idf[counts.indices]
-        # L2-normalise each row in place, as sklearn.preprocessing.normalize does (an empty row stays zero)
+        # L2-normalise each row as sklearn.preprocessing.normalize does, to the bit: float32 squares summed in
+        # float64 in row order, each value divided in float64 and stored as float32 (an empty row stays zero)
         rows = np.repeat(np.arange(len(texts)), np.diff(counts.indptr))
-        norms = np.sqrt(np.bincount(rows, weights=counts.data.astype(np.float64) ** 2, minlength=len(texts)))
+        norms = np.sqrt(np.bincount(rows, weights=(counts.data * counts.data).astype(np.float64), minlength=len(texts)))
         norms[norms == 0] = 1.0
-        counts.data /= norms[rows].astype(np.float32)
+        counts.data = (counts.data / norms[rows]).astype(np.float32)
         return counts
