@@ -241,6 +241,30 @@ def test_given_triggers_replace_the_decoded_ones_and_get_their_arguments() -> No
     assert only.trigger.text == "Acme" and window_events(window, outputs, _hand_heads(), sentences, given=[]) == []
 
 
+def test_a_trigger_decoded_on_part_of_a_word_reads_the_whole_word_as_a_given_one_does() -> None:
+    """ "hacked" is two pieces and the heads tag only "hack": the event spans the word, its realis comes from the
+    states of both pieces (as training and a trigger given by its characters read them), and its score from the
+    piece decoded."""
+    text = "Acme was hacked"
+    part = np.array([SPECIAL, CURRENT, CURRENT, CURRENT, CURRENT, SPECIAL], dtype=np.int8)
+    start, end = np.array([0, 0, 5, 9, 13, 0]), np.array([0, 4, 8, 13, 15, 0])
+    window = Window([2, 10, 11, 12, 14, 3], [0] * 6, part, start, end)
+    sentences: list[tuple[str, int] | None] = [None, (text, 0), None]
+    ransom = EVENT_LABELS.index("AttackRansom")
+    trigger_logits = np.full((6, 11), -5.0)
+    trigger_logits[:, 0] = 5.0
+    trigger_logits[3, 0], trigger_logits[3, 1 + 2 * ransom] = 0.0, 1.0  # "hack": B-AttackRansom, p = 0.73
+    trigger_states = np.zeros((6, 2))
+    trigger_states[4] = [6.0, 0.0]  # only "ed" says Generic; the word's mean does too (3.0)
+    outputs = WindowOutputs(trigger_logits, _one_hot([0] * 6, 3), trigger_states, np.zeros((6, 2)))
+    (decoded,) = window_events(window, outputs, _hand_heads(), sentences)
+    (given,) = window_events(window, outputs, _hand_heads(), sentences, given=[(9, 15, ransom)])
+    assert (decoded.trigger.text, decoded.type, decoded.realis) == ("hacked", "AttackRansom", "Generic")
+    assert given.realis == decoded.realis and given.arguments == decoded.arguments
+    probs = np.exp(trigger_logits[3]) / np.exp(trigger_logits[3]).sum()
+    assert decoded.score == round(float(probs[1 + 2 * ransom]), 4)  # the "ed" piece, decoded O, does not count
+
+
 def test_given_triggers_are_placed_in_their_sentence_or_refused() -> None:
     from threatevents.models.base import given_per_sentence
 
@@ -570,10 +594,6 @@ def _records(events: list[list]) -> list[list[dict[str, object]]]:  # type: igno
     return [[e.to_record() for e in doc] for doc in events]
 
 
-def _without_realis(events: list[list[Event]]) -> list[list[Event]]:
-    return [[replace(e, realis="Actual") for e in doc] for doc in events]
-
-
 def test_config_requires_neighbour_windows_for_events() -> None:
     with pytest.raises(ValueError, match="context=neighbours"):
         TransformerConfig(events=True, context="none")
@@ -656,18 +676,21 @@ def test_extractor_fits_predicts_saves_and_reloads_identical_events(
 
 
 @pytest.mark.slow
-def test_predict_arguments_decodes_the_given_triggers_only(extractor: TransformerModel) -> None:
+def test_predict_arguments_decodes_the_given_triggers_only(
+    extractor: TransformerModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A decoded trigger's states are those of its whole words, as for a trigger given by its characters: until
+    # 2026-12-04 they were only the word pieces decoded, and realis (and roles) of a trigger decoded on part of a
+    # split word came out otherwise when given back (1 to 3 realis flips in about one CI run in five, on this tiny
+    # encoder's small vocabulary). One window per batch keeps padding out of it: predict_arguments runs only the
+    # sentences holding a trigger, so its batches differ from predict_events'. Both paths must agree exactly.
+    assert extractor._runtime is not None
+    monkeypatch.setattr(extractor._runtime, "batch_size", 1)
     docs = make_documents(4, seed=1)
     found = extractor.predict_events(docs)
     assert sum(map(len, found)) > 0
     given = extractor.predict_arguments(docs, found)  # its own triggers given back: the same events
-    expected = [[replace(e, score=1.0) for e in doc] for doc in found]
-    # Only the sentences holding a trigger run, so its batches differ from predict_events'. One realis once came
-    # out the other way in a CI run (2026-12-03), probably a near tie rounded otherwise by int8; everything else
-    # must match exactly, and realis for all but one event.
-    assert _records(_without_realis(given)) == _records(_without_realis(expected))
-    flips = sum(a.realis != b.realis for g, e in zip(given, expected, strict=True) for a, b in zip(g, e, strict=True))
-    assert flips <= 1
+    assert _records(given) == _records([[replace(e, score=1.0) for e in doc] for doc in found])
     joined = [join_sentences(d.texts) for d in docs]
     text, starts = joined[0]
     second = docs[0].texts[1]

@@ -415,8 +415,11 @@ def _word_spans(
 ) -> list[tuple[int, int, int, int, int, int]]:
     """Decoded token spans widened to whole words: ``(part, char start, char end, first token, end token, type)``.
 
-    Spans whose part has no sentence are dropped; spans that widen to the same characters (two pieces of one
-    word) become one, over both token ranges, with the first one's type.
+    The token range is that of the whole words (every piece of them, as :func:`token_span` gives it for the
+    characters, and as training saw its spans), not only the pieces decoded: so a trigger or mention gives the same
+    states, hence realis and roles, whether it was decoded or given by its characters. Spans whose part has no
+    sentence are dropped; spans that widen to the same characters (two pieces of one word) become one, with the
+    first one's type.
     """
     out: dict[tuple[int, int, int], tuple[int, int, int, int, int, int]] = {}
     for s, e, kind in spans:
@@ -425,28 +428,27 @@ def _word_spans(
         if where is None:
             continue
         c_start, c_end = snap_to_words(where[0], int(window.start[s]), int(window.end[e - 1]))
-        key = (part, c_start, c_end)
-        if key in out:
-            first = out[key]
-            out[key] = (part, c_start, c_end, min(first[3], s), max(first[4], e), first[5])
-        else:
-            out[key] = (part, c_start, c_end, s, e, kind)
+        if (part, c_start, c_end) not in out:
+            first, end = token_span(window, part, c_start, c_end) or (s, e)
+            out[(part, c_start, c_end)] = (part, c_start, c_end, first, end, kind)
     return list(out.values())
 
 
 def _redrawn(
+    window: Window,
     triggers: Sequence[tuple[int, int, int, int, int, int]],
     sentences: Sequence[tuple[str, int] | None],
     lexicon: TriggerLexicon,
     margin: float,
 ) -> list[tuple[int, int, int, int, int, int]]:
-    """Word spans from :func:`_word_spans` with their characters redrawn by ``lexicon``; of two triggers of one type
-    redrawn to the same characters the first is kept."""
+    """Word spans from :func:`_word_spans` with their characters redrawn by ``lexicon`` (and their tokens those of the
+    redrawn words); of two triggers of one type redrawn to the same characters the first is kept."""
     out: dict[tuple[int, int, int, int], tuple[int, int, int, int, int, int]] = {}
     for part, c_start, c_end, s, e, kind in triggers:
         text = sentences[part][0]  # type: ignore[index]  # _word_spans keeps spans of present sentences
         start, end = lexicon.redraw(text, c_start, c_end, margin)
-        out.setdefault((part, start, end, kind), (part, start, end, s, e, kind))
+        first, last = token_span(window, part, start, end) or (s, e)
+        out.setdefault((part, start, end, kind), (part, start, end, first, last, kind))
     return list(out.values())
 
 
@@ -710,7 +712,7 @@ def window_events(
     else:
         trig_tags, triggers = _decoded_triggers(window, trig_lp, decoding.trigger, decoding.join_triggers, sentences)
         if decoding.trigger_boundaries and heads.lexicon is not None:
-            triggers = _redrawn(triggers, sentences, heads.lexicon, decoding.boundary_margin)
+            triggers = _redrawn(window, triggers, sentences, heads.lexicon, decoding.boundary_margin)
         if decoding.propose > 0 and heads.lexicon is not None and labels is not None and here is not None:
             proposed = _proposed(window, triggers, here[0], heads.lexicon, labels, decoding.propose)
             triggers = [*triggers, *proposed]
@@ -726,8 +728,10 @@ def window_events(
     for t, (part, c_start, c_end, s, e, kind) in enumerate(triggers):
         text, offset = sentences[part]  # type: ignore[misc]  # _word_spans keeps spans of present sentences
         score = proposed.get((part, c_start, c_end, s, e, kind))
-        if score is None:
-            score = float(np.exp(trig_lp[np.arange(s, e), trig_tags[s:e]]).mean())
+        if score is None:  # decoded: the mean probability of the tags decoded inside the trigger's words
+            tokens = np.arange(s, e)
+            tagged = tokens[trig_tags[s:e] != 0] if (trig_tags[s:e] != 0).any() else tokens
+            score = float(np.exp(trig_lp[tagged, trig_tags[tagged]]).mean())
         event = Event(
             type=EVENT_LABELS[kind],
             realis=REALIS[int(realis[t])],
