@@ -55,6 +55,7 @@ def measure(
             for name in names[round_ % len(names) :] + names[: round_ % len(names)]:  # who goes first rotates
                 src = trees[name]
                 out = workdir / f"{name}-{model}.jsonl"
+                out.unlink(missing_ok=True)  # what is checked below is this run's output, not the last round's
                 samples[model, name].append(child_seconds_and_rss_mb(tag_command(src, report, model, out)))
                 if not out.read_text(encoding="utf-8").strip():
                     raise RuntimeError(f"{name} tagged nothing with --model {model}")
@@ -90,6 +91,16 @@ def worktree(revision: str, folder: Path) -> Path:
     return folder / "src"
 
 
+def remove_worktree(folder: Path) -> None:
+    """Remove the baseline's worktree, and prune git's record of it if the folder is already gone; a failure is
+    reported, not raised (the figures are what the run is for)."""
+    git = ["git", "-C", str(REPO_ROOT), "worktree"]
+    done = subprocess.run([*git, "remove", "--force", str(folder)], check=False, capture_output=True, text=True)
+    subprocess.run([*git, "prune"], check=False, capture_output=True)
+    if done.returncode and folder.exists():
+        print(f"warning: could not remove the worktree {folder}: {done.stderr.strip()}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", help="a git revision to measure against this checkout")
@@ -101,19 +112,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         parser.error("--rounds must be at least 1")
     if args.report and not args.report.is_file():
         parser.error(f"--report {args.report} is not a file")
+    if args.baseline is not None and args.baseline.strip() in ("", "now"):
+        parser.error("--baseline needs a git revision (and 'now' names this checkout)")
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"now": REPO_ROOT / "src"}
-        if args.baseline:
-            trees[args.baseline] = worktree(args.baseline, Path(tmp) / "baseline")
         try:
+            if args.baseline:
+                try:
+                    trees[args.baseline] = worktree(args.baseline, Path(tmp) / "baseline")
+                except subprocess.CalledProcessError as exc:
+                    parser.error(f"--baseline {args.baseline}: {exc.stderr.decode(errors='replace').strip()}")
             figures = measure(trees, args.rounds, Path(tmp), args.report)
         finally:
             if args.baseline:
-                subprocess.run(
-                    ["git", "-C", str(REPO_ROOT), "worktree", "remove", "--force", str(Path(tmp) / "baseline")],
-                    check=False,
-                    capture_output=True,
-                )
+                remove_worktree(Path(tmp) / "baseline")
     text = args.report.read_text(encoding="utf-8", errors="replace") if args.report else REPORT
     result: dict[str, Any] = {"rounds": args.rounds, "report_words": len(text.split()), "figures": figures}
     print(f"threatevents tag, a {len(text.split()):,}-word report, one process per call; median of {args.rounds}")

@@ -265,6 +265,17 @@ def test_a_trigger_decoded_on_part_of_a_word_reads_the_whole_word_as_a_given_one
     assert decoded.score == round(float(probs[1 + 2 * ransom]), 4)  # the "ed" piece, decoded O, does not count
 
 
+def test_a_decoded_triggers_score_reads_only_the_tags_of_its_type() -> None:
+    from threatevents.models.event_extractor import _decoded_score
+
+    probs = np.full((3, 5), 0.05)  # O, B-0, I-0, B-1, I-1
+    probs[0, 1], probs[1, 2], probs[2, 3] = 0.8, 0.6, 0.9  # B-0 I-0 (type 0), then B-1 (type 1)
+    log_probs = np.log(probs)
+    assert _decoded_score(log_probs, np.array([1, 2, 3]), 0) == pytest.approx(0.7)  # the B-1 token does not count
+    assert _decoded_score(log_probs, np.array([1, 2, 3]), 1) == pytest.approx(0.9)
+    assert _decoded_score(log_probs, np.array([0, 0, 0]), 1) == pytest.approx((0.05 + 0.05 + 0.9) / 3)  # none decoded
+
+
 def test_given_triggers_are_placed_in_their_sentence_or_refused() -> None:
     from threatevents.models.base import given_per_sentence
 

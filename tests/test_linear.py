@@ -97,7 +97,7 @@ def test_unfitted_model_cannot_predict_or_save(tmp_path):
 
 def test_saved_model_predicts_without_scikit_learn(fitted, tmp_path):
     """scikit-learn fits the model; a process that only loads and tags never imports it (it costs about 1.5 s and
-    140 MB at start-up), and predicts what the fitting process predicts."""
+    130 MB at each start: `benchmarks/bench_startup.py`), and predicts what the fitting process predicts."""
     import subprocess
     import sys
     import textwrap

@@ -3,9 +3,10 @@ threshold and blend tuning, and the benchmarks.
 
 This module sits below :mod:`threatevents.models` (models may import it) and imports only
 :mod:`threatevents.labels`, numpy and scikit-learn (inside the functions that score, so that a process that only
-tags never imports it: scikit-learn costs about 1.5 s and 140 MB to import). Label matrices are scored by scikit-learn's
-``precision_recall_fscore_support``/``f1_score`` with ``zero_division=0``; :func:`count_scores` applies
-the same definitions to counts (for matches that are not label columns, such as sentence boundaries).
+tags never imports it: that saves about 1.5 s and 130 MB at each start, ``benchmarks/bench_startup.py``). Label
+matrices are scored by scikit-learn's ``precision_recall_fscore_support``/``f1_score`` with ``zero_division=0``;
+:func:`count_scores` applies the same definitions to counts (for matches that are not label columns, such as
+sentence boundaries).
 """
 
 from __future__ import annotations

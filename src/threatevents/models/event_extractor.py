@@ -674,6 +674,16 @@ def _given(window: Window, given: Sequence[tuple[int, int, int]]) -> dict[tuple[
     return out
 
 
+def _decoded_score(log_probs: np.ndarray, tags: np.ndarray, kind: int) -> float:
+    """A decoded trigger's score from its tokens' tag log-probabilities and decoded tags: the mean probability of
+    the tags decoded with its type (``B-`` or ``I-`` of event label ``kind``); where none is (a span the lexicon
+    redrew onto other words), the mean over its tokens of the likelier of those two tags."""
+    own = (tags > 0) & ((tags - 1) // 2 == kind)
+    if own.any():
+        return float(np.exp(log_probs[own, tags[own]]).mean())
+    return float(np.exp(log_probs[:, [1 + 2 * kind, 2 + 2 * kind]].max(axis=1)).mean())
+
+
 def window_events(
     window: Window,
     outputs: WindowOutputs,
@@ -728,10 +738,8 @@ def window_events(
     for t, (part, c_start, c_end, s, e, kind) in enumerate(triggers):
         text, offset = sentences[part]  # type: ignore[misc]  # _word_spans keeps spans of present sentences
         score = proposed.get((part, c_start, c_end, s, e, kind))
-        if score is None:  # decoded: the mean probability of the tags decoded inside the trigger's words
-            tokens = np.arange(s, e)
-            tagged = tokens[trig_tags[s:e] != 0] if (trig_tags[s:e] != 0).any() else tokens
-            score = float(np.exp(trig_lp[tagged, trig_tags[tagged]]).mean())
+        if score is None:  # decoded: the mean probability of the tags of its type decoded inside its words
+            score = _decoded_score(trig_lp[s:e], trig_tags[s:e], kind)
         event = Event(
             type=EVENT_LABELS[kind],
             realis=REALIS[int(realis[t])],
