@@ -28,12 +28,10 @@ _MEASURE = (
 )
 
 
-def child_seconds_and_rss_mb(command: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+def child_seconds_and_rss_mb(command: Sequence[str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of ``command`` run to its end (its output is dropped); a failure raises with
     its stderr."""
-    done = subprocess.run(
-        [sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, check=True, env=env
-    )
+    done = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True, text=True, check=True)
     code, seconds, kilobytes = done.stdout.split()
     if code != "0":
         raise RuntimeError(f"{' '.join(command)} exited {code}: {done.stderr[-500:]}")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import subprocess
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -125,6 +127,33 @@ _TEMPLATES: dict[tuple[str, ...], list[str]] = {
     ],
 }
 _ORGS = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", "Wayne"]
+
+
+#: Prepended by :func:`run_without_training_libraries`: any import of torch, transformers or scikit-learn (training
+#: and scoring libraries) fails, as in an install that only tags.
+BLOCK_TRAINING = textwrap.dedent("""
+    import sys
+    class BlockTraining:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in {"torch", "transformers", "sklearn"}:
+                raise ImportError(f"{name} is blocked in this test")
+    sys.meta_path.insert(0, BlockTraining())
+""")
+
+
+def run_without_training_libraries(script: str) -> str:
+    """Run ``script`` (dedented) in a fresh Python where torch, transformers and scikit-learn cannot be imported;
+    assert it succeeded and return the last line it printed."""
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCK_TRAINING + textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
 
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import run_without_training_libraries
 from test_evaluate import REQUIRED_KEYS
 from threatevents.cli import app
 from threatevents.corpus import read_document
@@ -419,24 +420,15 @@ def test_serve_with_a_broken_extractor_install_is_one_clear_line(tmp_path, monke
 @pytest.mark.parametrize("fmt", ["jsonl", "stix", "casie"])
 def test_tag_command_never_imports_training_libraries(tmp_path, fmt):
     """``threatevents tag`` with the shipped events model, from start-up to the written output, imports neither
-    torch nor scikit-learn (each costs seconds and 100+ MB at start-up; they are for training and scoring)."""
-    import subprocess
-    import sys
-    import textwrap
-
+    torch nor scikit-learn (they are for training and scoring; scikit-learn alone cost about 1.5 s and 130 MB at each
+    start: ``benchmarks/bench_startup.py``)."""
     shipped = Path(__file__).resolve().parents[1] / "src" / "threatevents" / "shipped" / "events"
     if not (shipped / "manifest.json").is_file():
         pytest.skip("no shipped events model in this checkout")
     report = tmp_path / "report.txt"
     report.write_text("Hackers stole the records of Acme Corp.\n\nMicrosoft patched CVE-2024-1234 in Exchange.\n")
     out = tmp_path / f"out.{fmt}"
-    script = textwrap.dedent(f"""
-        import sys
-        class Block:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] in {{"torch", "transformers", "sklearn"}}:
-                    raise ImportError(f"{{name}} is blocked in this test")
-        sys.meta_path.insert(0, Block())
+    run_without_training_libraries(f"""
         from threatevents.cli import app
         try:
             app([ "tag", {str(report)!r}, "--model", "events", "--format", {fmt!r}, "--output", {str(out)!r}])
@@ -444,6 +436,4 @@ def test_tag_command_never_imports_training_libraries(tmp_path, fmt):
             assert not exit.code, exit.code
         assert not {{"torch", "transformers", "sklearn"}} & set(sys.modules)
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
     assert "stole" in out.read_text(encoding="utf-8")

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
 import sys
-import textwrap
 from dataclasses import astuple, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import make_documents
+from conftest import make_documents, run_without_training_libraries
 from threatevents.corpus import Document
 from threatevents.events import Event, Span, join_sentences
 from threatevents.labels import ARGUMENT_ROLES, EVENT_CASIE_TYPES, EVENT_LABELS
@@ -48,14 +46,6 @@ from threatevents.models.transformer import TransformerModel
 from threatevents.models.transformer_config import TransformerConfig
 from threatevents.models.trigger_ranker import TriggerRanker
 
-NO_TORCH = textwrap.dedent("""
-    import sys
-    class BlockTraining:  # any import of torch, transformers or scikit-learn (training, scoring) fails
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in {"torch", "transformers", "sklearn"}:
-                raise ImportError(f"{name} is blocked in this test")
-    sys.meta_path.insert(0, BlockTraining())
-""")
 ORGS = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", "Wayne"]
 
 
@@ -875,7 +865,7 @@ def test_torch_checkpoint_keeps_the_event_heads(extractor: TransformerModel, tmp
 def test_saved_extractor_predicts_events_without_torch(extractor: TransformerModel, tmp_path: Path) -> None:
     saved = extractor.save(tmp_path / "model")
     docs = [d.texts for d in make_documents(3, seed=1)]
-    script = NO_TORCH + textwrap.dedent(f"""
+    line = run_without_training_libraries(f"""
         import json
         from threatevents.models.transformer import TransformerModel
         model = TransformerModel.load({str(saved)!r})
@@ -883,9 +873,7 @@ def test_saved_extractor_predicts_events_without_torch(extractor: TransformerMod
         assert not [m for m in ("torch", "transformers", "sklearn") if m in sys.modules]
         print(json.dumps([[e.to_record() for e in doc] for doc in events]))
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == _records(extractor.predict_events(docs))
+    assert json.loads(line) == _records(extractor.predict_events(docs))
 
 
 @pytest.mark.slow

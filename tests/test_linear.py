@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import run_without_training_libraries
 from threatevents.models import ModelLoadError, load_model
 from threatevents.models.linear import LinearConfig, LinearModel
 
@@ -98,24 +99,13 @@ def test_unfitted_model_cannot_predict_or_save(tmp_path):
 def test_saved_model_predicts_without_scikit_learn(fitted, tmp_path):
     """scikit-learn fits the model; a process that only loads and tags never imports it (it costs about 1.5 s and
     130 MB at each start: `benchmarks/bench_startup.py`), and predicts what the fitting process predicts."""
-    import subprocess
-    import sys
-    import textwrap
-
     path = fitted.save(tmp_path / "m")
     docs = [["Ransomware locked the files.", "Nothing happened."], ["A patch shipped.", ""]]
-    script = textwrap.dedent(f"""
-        import json, sys
-        class BlockSklearn:
-            def find_spec(self, name, path=None, target=None):
-                if name.split(".")[0] == "sklearn":
-                    raise ImportError(f"{{name}} is blocked in this test")
-        sys.meta_path.insert(0, BlockSklearn())
+    line = run_without_training_libraries(f"""
+        import json
         from threatevents.models import load_model
         probs = load_model({str(path)!r}).predict_proba({docs!r})
         assert "sklearn" not in sys.modules
         print(json.dumps(probs.tolist()))
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    np.testing.assert_allclose(json.loads(done.stdout.strip().splitlines()[-1]), fitted.predict_proba(docs), rtol=1e-6)
+    np.testing.assert_allclose(json.loads(line), fitted.predict_proba(docs), rtol=1e-6)

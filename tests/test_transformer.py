@@ -7,28 +7,17 @@ test sentences, built in a temporary folder: no downloaded weights are needed.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import make_documents
+from conftest import make_documents, run_without_training_libraries
 from threatevents.models.onnx_runtime import build_pairs, encode_documents, length_batches, pad_batch
 from threatevents.models.transformer import TransformerModel
 from threatevents.models.transformer_config import TransformerConfig
 
 SHIPPED = Path(__file__).resolve().parents[1] / "src" / "threatevents" / "shipped" / "default"
-NO_TORCH = textwrap.dedent("""
-    import sys
-    class BlockTraining:  # any import of torch, transformers or scikit-learn (training, scoring) fails
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in {"torch", "transformers", "sklearn"}:
-                raise ImportError(f"{name} is blocked in this test")
-    sys.meta_path.insert(0, BlockTraining())
-""")
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +239,7 @@ def test_static_quantisation_scores_a_sentence_the_same_in_any_batch(fitted: Tra
 
 
 def _tag_without_torch(model_dir: Path) -> list[dict[str, object]]:
-    script = NO_TORCH + textwrap.dedent(f"""
+    line = run_without_training_libraries(f"""
         import json
         from threatevents.models.transformer import TransformerModel
         model = TransformerModel.load({str(model_dir)!r})
@@ -258,9 +247,7 @@ def _tag_without_torch(model_dir: Path) -> list[dict[str, object]]:
         assert not [m for m in ("torch", "transformers", "sklearn") if m in sys.modules]
         print(json.dumps(records))
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(line)
 
 
 @pytest.mark.slow
@@ -289,7 +276,7 @@ def test_shipped_events_model_extracts_events_without_torch() -> None:
         "Hackers encrypted the servers of Acme Corp and demanded a ransom of 50 bitcoin. "
         "Microsoft released a patch for the CVE-2024-1234 vulnerability in Exchange."
     )
-    script = NO_TORCH + textwrap.dedent(f"""
+    line = run_without_training_libraries(f"""
         import json
         from threatevents.models import load_model
         model = load_model("events")
@@ -297,9 +284,7 @@ def test_shipped_events_model_extracts_events_without_torch() -> None:
         assert not [m for m in ("torch", "transformers", "sklearn") if m in sys.modules]
         print(json.dumps(records))
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-    records = json.loads(done.stdout.strip().splitlines()[-1])
+    records = json.loads(line)
     events = [e for r in records for e in r["events"]]
     assert {e["type"] for e in events} >= {"AttackRansom", "PatchVulnerability"}
     for event in events:
